@@ -1,0 +1,1 @@
+//! Kernel BTF loading and the kfunc/struct compatibility checker

@@ -1,0 +1,1 @@
+//! The CRIB checkpoint/restore engine: engines, image files, restore

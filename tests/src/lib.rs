@@ -1,0 +1,1 @@
+//! Integration and ZDTM-style checkpoint/restore tests

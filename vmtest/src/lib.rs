@@ -1,0 +1,1 @@
+//! Boot kernels under QEMU and run tests inside them

@@ -1,0 +1,65 @@
+//! Developer automation for crib-kit: `cargo xtask <verb>`.
+//!
+//! Each verb lives in its own module with its own clap `Args`; this file only
+//! dispatches.
+
+mod bench;
+mod btf_corpus;
+mod deps;
+mod gen;
+mod kernel;
+mod patches;
+mod test;
+mod vmtest;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "crib-kit developer tasks")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Install the system packages the kit needs (idempotent, apt).
+    Setup(deps::Args),
+    /// Regenerate files derived from kfunc-specs/ (or check they are fresh).
+    Gen(gen::Args),
+    /// Run every test lane (host tests, stock-kernel VM, patched-kernel VM).
+    Test(test::Args),
+    /// Boot a kernel in QEMU and run the in-guest suite (the main job).
+    Vmtest(vmtest::Args),
+    /// Build the patched CRIB kernel (cached).
+    Kernel(kernel::Args),
+    /// Check the kernel patch series (apply, checkpatch, spec drift).
+    Patches(patches::Args),
+    /// Rebuild a kernel BTF corpus from Debian linux-image packages.
+    BtfCorpus(btf_corpus::Args),
+    /// Benchmarks that compare against the alternative in the same run.
+    Bench(bench::Args),
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().cmd {
+        Cmd::Setup(a) => deps::run(a),
+        Cmd::Gen(a) => gen::run(a),
+        Cmd::Test(a) => test::run(a),
+        Cmd::Vmtest(a) => vmtest::run(a),
+        Cmd::Kernel(a) => kernel::run(a),
+        Cmd::Patches(a) => patches::run(a),
+        Cmd::BtfCorpus(a) => btf_corpus::run(a),
+        Cmd::Bench(a) => bench::run(a),
+    }
+}
+
+/// The workspace root (xtask lives one level below it).
+pub fn workspace_root() -> std::path::PathBuf {
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_else(|| manifest.to_path_buf())
+}
