@@ -42,8 +42,19 @@ enum Cmd {
     Bench(bench::Args),
 }
 
-fn main() -> Result<()> {
-    match Cli::parse().cmd {
+fn main() -> std::process::ExitCode {
+    // Print errors as one readable chain, never a backtrace dump.
+    match dispatch(Cli::parse().cmd) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(cmd: Cmd) -> Result<()> {
+    match cmd {
         Cmd::Setup(a) => deps::run(a),
         Cmd::Gen(a) => gen::run(a),
         Cmd::Test(a) => test::run(a),
