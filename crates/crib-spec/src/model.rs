@@ -52,6 +52,9 @@ pub struct Family {
     pub name: String,
     pub doc: String,
     pub loc: Loc,
+    /// Kernel structs (`task_struct`, `file`, ...) the family's kfuncs may
+    /// point to; anything else named `struct X` must be spec'd here.
+    pub kernel_types: Vec<String>,
     pub kfuncs: Vec<Kfunc>,
     pub structs: Vec<VersionedStruct>,
     pub opaques: Vec<OpaqueStruct>,
@@ -179,11 +182,23 @@ pub enum CType {
     Bool,
     /// A fixed-size integer; `name` is the spelling used in the spec
     /// (`__u32`, `s32`, `int`, ...) and is kept for generated C.
-    Int { name: String, bytes: u8, signed: bool },
+    Int {
+        name: String,
+        bytes: u8,
+        signed: bool,
+    },
     /// `struct NAME` (by value; only valid as a pointee or array element).
-    Struct { name: String },
-    Ptr { is_const: bool, pointee: Box<CType> },
-    Array { elem: Box<CType>, len: u32 },
+    Struct {
+        name: String,
+    },
+    Ptr {
+        is_const: bool,
+        pointee: Box<CType>,
+    },
+    Array {
+        elem: Box<CType>,
+        len: u32,
+    },
 }
 
 impl CType {
@@ -240,6 +255,15 @@ impl fmt::Display for CType {
             CType::Bool => write!(f, "bool"),
             CType::Int { name, .. } => write!(f, "{name}"),
             CType::Struct { name } => write!(f, "struct {name}"),
+            // `const T *` for a const pointee, `T * const *` when the
+            // pointee is itself a const pointer (C's placement rules).
+            CType::Ptr { is_const, pointee } if pointee.is_pointer() => {
+                write!(f, "{pointee}")?;
+                if *is_const {
+                    write!(f, " const")?;
+                }
+                write!(f, " *")
+            }
             CType::Ptr { is_const, pointee } => {
                 if *is_const {
                     write!(f, "const ")?;
@@ -369,6 +393,9 @@ pub struct OpaqueStruct {
     pub name: String,
     /// Size in 8-byte words (`__u64 __opaque[words]`).
     pub words: u32,
+    /// Provided by mainline (e.g. `bpf_iter_task_vma`): vmlinux.h has it,
+    /// so generators must not define it. Spec key `origin = "upstream"`.
+    pub upstream: bool,
     pub doc: String,
     pub loc: Loc,
 }
