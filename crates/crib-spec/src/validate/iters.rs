@@ -28,6 +28,12 @@ pub(super) fn check(cx: &mut Ctx<'_>) {
     let set = cx.set;
     // iterator name → where it was first seen
     let mut iters: BTreeMap<String, Loc> = BTreeMap::new();
+    // Anchor diagnostics at the state opaque when there is one.
+    for o in set.opaques() {
+        if let Some(x) = o.name.strip_prefix("bpf_iter_").filter(|x| !x.is_empty()) {
+            iters.entry(x.to_string()).or_insert_with(|| o.loc.clone());
+        }
+    }
     for k in set.kfuncs() {
         for (suffix, flag) in METHODS {
             if k.has(flag) && split_method(&k.name).map(|(_, s)| s) != Some(suffix) {
@@ -43,11 +49,6 @@ pub(super) fn check(cx: &mut Ctx<'_>) {
         }
         if let Some((x, _)) = split_method(&k.name) {
             iters.entry(x.to_string()).or_insert_with(|| k.loc.clone());
-        }
-    }
-    for o in set.opaques() {
-        if let Some(x) = o.name.strip_prefix("bpf_iter_").filter(|x| !x.is_empty()) {
-            iters.entry(x.to_string()).or_insert_with(|| o.loc.clone());
         }
     }
     for (x, first) in &iters {
