@@ -1,1 +1,10 @@
-//! The CRIB checkpoint/restore engine: engines, image files, restore
+//! The CRIB checkpoint/restore engine: engines, image files, restore.
+//!
+//! - [`model`]: the records every engine produces;
+//! - [`engine`]: the [`engine::DumpEngine`] trait, the engines and per-operation selection;
+//! - [`diff`]: comparing two engines' dumps.
+
+pub mod diff;
+pub mod engine;
+pub mod image;
+pub mod model;

@@ -1,0 +1,115 @@
+//! What the running kernel offers, read from its BTF (never its version).
+//!
+//! A kfunc or iterator exists in the kernel iff its name is in vmlinux BTF
+//! (kfuncs need BTF FUNC entries; iterator targets have `bpf_iter__NAME`
+//! context structs). We only need the name set, so this reads the BTF header
+//! and string section directly: a name present in the string section of a
+//! kernel's BTF is a type or member name of that kernel.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+pub const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KernelFeatures {
+    /// `bpf_task_from_vpid` (upstream since 6.13, or the CRIB patch).
+    pub task_from_vpid: bool,
+    /// `bpf_iter__task` (task iterator).
+    pub iter_task: bool,
+    /// `bpf_iter__task_file`.
+    pub iter_task_file: bool,
+    /// `bpf_iter__task_vma`.
+    pub iter_task_vma: bool,
+    /// `bpf_iter_task_vma_new` (open-coded VMA iterator kfunc).
+    pub task_vma_iter_kfunc: bool,
+    /// CRIB: `bpf_crib_file_from_fd`.
+    pub crib_file_from_fd: bool,
+    /// CRIB: `bpf_iter_crib_file_new`.
+    pub crib_file_iter: bool,
+    /// CRIB: `bpf_crib_sock_from_file`.
+    pub crib_sock_from_file: bool,
+    /// CRIB: `bpf_iter_crib_skb_new` (socket queue walk).
+    pub crib_skb_iter: bool,
+    /// CRIB: `bpf_crib_udp_queue_rcv` (restore writes).
+    pub crib_restore: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FeatureError {
+    #[error("{path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not BTF: {problem}")]
+    Format { path: String, problem: String },
+}
+
+impl KernelFeatures {
+    /// Read the running kernel's BTF. No BTF = only procfs.
+    pub fn detect() -> KernelFeatures {
+        KernelFeatures::from_file(Path::new(VMLINUX_BTF)).unwrap_or_default()
+    }
+
+    pub fn from_file(path: &Path) -> Result<KernelFeatures, FeatureError> {
+        let data = std::fs::read(path).map_err(|source| FeatureError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let names = btf_names(&data).map_err(|problem| FeatureError::Format {
+            path: path.display().to_string(),
+            problem,
+        })?;
+        Ok(KernelFeatures::from_names(&names))
+    }
+
+    pub fn from_names(names: &HashSet<&str>) -> KernelFeatures {
+        let has = |n: &str| names.contains(n);
+        KernelFeatures {
+            task_from_vpid: has("bpf_task_from_vpid"),
+            iter_task: has("bpf_iter__task"),
+            iter_task_file: has("bpf_iter__task_file"),
+            iter_task_vma: has("bpf_iter__task_vma"),
+            task_vma_iter_kfunc: has("bpf_iter_task_vma_new"),
+            crib_file_from_fd: has("bpf_crib_file_from_fd"),
+            crib_file_iter: has("bpf_iter_crib_file_new"),
+            crib_sock_from_file: has("bpf_crib_sock_from_file"),
+            crib_skb_iter: has("bpf_iter_crib_skb_new"),
+            crib_restore: has("bpf_crib_udp_queue_rcv"),
+        }
+    }
+}
+
+/// Every string of a raw BTF blob's string section.
+pub fn btf_names(data: &[u8]) -> Result<HashSet<&str>, String> {
+    // struct btf_header { u16 magic; u8 version, flags; u32 hdr_len;
+    //   u32 type_off, type_len, str_off, str_len; }
+    let u32_at = |off: usize| -> Result<u32, String> {
+        let b = data
+            .get(off..off + 4)
+            .ok_or_else(|| format!("header truncated at byte {off}"))?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    match data.get(0..2) {
+        Some([0x9f, 0xeb]) => {}
+        Some(_) => return Err("bad magic (want 0xeb9f little-endian)".into()),
+        None => return Err("shorter than the magic".into()),
+    }
+    let hdr_len = u32_at(4)? as usize;
+    let str_off = u32_at(16)? as usize;
+    let str_len = u32_at(20)? as usize;
+    let start = hdr_len
+        .checked_add(str_off)
+        .ok_or("string offset overflows")?;
+    let strs = start
+        .checked_add(str_len)
+        .and_then(|end| data.get(start..end))
+        .ok_or_else(|| format!("string section {start}+{str_len} beyond {} bytes", data.len()))?;
+    Ok(strs
+        .split(|&b| b == 0)
+        .filter_map(|s| std::str::from_utf8(s).ok())
+        .filter(|s| !s.is_empty())
+        .collect())
+}
