@@ -5,6 +5,7 @@
 
 pub mod cdecl;
 pub mod error;
+pub mod gen;
 mod load;
 pub mod model;
 mod raw;
