@@ -78,7 +78,10 @@ pub fn bpf_header(set: &SpecSet) -> String {
         for k in &fam.kfuncs {
             o.push('\n');
             let origin = match &k.origin {
-                Origin::Crib { upstream_since: Some(v), .. } => format!(" [crib; upstream since {v}]"),
+                Origin::Crib {
+                    upstream_since: Some(v),
+                    ..
+                } => format!(" [crib; upstream since {v}]"),
                 Origin::Crib { .. } => " [crib]".to_string(),
                 Origin::Upstream { since } => format!(" [upstream since {since}]"),
             };
@@ -93,7 +96,12 @@ pub fn bpf_header(set: &SpecSet) -> String {
 fn versioned_struct(o: &mut String, s: &VersionedStruct) {
     let latest = s.latest_version();
     o.push('\n');
-    comment(o, "", &format!("{} Latest version: {latest}.", s.doc), WIDTH);
+    comment(
+        o,
+        "",
+        &format!("{} Latest version: {latest}.", s.doc),
+        WIDTH,
+    );
     let _ = writeln!(o, "struct {} {{", s.name);
     for f in &s.fields {
         comment(o, "\t", &field_doc(f), WIDTH);

@@ -57,7 +57,11 @@ pub fn wrap_prototype(proto: &str, width: usize) -> String {
     let mut line = proto[..=open].to_string();
     let args: Vec<&str> = proto[open + 1..].split(", ").collect();
     for (i, a) in args.iter().enumerate() {
-        let piece = if i + 1 < args.len() { format!("{a},") } else { (*a).to_string() };
+        let piece = if i + 1 < args.len() {
+            format!("{a},")
+        } else {
+            (*a).to_string()
+        };
         let fresh = line.trim().is_empty() || line.ends_with('(');
         if !fresh && line.len() + 1 + piece.len() >= width {
             out.push_str(&line);
@@ -98,13 +102,19 @@ pub fn comment(out: &mut String, indent: &str, text: &str, width: usize) {
     if text.is_empty() {
         return;
     }
-    let cols = indent.chars().map(|c| if c == '\t' { 8 } else { 1 }).sum::<usize>();
+    let cols = indent
+        .chars()
+        .map(|c| if c == '\t' { 8 } else { 1 })
+        .sum::<usize>();
     if cols + text.len() + 6 <= width && !text.contains("*/") {
         out.push_str(&format!("{indent}/* {text} */\n"));
         return;
     }
     out.push_str(&format!("{indent}/*\n"));
-    for l in wrap(&text.replace("*/", "* /"), width.saturating_sub(cols + 3).max(20)) {
+    for l in wrap(
+        &text.replace("*/", "* /"),
+        width.saturating_sub(cols + 3).max(20),
+    ) {
         out.push_str(&format!("{indent} * {l}\n"));
     }
     out.push_str(&format!("{indent} */\n"));
@@ -119,7 +129,10 @@ mod tests {
         let mut s = String::new();
         comment(&mut s, "\t", &"word ".repeat(40), 80);
         assert!(s.starts_with("\t/*\n\t * word"));
-        assert!(s.lines().all(|l| l.replace('\t', "        ").len() <= 80), "{s}");
+        assert!(
+            s.lines().all(|l| l.replace('\t', "        ").len() <= 80),
+            "{s}"
+        );
         let mut s = String::new();
         comment(&mut s, "", "short", 80);
         assert_eq!(s, "/* short */\n");
@@ -127,12 +140,21 @@ mod tests {
 
     #[test]
     fn long_prototypes_wrap_at_commas() {
-        let p = format!("int f({})", (0..12).map(|i| format!("u32 arg{i}")).collect::<Vec<_>>().join(", "));
+        let p = format!(
+            "int f({})",
+            (0..12)
+                .map(|i| format!("u32 arg{i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         let w = wrap_prototype(&p, 60);
         assert!(w.lines().count() > 1, "{w}");
         assert!(w.lines().all(|l| l.len() < 60), "{w}");
         assert!(w.lines().skip(1).all(|l| l.starts_with("      u32")), "{w}");
-        assert_eq!(w.split_whitespace().collect::<Vec<_>>(), p.split_whitespace().collect::<Vec<_>>());
+        assert_eq!(
+            w.split_whitespace().collect::<Vec<_>>(),
+            p.split_whitespace().collect::<Vec<_>>()
+        );
         assert_eq!(wrap_prototype("int g(void)", 60), "int g(void)");
     }
 }

@@ -12,7 +12,11 @@ const WIDTH: usize = 80;
 
 /// `KF_ACQUIRE | KF_RET_NULL`, or empty.
 pub fn flags_expr(k: &Kfunc) -> String {
-    k.flags.iter().map(|f| f.c_name()).collect::<Vec<_>>().join(" | ")
+    k.flags
+        .iter()
+        .map(|f| f.c_name())
+        .collect::<Vec<_>>()
+        .join(" | ")
 }
 
 /// `BTF_ID_FLAGS(func, NAME[, FLAGS])`.
@@ -50,7 +54,11 @@ pub fn kernel_kfuncs(set: &SpecSet) -> String {
         for op in fam.opaques.iter().filter(|o| !o.upstream) {
             o.push('\n');
             comment(&mut o, "", &op.doc, WIDTH);
-            let _ = writeln!(o, "struct {} {{\n\t__u64 __opaque[{}];\n}} __aligned(8);", op.name, op.words);
+            let _ = writeln!(
+                o,
+                "struct {} {{\n\t__u64 __opaque[{}];\n}} __aligned(8);",
+                op.name, op.words
+            );
         }
         let mut patches: Vec<&str> = Vec::new();
         let mut progs: Vec<ProgType> = Vec::new();
@@ -77,7 +85,11 @@ pub fn kernel_kfuncs(set: &SpecSet) -> String {
         for k in &crib {
             o.push('\n');
             comment(&mut o, "", &k.doc, WIDTH);
-            let _ = writeln!(o, "{};", wrap_prototype(&format!("__bpf_kfunc {}", prototype(k)), 100));
+            let _ = writeln!(
+                o,
+                "{};",
+                wrap_prototype(&format!("__bpf_kfunc {}", prototype(k)), 100)
+            );
         }
     }
     o

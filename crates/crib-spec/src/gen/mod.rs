@@ -46,7 +46,9 @@ pub fn generate_all(set: &SpecSet) -> Vec<GeneratedFile> {
 pub enum Staleness {
     Missing,
     /// First differing line (1-based).
-    Differs { line: usize },
+    Differs {
+        line: usize,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,7 +62,11 @@ impl std::fmt::Display for StaleFile {
         match self.why {
             Staleness::Missing => write!(f, "{}: missing", self.path.display()),
             Staleness::Differs { line } => {
-                write!(f, "{}:{line}: stale (differs from the specs)", self.path.display())
+                write!(
+                    f,
+                    "{}:{line}: stale (differs from the specs)",
+                    self.path.display()
+                )
             }
         }
     }
@@ -89,9 +95,16 @@ pub fn check_all(root: &Path, set: &SpecSet) -> std::io::Result<Vec<StaleFile>> 
     for g in generate_all(set) {
         let full = root.join(&g.path);
         let why = match std::fs::read_to_string(&full) {
-            Ok(text) => first_difference(&text, &g.contents).map(|line| Staleness::Differs { line }),
+            Ok(text) => {
+                first_difference(&text, &g.contents).map(|line| Staleness::Differs { line })
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(Staleness::Missing),
-            Err(e) => return Err(std::io::Error::new(e.kind(), format!("{}: {e}", full.display()))),
+            Err(e) => {
+                return Err(std::io::Error::new(
+                    e.kind(),
+                    format!("{}: {e}", full.display()),
+                ))
+            }
         };
         if let Some(why) = why {
             stale.push(StaleFile { path: g.path, why });
@@ -109,7 +122,8 @@ pub fn write_all(root: &Path, set: &SpecSet) -> std::io::Result<Vec<PathBuf>> {
         if std::fs::read_to_string(&full).ok().as_deref() == Some(g.contents.as_str()) {
             continue;
         }
-        let ctx = |e: std::io::Error| std::io::Error::new(e.kind(), format!("{}: {e}", full.display()));
+        let ctx =
+            |e: std::io::Error| std::io::Error::new(e.kind(), format!("{}: {e}", full.display()));
         if let Some(dir) = full.parent() {
             std::fs::create_dir_all(dir).map_err(ctx)?;
         }

@@ -38,7 +38,12 @@ pub fn uapi_header(set: &SpecSet) -> String {
         }
         o.push_str("};\n\n");
         for v in 1..=s.latest_version() {
-            let _ = writeln!(o, "#define {}\t{}", size_macro(s, v), s.size_of_version(v).unwrap_or(0));
+            let _ = writeln!(
+                o,
+                "#define {}\t{}",
+                size_macro(s, v),
+                s.size_of_version(v).unwrap_or(0)
+            );
         }
         let _ = writeln!(o, "#define {}\t{}", version_macro(s), s.latest_version());
     }
