@@ -1,0 +1,272 @@
+//! The compatibility check: every spec'd item against every kernel, and
+//! every BPF object's needs against every kernel.
+//!
+//! Failure policy (the exit code of `crib compat`):
+//! - `incompatible` on a required item always fails;
+//! - `absent` fails only with `require_present` (a stock kernel lacking the
+//!   CRIB kfuncs is a normal row of the matrix, not an error);
+//! - items whose spec says `required = false` never fail;
+//! - a struct or opaque type is required when a required kfunc uses it.
+
+pub mod kfuncs;
+pub mod structs;
+pub mod verdict;
+
+use crate::btf::{Btf, Kind};
+use crate::object::{ObjectReport, ObjectStatus};
+use crate::types::Mode;
+use crib_spec::{CType, SpecSet};
+use serde::Serialize;
+use std::path::PathBuf;
+pub use verdict::{Problem, ProblemCode, Verdict};
+
+/// Version of the JSON report schema (`docs/compat-json.md`).
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A kernel to check: its BTF and how reports name it.
+#[derive(Debug)]
+pub struct Kernel {
+    pub label: String,
+    pub path: PathBuf,
+    pub btf: Btf,
+}
+
+/// Options of a check.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    pub mode: Mode,
+    /// Count `absent` required items as failures.
+    pub require_present: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemKind {
+    Kfunc,
+    Struct,
+    Opaque,
+}
+
+/// One spec'd item and its verdict on each kernel (same order as
+/// [`Report::kernels`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemReport {
+    pub kind: ItemKind,
+    pub name: String,
+    pub family: String,
+    /// `crib` or `upstream`.
+    pub origin: String,
+    pub required: bool,
+    pub results: Vec<Verdict>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct KernelInfo {
+    pub label: String,
+    pub path: String,
+    pub type_count: u32,
+    pub kfunc_decl_tags: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// Number of (item, kernel) pairs that fail under the policy above.
+    pub failures: usize,
+    pub ok: bool,
+}
+
+/// The whole result of `crib compat`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema_version: u32,
+    /// `relaxed` or `strict`.
+    pub mode: &'static str,
+    pub require_present: bool,
+    pub kernels: Vec<KernelInfo>,
+    pub items: Vec<ItemReport>,
+    pub objects: Vec<ObjectReport>,
+    pub summary: Summary,
+}
+
+impl Report {
+    /// Whether one verdict of a required-or-not item counts as a failure.
+    pub fn fails(required: bool, v: &Verdict, require_present: bool) -> bool {
+        required
+            && match v {
+                Verdict::Incompatible { .. } => true,
+                Verdict::Absent => require_present,
+                _ => false,
+            }
+    }
+}
+
+/// Check `spec` (and `objects`, already analysed) against `kernels`.
+pub fn check(
+    spec: &SpecSet,
+    kernels: &[Kernel],
+    objects: Vec<ObjectReport>,
+    opts: Options,
+) -> Report {
+    let facts: Vec<kfuncs::KernelFacts> = kernels
+        .iter()
+        .map(|k| kfuncs::KernelFacts::of(&k.btf))
+        .collect();
+    let uses = |name: &str| -> (bool, bool) {
+        // (used by any kfunc, used by a required kfunc)
+        let mut any = false;
+        let mut req = false;
+        for k in spec.kfuncs() {
+            let hit = std::iter::once(&k.ret)
+                .chain(k.args.iter().map(|a| &a.ty))
+                .any(|t| mentions(t, name));
+            any |= hit;
+            req |= hit && k.required;
+        }
+        (any, req)
+    };
+    let mut items = Vec::new();
+    for fam in &spec.families {
+        for o in &fam.opaques {
+            items.push(ItemReport {
+                kind: ItemKind::Opaque,
+                name: o.name.clone(),
+                family: fam.name.clone(),
+                origin: family_origin(fam),
+                required: {
+                    let (a, r) = uses(&o.name);
+                    r || !a
+                },
+                results: kernels
+                    .iter()
+                    .map(|k| check_opaque(&o.name, o.words, &k.btf))
+                    .collect(),
+            });
+        }
+        for s in &fam.structs {
+            items.push(ItemReport {
+                kind: ItemKind::Struct,
+                name: s.name.clone(),
+                family: fam.name.clone(),
+                origin: family_origin(fam),
+                required: {
+                    let (a, r) = uses(&s.name);
+                    r || !a
+                },
+                results: kernels
+                    .iter()
+                    .map(|k| structs::check(s, &k.btf, opts.mode))
+                    .collect(),
+            });
+        }
+        for kf in &fam.kfuncs {
+            items.push(ItemReport {
+                kind: ItemKind::Kfunc,
+                name: kf.name.clone(),
+                family: fam.name.clone(),
+                origin: if kf.origin.is_crib() {
+                    "crib"
+                } else {
+                    "upstream"
+                }
+                .into(),
+                required: kf.required,
+                results: kernels
+                    .iter()
+                    .zip(&facts)
+                    .map(|(k, f)| kfuncs::check(kf, &k.btf, *f, opts.mode))
+                    .collect(),
+            });
+        }
+    }
+    let mut failures = items
+        .iter()
+        .flat_map(|i| i.results.iter().map(move |v| (i.required, v)))
+        .filter(|(r, v)| Report::fails(*r, v, opts.require_present))
+        .count();
+    failures += objects
+        .iter()
+        .flat_map(|o| o.entries.iter())
+        .flat_map(|e| e.results.iter())
+        .filter(|s| s.fails(opts.require_present))
+        .count();
+    Report {
+        schema_version: SCHEMA_VERSION,
+        mode: match opts.mode {
+            Mode::Relaxed => "relaxed",
+            Mode::Strict => "strict",
+        },
+        require_present: opts.require_present,
+        kernels: kernels
+            .iter()
+            .zip(&facts)
+            .map(|(k, f)| KernelInfo {
+                label: k.label.clone(),
+                path: k.path.display().to_string(),
+                type_count: k.btf.type_count(),
+                kfunc_decl_tags: f.has_kfunc_tags,
+            })
+            .collect(),
+        items,
+        objects,
+        summary: Summary {
+            failures,
+            ok: failures == 0,
+        },
+    }
+}
+
+/// A family is `upstream` when all its kfuncs are upstream ones.
+fn family_origin(fam: &crib_spec::Family) -> String {
+    if !fam.kfuncs.is_empty() && fam.kfuncs.iter().all(|k| !k.origin.is_crib()) {
+        "upstream".into()
+    } else {
+        "crib".into()
+    }
+}
+
+fn mentions(t: &CType, name: &str) -> bool {
+    match t {
+        CType::Struct { name: n } => n == name,
+        CType::Ptr { pointee, .. } => mentions(pointee, name),
+        CType::Array { elem, .. } => mentions(elem, name),
+        _ => false,
+    }
+}
+
+/// An opaque (iterator state) struct: its size must be `words * 8`.
+pub fn check_opaque(name: &str, words: u32, btf: &Btf) -> Verdict {
+    let Some(t) = btf.find_one(name, &[Kind::Struct]) else {
+        return Verdict::Absent;
+    };
+    let want = u64::from(words) * 8;
+    if u64::from(t.size()) == want {
+        Verdict::Compatible {
+            version: None,
+            decl_tagged: None,
+        }
+    } else {
+        Verdict::Incompatible {
+            problems: vec![Problem::new(
+                ProblemCode::OpaqueSize,
+                format!("size {}≠{want}", t.size()),
+                format!(
+                    "`struct {name}` is {} bytes in the kernel, the spec says {words} words ({want} bytes)",
+                    t.size()
+                ),
+            )],
+        }
+    }
+}
+
+impl ObjectStatus {
+    /// Same policy as spec items: absence-like statuses fail only with
+    /// `require_present`.
+    pub fn fails(&self, require_present: bool) -> bool {
+        match self {
+            ObjectStatus::Incompatible { .. } | ObjectStatus::Ambiguous { .. } => true,
+            ObjectStatus::Absent { weak } => require_present && !weak,
+            ObjectStatus::Unresolved { .. } => require_present,
+            ObjectStatus::Ok | ObjectStatus::NotFound { .. } => false,
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! Compiled BPF objects (`.bpf.o`): the kfuncs they call (extern `FUNC`s
+//! of the `.ksyms` DATASEC) and their CO-RE relocations, and whether each
+//! resolves on each kernel: the kfunc portability matrix.
+
+pub mod core;
+pub mod ext;
+
+use crate::btf::{Btf, Kind, Linkage};
+use crate::compat::Kernel;
+use crate::error::{LoadError, LoadProblem};
+use crate::load::elf_section;
+use crate::types::{btf_compatible, c_type, Mode};
+use ::object::{Object, ObjectSymbol};
+use ext::{CoreRelo, ReloKind};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// A kfunc the object calls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KfuncCall {
+    pub name: String,
+    /// The object's FUNC type id.
+    pub func_id: u32,
+    /// Declared `__weak`: a missing kfunc resolves to 0 instead of failing.
+    pub weak: bool,
+}
+
+/// A parsed BPF object.
+#[derive(Debug)]
+pub struct BpfObject {
+    pub path: PathBuf,
+    pub btf: Btf,
+    pub kfuncs: Vec<KfuncCall>,
+    pub relos: Vec<CoreRelo>,
+}
+
+/// Read a `.bpf.o`: its `.BTF`, `.BTF.ext` CO-RE records and kfunc externs.
+pub fn open(path: impl AsRef<Path>) -> Result<BpfObject, LoadError> {
+    let path = path.as_ref();
+    let data = std::fs::read(path).map_err(|e| LoadError::new(path, e))?;
+    parse(path, &data).map_err(|p| LoadError::new(path, p))
+}
+
+fn parse(path: &Path, data: &[u8]) -> Result<BpfObject, LoadProblem> {
+    if !data.starts_with(b"\x7fELF") {
+        return Err(LoadProblem::Elf("not an ELF file".into()));
+    }
+    let btf = Btf::parse(elf_section(data, ".BTF")?.ok_or(LoadProblem::NoBtfSection)?)?;
+    let relos = match elf_section(data, ".BTF.ext")? {
+        Some(ext) => ext::core_relos(&ext, &btf).map_err(LoadProblem::BtfExt)?,
+        None => Vec::new(),
+    };
+    let elf = ::object::File::parse(data).map_err(|e| LoadProblem::Elf(e.to_string()))?;
+    let weak = |name: &str| elf.symbol_by_name(name).is_some_and(|s| s.is_weak());
+    // The .ksyms DATASEC lists extern kfuncs (and ksym variables).
+    let ksyms: Option<Vec<u32>> = btf
+        .find_one(".ksyms", &[Kind::Datasec])
+        .map(|d| d.sec_vars().map(|v| v.iter().map(|v| v.type_id).collect()))
+        .transpose()?;
+    let mut kfuncs = Vec::new();
+    for id in 1..=btf.type_count() {
+        let t = btf.get(id)?;
+        if t.kind != Kind::Func || t.linkage() != Linkage::Extern {
+            continue;
+        }
+        if ksyms.as_ref().is_some_and(|k| !k.contains(&id)) {
+            continue;
+        }
+        let name = t.name()?.to_string();
+        kfuncs.push(KfuncCall {
+            weak: weak(&name),
+            name,
+            func_id: id,
+        });
+    }
+    Ok(BpfObject {
+        path: path.to_path_buf(),
+        btf,
+        kfuncs,
+        relos,
+    })
+}
+
+/// One row of an object's matrix.
+#[derive(Debug, Clone, Serialize)]
+pub struct ObjectEntry {
+    /// `kfunc` or `core`.
+    pub kind: &'static str,
+    /// kfunc name, or the relocation target (`task_struct.mm`).
+    pub name: String,
+    /// CO-RE relocation kind (`byte_off`, `field_exists`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relo_kind: Option<ReloKind>,
+    /// Relocations merged into this row (same kind and target).
+    pub count: usize,
+    pub weak: bool,
+    /// One per kernel, in the report's kernel order.
+    pub results: Vec<ObjectStatus>,
+}
+
+/// What one object row does on one kernel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ObjectStatus {
+    /// Resolves (kfunc present with a compatible prototype, relocation
+    /// resolves).
+    Ok,
+    /// An existence relocation answers "no": the program handles it.
+    NotFound { reason: String },
+    /// kfunc missing (`weak`: libbpf resolves it to 0 and loads).
+    Absent { weak: bool },
+    /// kfunc present with another prototype: libbpf refuses to load.
+    Incompatible { reason: String },
+    /// CO-RE relocation fails: libbpf poisons the instruction, which the
+    /// verifier accepts only if it is dead code.
+    Unresolved { reason: String },
+    /// Several candidates give different answers: libbpf refuses to load.
+    Ambiguous { reason: String },
+}
+
+impl ObjectStatus {
+    pub fn cell(&self) -> String {
+        match self {
+            ObjectStatus::Ok => "ok".into(),
+            ObjectStatus::NotFound { .. } => "ok (no)".into(),
+            ObjectStatus::Absent { weak: true } => "absent (weak)".into(),
+            ObjectStatus::Absent { weak: false } => "absent".into(),
+            ObjectStatus::Incompatible { .. } => "BAD: proto".into(),
+            ObjectStatus::Unresolved { .. } => "unresolved".into(),
+            ObjectStatus::Ambiguous { .. } => "BAD: ambiguous".into(),
+        }
+    }
+}
+
+/// The matrix of one object.
+#[derive(Debug, Clone, Serialize)]
+pub struct ObjectReport {
+    pub path: String,
+    pub entries: Vec<ObjectEntry>,
+}
+
+/// Resolve everything `obj` needs on each kernel.
+pub fn analyze(obj: &BpfObject, kernels: &[Kernel], mode: Mode) -> ObjectReport {
+    let mut entries = Vec::new();
+    for call in &obj.kfuncs {
+        entries.push(ObjectEntry {
+            kind: "kfunc",
+            name: call.name.clone(),
+            relo_kind: None,
+            count: 1,
+            weak: call.weak,
+            results: kernels
+                .iter()
+                .map(|k| kfunc_status(obj, call, &k.btf, mode))
+                .collect(),
+        });
+    }
+    // Merge relocations with the same kind and target into one row.
+    let mut rows: Vec<(ReloKind, String, &CoreRelo, usize)> = Vec::new();
+    for r in &obj.relos {
+        let name = core::describe(&obj.btf, r);
+        match rows
+            .iter_mut()
+            .find(|(k, n, _, _)| *k == r.kind && *n == name)
+        {
+            Some(row) => row.3 += 1,
+            None => rows.push((r.kind, name, r, 1)),
+        }
+    }
+    for (kind, name, r, count) in rows {
+        entries.push(ObjectEntry {
+            kind: "core",
+            name,
+            relo_kind: Some(kind),
+            count,
+            weak: false,
+            results: kernels
+                .iter()
+                .map(|k| match core::resolve(&obj.btf, r, &k.btf) {
+                    core::Resolution::Ok => ObjectStatus::Ok,
+                    core::Resolution::DoesNotExist(reason) => ObjectStatus::NotFound { reason },
+                    core::Resolution::Unresolved(reason) => ObjectStatus::Unresolved { reason },
+                    core::Resolution::Ambiguous(reason) => ObjectStatus::Ambiguous { reason },
+                })
+                .collect(),
+        });
+    }
+    ObjectReport {
+        path: obj.path.display().to_string(),
+        entries,
+    }
+}
+
+fn kfunc_status(obj: &BpfObject, call: &KfuncCall, k: &Btf, mode: Mode) -> ObjectStatus {
+    let Some(kf) = k.find_one(&call.name, &[Kind::Func]) else {
+        return ObjectStatus::Absent { weak: call.weak };
+    };
+    let local_proto = match obj.btf.get(call.func_id) {
+        Ok(f) => f.ref_type(),
+        Err(e) => {
+            return ObjectStatus::Incompatible {
+                reason: e.to_string(),
+            }
+        }
+    };
+    match btf_compatible(&obj.btf, local_proto, k, kf.ref_type(), mode) {
+        Ok(true) => ObjectStatus::Ok,
+        Ok(false) => ObjectStatus::Incompatible {
+            reason: format!(
+                "object declares `{}`, kernel has `{}`",
+                c_type(&obj.btf, local_proto),
+                c_type(k, kf.ref_type())
+            ),
+        },
+        Err(e) => ObjectStatus::Incompatible {
+            reason: e.to_string(),
+        },
+    }
+}

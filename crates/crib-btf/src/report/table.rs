@@ -1,0 +1,109 @@
+//! The default terminal table: rows = items, columns = kernels.
+
+use super::{kind_name, object_notes, problem_lines, verdict_line};
+use crate::compat::Report;
+
+fn render_rows(out: &mut String, rows: &[Vec<String>]) {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for r in rows {
+        let mut line = String::new();
+        for (c, cell) in r.iter().enumerate() {
+            if c + 1 == r.len() {
+                line.push_str(cell);
+            } else {
+                let pad = widths[c] - cell.chars().count();
+                line.push_str(cell);
+                line.push_str(&" ".repeat(pad + 2));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+}
+
+/// Render `r` for a terminal.
+pub fn table(r: &Report) -> String {
+    let mut out = String::new();
+    out.push_str(&format!("crib compat ({} mode)\n", r.mode));
+    for k in &r.kernels {
+        out.push_str(&format!(
+            "  {}: {} ({} types{})\n",
+            k.label,
+            k.path,
+            k.type_count,
+            if k.kfunc_decl_tags {
+                ", bpf_kfunc tags"
+            } else {
+                ""
+            }
+        ));
+    }
+    out.push('\n');
+    let mut rows = vec![{
+        let mut h = vec![
+            "ITEM".to_string(),
+            "KIND".into(),
+            "ORIGIN".into(),
+            "REQ".into(),
+        ];
+        h.extend(r.kernels.iter().map(|k| k.label.clone()));
+        h
+    }];
+    for i in &r.items {
+        let mut row = vec![
+            i.name.clone(),
+            kind_name(i.kind).into(),
+            i.origin.clone(),
+            if i.required { "yes" } else { "no" }.into(),
+        ];
+        row.extend(i.results.iter().map(|v| v.cell()));
+        rows.push(row);
+    }
+    render_rows(&mut out, &rows);
+    let problems = problem_lines(r);
+    if !problems.is_empty() {
+        out.push_str("\ndetails:\n");
+        for (item, k, msg) in problems {
+            out.push_str(&format!("  {item} @ {k}: {msg}\n"));
+        }
+    }
+    for o in &r.objects {
+        out.push_str(&format!("\nobject {}\n", o.path));
+        let mut rows = vec![{
+            let mut h = vec!["NEED".to_string(), "WHAT".into(), "N".into()];
+            h.extend(r.kernels.iter().map(|k| k.label.clone()));
+            h
+        }];
+        for e in &o.entries {
+            let what = match (&e.relo_kind, e.weak) {
+                (Some(k), _) => format!("core {}", k.name()),
+                (None, true) => "kfunc (weak)".into(),
+                (None, false) => "kfunc".into(),
+            };
+            let mut row = vec![e.name.clone(), what, e.count.to_string()];
+            row.extend(e.results.iter().map(|s| s.cell()));
+            rows.push(row);
+        }
+        render_rows(&mut out, &rows);
+    }
+    let notes = object_notes(r);
+    if !notes.is_empty() {
+        out.push_str("\nobject details:\n");
+        for (what, k, msg) in notes {
+            out.push_str(&format!("  {what} @ {k}: {msg}\n"));
+        }
+    }
+    out.push('\n');
+    out.push_str(&verdict_line(r));
+    out.push('\n');
+    out
+}
