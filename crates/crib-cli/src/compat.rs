@@ -1,11 +1,123 @@
-//! `crib compat`: not built yet.
+//! `crib compat`: check kernels (BTF) and compiled BPF objects against the
+//! kfunc specs and print the matrix.
+//!
+//! Exit status: 0 = every required item compatible, 1 = incompatibilities
+//! (see `crib_btf::compat` for how absence counts), 2 = bad input or usage.
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
+use crib_btf::compat::{Kernel, Options};
+use crib_btf::load::{label_for, SYS_VMLINUX};
+use crib_btf::{report, Mode};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-#[derive(clap::Args)]
-pub struct Args {}
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Markdown,
+}
 
-pub fn run(_args: Args) -> Result<ExitCode> {
-    bail!("crib compat is not built yet")
+#[derive(clap::Args)]
+pub struct Args {
+    /// Directory of kfunc spec files.
+    #[arg(long, default_value = "kfunc-specs")]
+    spec: PathBuf,
+    /// Kernel BTF to check: `PATH`, `LABEL=PATH`, or `sys` for
+    /// /sys/kernel/btf/vmlinux. Raw BTF (optionally .xz/.gz/.zst), an ELF
+    /// with .BTF (vmlinux) or a compressed kernel image (vmlinuz).
+    #[arg(long = "kernel", required = true, value_name = "[LABEL=]PATH")]
+    kernels: Vec<String>,
+    /// Compiled BPF object whose kfunc calls and CO-RE relocations to check.
+    #[arg(long = "object", value_name = "X.bpf.o")]
+    objects: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+    /// Exact int sizes/signedness, const on pointer targets, array lengths.
+    #[arg(long)]
+    strict: bool,
+    /// Also fail when a required item is absent from a kernel.
+    #[arg(long)]
+    require_present: bool,
+}
+
+/// `LABEL=PATH`, `PATH` or `sys` -> (label, path).
+fn parse_kernel_arg(arg: &str) -> (String, PathBuf) {
+    if arg == "sys" {
+        return ("sys".into(), PathBuf::from(SYS_VMLINUX));
+    }
+    if let Some((label, path)) = arg.split_once('=') {
+        if !label.is_empty() && !label.contains('/') {
+            let path = if path == "sys" { SYS_VMLINUX } else { path };
+            return (label.into(), PathBuf::from(path));
+        }
+    }
+    let path = PathBuf::from(arg);
+    (label_for(&path), path)
+}
+
+fn load_kernels(args: &[String]) -> Result<Vec<Kernel>> {
+    let specs: Vec<(String, PathBuf)> = args.iter().map(|a| parse_kernel_arg(a)).collect();
+    for (i, (label, _)) in specs.iter().enumerate() {
+        if specs[..i].iter().any(|(l, _)| l == label) {
+            bail!("two kernels are labelled `{label}`: name them with --kernel LABEL=PATH");
+        }
+    }
+    // Decompressing and indexing are independent per kernel.
+    std::thread::scope(|s| {
+        let handles: Vec<_> = specs
+            .into_iter()
+            .map(|(label, path)| {
+                s.spawn(move || crib_btf::load(&path).map(|btf| Kernel { label, path, btf }))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| match h.join() {
+                Ok(r) => r.map_err(anyhow::Error::from),
+                Err(_) => Err(anyhow::anyhow!("kernel loader thread panicked")),
+            })
+            .collect()
+    })
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let spec = load_spec(&args.spec)?;
+    let kernels = load_kernels(&args.kernels)?;
+    let mode = if args.strict {
+        Mode::Strict
+    } else {
+        Mode::Relaxed
+    };
+    let mut objects = Vec::new();
+    for path in &args.objects {
+        let obj = crib_btf::object::open(path)?;
+        objects.push(crib_btf::object::analyze(&obj, &kernels, mode));
+    }
+    let opts = Options {
+        mode,
+        require_present: args.require_present,
+    };
+    let r = crib_btf::check(&spec, &kernels, objects, opts);
+    let out = match args.format {
+        Format::Table => report::table(&r),
+        Format::Json => report::json(&r) + "\n",
+        Format::Markdown => report::markdown(&r),
+    };
+    print!("{out}");
+    Ok(if r.summary.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn load_spec(dir: &Path) -> Result<crib_spec::SpecSet> {
+    if !dir.is_dir() {
+        bail!(
+            "{}: spec directory not found (pass --spec DIR)",
+            dir.display()
+        );
+    }
+    crib_spec::load_dir(dir).with_context(|| format!("loading specs from {}", dir.display()))
 }
