@@ -1,0 +1,122 @@
+#!/bin/busybox sh
+# crib-vmtest guest init (PID 1 of the generated initramfs).
+# Loads the modules listed in /modules/order, mounts the host root read-only
+# over 9p, and runs the job the host wrote (path on the kernel command line as
+# crib_job=...). Results go over the virtio-serial port named crib.result;
+# the console only carries the kernel log.
+/bin/busybox mkdir -p /proc /sys /dev /tmp /mnt/root
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+
+log() { echo "<3>crib-vmtest: $*" > /dev/kmsg; }
+say() { [ -n "$PORT" ] && echo "$*" >&3; }
+finish() { sync; reboot -f; sleep 10; }
+die() { log "FATAL: $*"; say "FATAL $*"; finish; }
+
+JOB= PROBE=
+for a in $(cat /proc/cmdline); do
+    case "$a" in
+        crib_job=*) JOB="${a#crib_job=}" ;;
+        crib_probe=1) PROBE=1 ;;
+    esac
+done
+
+if [ -f /modules/order ]; then
+    while read -r m; do
+        insmod "/modules/$m" || die "insmod $m failed"
+    done < /modules/order
+fi
+
+# The port's name arrives from the host shortly after the device appears.
+PORT=
+i=0
+while [ -z "$PORT" ] && [ $i -lt 100 ]; do
+    for d in /sys/class/virtio-ports/*; do
+        [ "$(cat "$d/name" 2>/dev/null)" = crib.result ] && PORT="/dev/${d##*/}"
+    done
+    [ -n "$PORT" ] || usleep 50000
+    i=$((i + 1))
+done
+[ -n "$PORT" ] || die "virtio-serial port crib.result not found"
+[ -c "$PORT" ] || mknod "$PORT" c $(cat "/sys/class/virtio-ports/${PORT#/dev/}/dev" | tr : ' ')
+exec 3<>"$PORT"
+
+if [ -n "$PROBE" ]; then
+    say "READY probe"
+    finish
+fi
+
+R=/mnt/root
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose hostroot $R \
+    || die "mounting the host root over 9p failed"
+mount -t proc proc $R/proc
+mount -t sysfs sysfs $R/sys
+mount -t devtmpfs devtmpfs $R/dev
+mkdir -p $R/dev/pts $R/dev/shm
+mount -t devpts devpts $R/dev/pts
+mount -t tmpfs tmpfs $R/dev/shm
+mount -t bpf bpf $R/sys/fs/bpf 2>/dev/null || log "no bpffs"
+mount -t tracefs tracefs $R/sys/kernel/tracing 2>/dev/null
+mount -t debugfs debugfs $R/sys/kernel/debug 2>/dev/null
+mount -t cgroup2 cgroup2 $R/sys/fs/cgroup 2>/dev/null
+ip link set lo up 2>/dev/null
+[ -w /proc/sys/kernel/hung_task_timeout_secs ] && echo 30 > /proc/sys/kernel/hung_task_timeout_secs
+
+[ -n "$JOB" ] && [ -f "$R$JOB" ] || die "job file '$JOB' not visible in the guest"
+
+# Writable tmpfs over each directory the job lists (the root stays read-only).
+rw_tmpfs() {
+    for d in "$@"; do
+        if [ -d "$R$d" ]; then mount -t tmpfs tmpfs "$R$d"; else log "no directory $d to put tmpfs on"; fi
+    done
+}
+
+# Writable 9p share of a host directory, mounted at the same path.
+rw_share() {
+    mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 cribout "$R$1" || die "mounting $1 failed"
+}
+
+# run_cmd NAME TIMEOUT_SECS COMMAND: run COMMAND in the host root, in its own
+# session so a timeout kills the whole group; send output, new kernel log
+# lines and the exit status to the host.
+run_cmd() {
+    name=$1 tmo=$2 cmd=$3
+    say "BEGIN $name"
+    log "begin $name"
+    rm -f /tmp/timedout
+    setsid chroot $R /bin/sh -c 'cd "$1" || exit 125; exec /bin/sh -c "$2"' sh "$CRIB_CWD" "$cmd" \
+        < /dev/null > /tmp/out 2>&1 &
+    pid=$!
+    ( sp=; trap 'kill $sp 2>/dev/null; exit 0' TERM
+      sleep "$tmo" & sp=$!; wait $sp
+      echo 1 > /tmp/timedout; kill -KILL -$pid 2>/dev/null ) &
+    w=$!
+    wait $pid
+    rc=$?
+    kill $w 2>/dev/null
+    wait $w 2>/dev/null
+    to=0
+    [ -f /tmp/timedout ] && to=1
+    log "end $name rc=$rc"
+    say "OUT $name $(wc -c < /tmp/out)"
+    cat /tmp/out >&3
+    dmesg -c > /tmp/kmsg 2>/dev/null
+    say "KMSG $name $(wc -c < /tmp/kmsg)"
+    cat /tmp/kmsg >&3
+    say "EXIT $name $rc $to"
+}
+
+dmesg -c > /tmp/kmsg 2>/dev/null
+say "READY $(cut -d' ' -f1 /proc/uptime)"
+say "KMSG boot $(wc -c < /tmp/kmsg)"
+cat /tmp/kmsg >&3
+
+. "$R$JOB"
+
+# Wait for the host to acknowledge everything before pulling the plug.
+say "DONE"
+read -r -t 10 ack <&3
+finish

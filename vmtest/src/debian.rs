@@ -1,0 +1,244 @@
+//! Stock Debian kernels (`debian-6.1`, `debian-6.12`): fetched with
+//! `apt-get download`, unpacked once, and cached as `vmlinuz` + the guest
+//! modules (uncompressed, in load order) under
+//! `~/.cache/crib-kit/kernels/<package>/`.
+//!
+//! The generic `-amd64-unsigned` flavour is used: the `-cloud-` flavour has no
+//! 9p at all (`# CONFIG_NET_9P is not set`).
+
+use crate::error::{io, Error, Result};
+use crate::kernel::Kernel;
+use crate::modules;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A stock kernel series we know how to fetch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Series {
+    V6_1,
+    V6_12,
+}
+
+impl Series {
+    pub fn from_label(label: &str) -> Option<Series> {
+        match label {
+            "debian-6.1" => Some(Series::V6_1),
+            "debian-6.12" => Some(Series::V6_12),
+            _ => None,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Series::V6_1 => "debian-6.1",
+            Series::V6_12 => "debian-6.12",
+        }
+    }
+
+    /// Does `pkg` name a generic unsigned image of this series?
+    /// (`linux-image-6.1.0-56-amd64-unsigned`, `linux-image-6.12.117+deb12-amd64-unsigned`)
+    pub fn matches(self, pkg: &str) -> bool {
+        let Some(rest) = pkg
+            .strip_prefix("linux-image-")
+            .and_then(|r| r.strip_suffix("-amd64-unsigned"))
+        else {
+            return false;
+        };
+        if rest.contains("cloud") || rest.contains("rt") {
+            return false;
+        }
+        match self {
+            Series::V6_1 => rest.starts_with("6.1.0-"),
+            Series::V6_12 => rest.starts_with("6.12.") && rest.ends_with("+deb12"),
+        }
+    }
+}
+
+/// Numbers in a package name, for "newest" ordering.
+fn version_key(pkg: &str) -> Vec<u64> {
+    pkg.split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .filter_map(|s| s.parse().ok())
+        .collect()
+}
+
+/// `~/.cache/crib-kit/kernels` (or `$CRIB_KIT_CACHE/kernels`).
+pub fn cache_root() -> PathBuf {
+    if let Some(dir) = std::env::var_os("CRIB_KIT_CACHE") {
+        return PathBuf::from(dir).join("kernels");
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"));
+    home.join(".cache/crib-kit/kernels")
+}
+
+/// The newest cached kernel of `series`, if one is complete.
+pub fn cached(series: Series, root: &Path) -> Option<Kernel> {
+    let mut best: Option<(Vec<u64>, PathBuf)> = None;
+    for entry in std::fs::read_dir(root).ok()?.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if series.matches(&name) && entry.path().join("complete").exists() {
+            let key = version_key(&name);
+            if best.as_ref().is_none_or(|(k, _)| key > *k) {
+                best = Some((key, entry.path()));
+            }
+        }
+    }
+    best.and_then(|(_, dir)| load(series, &dir).ok())
+}
+
+/// A cached kernel directory as a [`Kernel`].
+fn load(series: Series, dir: &Path) -> Result<Kernel> {
+    let order_file = dir.join("modules/order");
+    let order = std::fs::read_to_string(&order_file).map_err(io(&order_file))?;
+    let modules = order
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|m| dir.join("modules").join(m))
+        .collect();
+    Ok(Kernel {
+        label: series.label().to_string(),
+        image: dir.join("vmlinuz"),
+        modules,
+        config: Some(dir.join("config")),
+    })
+}
+
+/// The newest package of `series` apt knows about.
+pub fn newest_package(series: Series) -> Result<String> {
+    let out = Command::new("apt-cache")
+        .args(["pkgnames", "linux-image-"])
+        .output()
+        .map_err(|source| Error::Spawn {
+            program: "apt-cache".into(),
+            source,
+        })?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .filter(|p| series.matches(p))
+        .max_by_key(|p| version_key(p))
+        .map(str::to_string)
+        .ok_or_else(|| Error::Kernel {
+            kernel: series.label().into(),
+            detail: "apt knows no matching linux-image-*-amd64-unsigned package (run apt-get update)".into(),
+        })
+}
+
+/// Cached kernel of `series`, fetching the newest package if none is cached
+/// (or if `refresh`).
+pub fn ensure(series: Series, refresh: bool) -> Result<Kernel> {
+    let root = cache_root();
+    if !refresh {
+        if let Some(k) = cached(series, &root) {
+            return Ok(k);
+        }
+    }
+    let pkg = newest_package(series)?;
+    let dir = root.join(&pkg);
+    if dir.join("complete").exists() {
+        return load(series, &dir);
+    }
+    eprintln!("[vmtest] fetching {pkg} (apt-get download)");
+    fetch(&pkg, &dir)?;
+    load(series, &dir)
+}
+
+fn run(cmd: &mut Command, what: &str) -> Result<()> {
+    let out = cmd.output().map_err(|source| Error::Spawn {
+        program: what.into(),
+        source,
+    })?;
+    if !out.status.success() {
+        return Err(Error::Tool {
+            program: what.into(),
+            detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Download `pkg`, unpack it in a scratch dir, keep vmlinuz, config and the
+/// guest modules, then mark the cache entry complete.
+fn fetch(pkg: &str, dir: &Path) -> Result<()> {
+    let scratch = dir.with_extension("partial");
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch).map_err(io(&scratch))?;
+    run(
+        Command::new("apt-get").arg("download").arg(pkg).current_dir(&scratch),
+        "apt-get download",
+    )?;
+    let deb = std::fs::read_dir(&scratch)
+        .map_err(io(&scratch))?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "deb"))
+        .ok_or_else(|| Error::Tool {
+            program: "apt-get download".into(),
+            detail: format!("no .deb appeared in {}", scratch.display()),
+        })?;
+    let tree = scratch.join("tree");
+    run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&tree), "dpkg-deb -x")?;
+
+    let find_one = |sub: &str, prefix: &str| -> Result<PathBuf> {
+        let d = tree.join(sub);
+        std::fs::read_dir(&d)
+            .map_err(io(&d))?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(prefix)))
+            .ok_or_else(|| Error::BadFile {
+                path: deb.clone(),
+                detail: format!("no {sub}/{prefix}* in the package"),
+            })
+    };
+    let vmlinuz = find_one("boot", "vmlinuz-")?;
+    let config = find_one("boot", "config-")?;
+    let moddir = find_one("lib/modules", "")?;
+
+    let files = modules::index(&moddir.join("kernel"))?;
+    let builtin = modules::builtin(&moddir.join("modules.builtin"))?;
+    let order = modules::resolve(modules::GUEST_MODULES, &files, &builtin)?;
+
+    let _ = std::fs::remove_dir_all(dir);
+    let mods_out = dir.join("modules");
+    std::fs::create_dir_all(&mods_out).map_err(io(&mods_out))?;
+    let mut order_text = String::new();
+    for m in &order {
+        let name = format!("{}.ko", m.name);
+        let p = mods_out.join(&name);
+        std::fs::write(&p, &m.bytes).map_err(io(&p))?;
+        order_text.push_str(&name);
+        order_text.push('\n');
+    }
+    let p = mods_out.join("order");
+    std::fs::write(&p, order_text).map_err(io(&p))?;
+    std::fs::copy(&vmlinuz, dir.join("vmlinuz")).map_err(io(&vmlinuz))?;
+    std::fs::copy(&config, dir.join("config")).map_err(io(&config))?;
+    // Keep the whole module tree for virtme-ng (it loads 9p itself via modprobe).
+    let vng_mods = dir.join("lib-modules");
+    std::fs::rename(moddir.parent().unwrap_or(&moddir), &vng_mods).map_err(io(&vng_mods))?;
+    std::fs::write(dir.join("complete"), pkg).map_err(io(dir.join("complete")))?;
+    let _ = std::fs::remove_dir_all(&scratch);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_matching() {
+        assert!(Series::V6_1.matches("linux-image-6.1.0-56-amd64-unsigned"));
+        assert!(!Series::V6_1.matches("linux-image-6.1.0-56-cloud-amd64-unsigned"));
+        assert!(!Series::V6_1.matches("linux-image-6.12.117+deb12-amd64-unsigned"));
+        assert!(Series::V6_12.matches("linux-image-6.12.117+deb12-amd64-unsigned"));
+        assert!(!Series::V6_12.matches("linux-image-6.12.117+deb12-rt-amd64-unsigned"));
+        assert!(!Series::V6_12.matches("linux-image-6.12.117+deb12-amd64"));
+    }
+
+    #[test]
+    fn newest_by_numbers() {
+        let mut v = ["linux-image-6.1.0-9-amd64-unsigned", "linux-image-6.1.0-56-amd64-unsigned"];
+        v.sort_by_key(|p| version_key(p));
+        assert_eq!(v[1], "linux-image-6.1.0-56-amd64-unsigned");
+    }
+}

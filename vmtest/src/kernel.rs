@@ -1,0 +1,61 @@
+//! Which kernel to boot: a bzImage plus, for stock kernels, the modules the
+//! guest init must load before it can reach the host root.
+
+use crate::debian::{self, Series};
+use crate::error::{Error, Result};
+use std::path::PathBuf;
+
+/// A bootable kernel.
+#[derive(Clone, Debug)]
+pub struct Kernel {
+    /// Short name for reports (`debian-6.12`, `patched`, or the path).
+    pub label: String,
+    /// The bzImage / vmlinuz.
+    pub image: PathBuf,
+    /// Uncompressed modules in load order (empty when 9p/virtio are built in).
+    pub modules: Vec<PathBuf>,
+    /// The kernel's .config, when known.
+    pub config: Option<PathBuf>,
+}
+
+impl Kernel {
+    /// A kernel image at `path` with everything the guest needs built in.
+    pub fn from_path(label: impl Into<String>, path: impl Into<PathBuf>) -> Result<Kernel> {
+        let image = path.into();
+        if !image.is_file() {
+            return Err(Error::KernelMissing(image));
+        }
+        Ok(Kernel {
+            label: label.into(),
+            image,
+            modules: Vec::new(),
+            config: None,
+        })
+    }
+
+    /// `debian-6.1`, `debian-6.12` (fetched and cached) or a path to a
+    /// bzImage. `patched` is resolved by the caller (it needs a kernel build).
+    pub fn resolve(spec: &str) -> Result<Kernel> {
+        if let Some(series) = Series::from_label(spec) {
+            return debian::ensure(series, false);
+        }
+        if spec == "patched" {
+            return Err(Error::Invalid(
+                "kernel `patched` must be built by `cargo xtask kernel` and passed as a path".into(),
+            ));
+        }
+        if spec.starts_with("debian-") {
+            return Err(Error::Invalid(format!(
+                "unknown stock kernel `{spec}` (known: debian-6.1, debian-6.12)"
+            )));
+        }
+        Kernel::from_path(spec, spec)
+    }
+
+    /// The modules directory virtme-ng should use (`lib/modules/<ver>`), for
+    /// cached stock kernels.
+    pub fn vng_module_dir(&self) -> Option<PathBuf> {
+        let dir = self.image.parent()?.join("lib-modules");
+        std::fs::read_dir(&dir).ok()?.flatten().map(|e| e.path()).find(|p| p.is_dir())
+    }
+}

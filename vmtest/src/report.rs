@@ -1,0 +1,239 @@
+//! What a boot produced: per-command results, boot outcome, timings; and
+//! their renderings (summary table, results.json, JUnit XML).
+
+use crate::qemu::Accel;
+use crate::splat::Splat;
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// Exit code a command uses to say "skipped" (the automake convention).
+pub const SKIP_EXIT_CODE: i32 = 77;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Passed,
+    Failed,
+    Skipped,
+    /// Killed after its timeout.
+    TimedOut,
+    /// Exited 0 but the kernel logged a splat while it ran.
+    Splat,
+    /// Never started (boot failed, or the guest died before it).
+    NotRun,
+    /// Started, but the guest died or stopped answering before it ended.
+    Lost,
+}
+
+impl Status {
+    pub fn is_failure(self) -> bool {
+        !matches!(self, Status::Passed | Status::Skipped)
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Passed => "pass",
+            Status::Failed => "FAIL",
+            Status::Skipped => "skip",
+            Status::TimedOut => "TIMEOUT",
+            Status::Splat => "SPLAT",
+            Status::NotRun => "NOT RUN",
+            Status::Lost => "LOST",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CommandResult {
+    pub name: String,
+    pub command: String,
+    pub status: Status,
+    pub exit_code: Option<i32>,
+    pub seconds: f64,
+    /// stdout+stderr (lossy UTF-8, the last 64 KiB).
+    pub output: String,
+    pub splats: Vec<Splat>,
+    /// Why, when the status is not self-explanatory.
+    pub detail: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum BootOutcome {
+    /// The guest reached its job and finished it.
+    Ok,
+    /// No sign of our init within the boot timeout (or QEMU died first).
+    NeverStarted { detail: String },
+    /// The guest died or hung after starting (panic, timeout, ...).
+    Died { detail: String },
+    /// The guest init reported it could not set up (FATAL line).
+    InitFailed { detail: String },
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct BootReport {
+    pub kernel: String,
+    pub runner: String,
+    pub accel: Accel,
+    pub outcome: BootOutcome,
+    /// From spawning QEMU to the guest's READY.
+    pub boot_seconds: Option<f64>,
+    /// From spawning QEMU to the first command's exit status.
+    pub first_result_seconds: Option<f64>,
+    pub total_seconds: f64,
+    pub commands: Vec<CommandResult>,
+    /// Splats outside any command (boot, shutdown).
+    pub boot_splats: Vec<Splat>,
+    pub console_log: PathBuf,
+    /// Last console lines, kept when the boot went wrong.
+    pub console_tail: Option<String>,
+}
+
+impl BootReport {
+    pub fn failed(&self) -> bool {
+        !matches!(self.outcome, BootOutcome::Ok)
+            || !self.boot_splats.is_empty()
+            || self.commands.iter().any(|c| c.status.is_failure())
+    }
+
+    pub fn count(&self, s: Status) -> usize {
+        self.commands.iter().filter(|c| c.status == s).count()
+    }
+
+    /// One line explaining a failed boot, if it failed as a whole.
+    pub fn boot_problem(&self) -> Option<String> {
+        match &self.outcome {
+            BootOutcome::Ok if self.boot_splats.is_empty() => None,
+            BootOutcome::Ok => Some(format!("kernel splat outside tests: {}", self.boot_splats[0].title)),
+            BootOutcome::NeverStarted { detail } => Some(format!("guest never started: {detail}")),
+            BootOutcome::Died { detail } => Some(format!("guest died: {detail}")),
+            BootOutcome::InitFailed { detail } => Some(format!("guest init failed: {detail}")),
+        }
+    }
+}
+
+/// Keep at most the last `max` bytes of `bytes`, as text.
+pub fn tail_text(bytes: &[u8], max: usize) -> String {
+    let start = bytes.len().saturating_sub(max);
+    String::from_utf8_lossy(&bytes[start..]).into_owned()
+}
+
+/// A fixed-width table of every command of every boot.
+pub fn summary_table(reports: &[BootReport]) -> String {
+    let mut rows = vec![[
+        "kernel".to_string(),
+        "test".to_string(),
+        "result".to_string(),
+        "time".to_string(),
+    ]];
+    for r in reports {
+        if let Some(p) = r.boot_problem() {
+            rows.push([r.kernel.clone(), "(boot)".into(), "FAIL".into(), format!("{:.1}s", r.total_seconds)]);
+            rows.push([String::new(), p, String::new(), String::new()]);
+        }
+        for c in &r.commands {
+            let mut res = c.status.label().to_string();
+            if c.status == Status::Failed {
+                if let Some(code) = c.exit_code {
+                    res = format!("FAIL ({code})");
+                }
+            }
+            rows.push([r.kernel.clone(), c.name.clone(), res, format!("{:.1}s", c.seconds)]);
+        }
+    }
+    let mut w = [0usize; 4];
+    for row in &rows {
+        for (i, cell) in row.iter().enumerate() {
+            w[i] = w[i].max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in &rows {
+        let line = format!(
+            "{:<w0$}  {:<w1$}  {:<w2$}  {:>w3$}",
+            row[0], row[1], row[2], row[3],
+            w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3]
+        );
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn xml_escape(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&apos;"),
+            // XML 1.0 forbids most control characters.
+            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\r' | '\t') => o.push('?'),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+/// JUnit XML: one testsuite per boot, one testcase per command, plus a
+/// `(boot)` testcase when the boot itself failed.
+pub fn junit_xml(reports: &[BootReport]) -> String {
+    let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
+    for r in reports {
+        let boot_fail = r.boot_problem();
+        let failures = r.commands.iter().filter(|c| c.status.is_failure()).count()
+            + usize::from(boot_fail.is_some());
+        let tests = r.commands.len() + usize::from(boot_fail.is_some());
+        s.push_str(&format!(
+            "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" skipped=\"{}\" time=\"{:.3}\">\n",
+            xml_escape(&format!("{}/{}", r.runner, r.kernel)),
+            r.count(Status::Skipped),
+            r.total_seconds
+        ));
+        if let Some(p) = boot_fail {
+            s.push_str(&format!(
+                "    <testcase classname=\"{}\" name=\"(boot)\" time=\"{:.3}\">\n      <failure message=\"{}\">{}</failure>\n    </testcase>\n",
+                xml_escape(&r.kernel),
+                r.boot_seconds.unwrap_or(0.0),
+                xml_escape(&p),
+                xml_escape(r.console_tail.as_deref().unwrap_or(""))
+            ));
+        }
+        for c in &r.commands {
+            s.push_str(&format!(
+                "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\">\n",
+                xml_escape(&r.kernel),
+                xml_escape(&c.name),
+                c.seconds
+            ));
+            match c.status {
+                Status::Passed => {}
+                Status::Skipped => s.push_str("      <skipped/>\n"),
+                st => {
+                    let mut msg = st.label().to_string();
+                    if let Some(d) = &c.detail {
+                        msg = format!("{msg}: {d}");
+                    }
+                    let mut body = c.output.clone();
+                    for sp in &c.splats {
+                        body.push_str("\n--- kernel splat ---\n");
+                        body.push_str(&sp.excerpt);
+                    }
+                    s.push_str(&format!(
+                        "      <failure message=\"{}\">{}</failure>\n",
+                        xml_escape(&msg),
+                        xml_escape(&body)
+                    ));
+                }
+            }
+            s.push_str(&format!(
+                "      <system-out>{}</system-out>\n    </testcase>\n",
+                xml_escape(&c.output)
+            ));
+        }
+        s.push_str("  </testsuite>\n");
+    }
+    s.push_str("</testsuites>\n");
+    s
+}
