@@ -4,6 +4,7 @@
 //! `kfunc-specs/README.md`), and the generators turn it into C.
 
 pub mod cdecl;
+pub mod drift;
 pub mod error;
 pub mod gen;
 mod load;
