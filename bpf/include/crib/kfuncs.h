@@ -104,7 +104,7 @@ extern struct file *bpf_iter_crib_file_next(struct bpf_iter_crib_file *it) __ksy
 /*
  * The fd of the file last returned by bpf_iter_crib_file_next(), or -1. [crib]
  */
-extern s32 bpf_iter_crib_file_fd(struct bpf_iter_crib_file *it) __ksym __weak;
+extern s32 bpf_iter_crib_file_fd(struct bpf_iter_crib_file *it__iter) __ksym __weak;
 
 /* End the iteration and drop its references. [crib] */
 extern void bpf_iter_crib_file_destroy(struct bpf_iter_crib_file *it) __ksym __weak;

@@ -605,3 +605,20 @@ fn patch_must_be_in_series_when_it_exists() {
         panic!("{e}");
     }
 }
+
+#[test]
+fn iterator_arg_of_other_kfunc_needs_iter_suffix() {
+    let extra = kfunc("bpf_iter_t_peek", "int", "\"struct bpf_iter_t *it\" #!", "");
+    expect_err_in(&(iter_family() + &extra), "must be named `it__iter`");
+    let ok = iter_family()
+        + &kfunc(
+            "bpf_iter_t_peek",
+            "int",
+            "\"struct bpf_iter_t *it__iter\"",
+            "",
+        );
+    let (_tmp, r) = load_texts(&[("t.toml", &ok)]);
+    if let Err(e) = r {
+        panic!("{e}");
+    }
+}

@@ -54,6 +54,39 @@ pub(super) fn check(cx: &mut Ctx<'_>) {
     for (x, first) in &iters {
         check_iter(cx, x, first);
     }
+    check_iter_args(cx);
+}
+
+/// Outside its own `_new`/`_next`/`_destroy` (first arg), the verifier
+/// only treats a `struct bpf_iter_<x> *` arg as an iterator when the arg
+/// name ends in `__iter` (kernel/bpf/verifier.c, is_kfunc_arg_iter()).
+fn check_iter_args(cx: &mut Ctx<'_>) {
+    let set = cx.set;
+    for (fi, fam) in set.families.iter().enumerate() {
+        for (ki, k) in fam.kfuncs.iter().enumerate() {
+            for (ai, a) in k.args.iter().enumerate() {
+                let Some(state) = a.ty.pointee_struct().filter(|s| s.starts_with("bpf_iter_"))
+                else {
+                    continue;
+                };
+                let is_method = ai == 0
+                    && METHODS
+                        .iter()
+                        .any(|(suffix, _)| k.name.strip_suffix(suffix) == Some(state));
+                if !is_method && !a.name.ends_with("__iter") {
+                    let loc = cx.spans.kfunc_arg((fi, ki), ai, &k.loc);
+                    cx.err(
+                        &loc,
+                        format!(
+                            "{}: iterator arg `{}` must be named `{}__iter` (the verifier only \
+                             accepts iterator state in other kfuncs through an `__iter` arg)",
+                            k.name, a.name, a.name
+                        ),
+                    );
+                }
+            }
+        }
+    }
 }
 
 fn check_iter(cx: &mut Ctx<'_>, x: &str, first: &Loc) {
