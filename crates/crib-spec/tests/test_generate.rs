@@ -242,3 +242,35 @@ fn uapi_header_compiles_for_userspace() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn check_all_names_missing_and_stale_files_and_write_all_fixes_them() {
+    use crib_spec::gen::{check_all, write_all, Staleness};
+    let set = specs();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let stale = check_all(tmp.path(), &set).expect("check");
+    assert_eq!(stale.len(), 3);
+    assert!(stale.iter().all(|s| s.why == Staleness::Missing));
+    assert!(check_all(tmp.path(), &set).is_ok(), "check must not write");
+    assert_eq!(write_all(tmp.path(), &set).expect("write").len(), 3);
+    assert!(check_all(tmp.path(), &set).expect("check").is_empty());
+    assert!(
+        write_all(tmp.path(), &set).expect("write").is_empty(),
+        "fresh files are not rewritten"
+    );
+    let h = tmp.path().join(crib_spec::gen::UAPI_HEADER_PATH);
+    let text = std::fs::read_to_string(&h).expect("read");
+    std::fs::write(&h, text.replace("__u32 mark;", "__u32 mark; /* edited */")).expect("write");
+    let stale = check_all(tmp.path(), &set).expect("check");
+    let line = text
+        .lines()
+        .position(|l| l.contains("__u32 mark;"))
+        .map(|i| i + 1)
+        .expect("has mark");
+    assert_eq!(stale.len(), 1);
+    assert_eq!(stale[0].why, Staleness::Differs { line });
+    assert_eq!(
+        stale[0].to_string(),
+        format!("kernel-patches/generated/bpf_crib.h:{line}: stale (differs from the specs)")
+    );
+}
