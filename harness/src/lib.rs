@@ -5,6 +5,9 @@
 //! - [`diff`]: comparing two engines' dumps.
 
 pub mod diff;
+pub mod dump;
 pub mod engine;
 pub mod image;
+pub mod sys;
 pub mod model;
+pub mod restore;

@@ -300,8 +300,9 @@ pub struct TcpState {
 pub struct UdpState {
     /// UDP_CORK set (or a pending MSG_MORE frame).
     pub corked: bool,
-    /// Bytes appended to the pending frame (`udp_sock.len`), 0 when none.
-    pub pending_len: u32,
+    /// Bytes appended to the pending frame (`udp_sock.len`), 0 when none;
+    /// `None` when the engine cannot read it (procfs).
+    pub pending_len: Option<u32>,
 }
 
 /// Unix socket linkage.
