@@ -164,3 +164,98 @@ fn clang_agrees_on_random_structs() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+// ---- the padding rules, on random evolutions --------------------------
+
+fn u8_pad(name: String, len: u32, since: u32) -> Field {
+    let elem = CType::Int {
+        name: "__u8".into(),
+        bytes: 1,
+        signed: false,
+    };
+    Field {
+        name,
+        ty: CType::Array {
+            elem: Box::new(elem),
+            len,
+        },
+        since,
+        doc: String::new(),
+        loc: Loc::default(),
+    }
+}
+
+/// Insert explicit padding so that no version has a hole or hidden tail.
+fn padded(s: &VersionedStruct) -> VersionedStruct {
+    let mut out = Vec::new();
+    let (mut end, mut max_align, mut version) = (0u32, 1u32, 1u32);
+    let mut n = 0;
+    let mut pad = |out: &mut Vec<Field>, end: &mut u32, to: u32, since: u32| {
+        if *end % to != 0 {
+            let len = to - *end % to;
+            out.push(u8_pad(format!("__pad{n}"), len, since));
+            n += 1;
+            *end += len;
+        }
+    };
+    for f in &s.fields {
+        if f.since != version {
+            pad(&mut out, &mut end, max_align, version); // tail of the older version
+            version = f.since;
+        }
+        let align = f.ty.align().unwrap_or(1);
+        pad(&mut out, &mut end, align, f.since);
+        max_align = max_align.max(align);
+        end += f.ty.size().unwrap_or(0);
+        out.push(f.clone());
+    }
+    pad(&mut out, &mut end, max_align, version);
+    VersionedStruct {
+        fields: out,
+        ..s.clone()
+    }
+}
+
+fn as_set(s: VersionedStruct) -> crib_spec::SpecSet {
+    crib_spec::SpecSet {
+        families: vec![crib_spec::Family {
+            name: "t".into(),
+            structs: vec![s],
+            ..Default::default()
+        }],
+    }
+}
+
+proptest! {
+    #[test]
+    fn explicitly_padded_evolutions_validate(s in append_only_struct()) {
+        let p = padded(&s);
+        if let Err(e) = crib_spec::validate(&as_set(p.clone()), None) {
+            return Err(TestCaseError::fail(format!("{e}\n{:#?}", p.fields.iter().map(|f| (&f.name, f.since)).collect::<Vec<_>>())));
+        }
+    }
+
+    #[test]
+    fn dropping_any_pad_is_caught(s in append_only_struct(), pick in any::<proptest::sample::Index>()) {
+        let p = padded(&s);
+        let pads: Vec<usize> = p.fields.iter().enumerate().filter(|(_, f)| f.name.starts_with("__pad")).map(|(i, _)| i).collect();
+        prop_assume!(!pads.is_empty());
+        let mut broken = p.clone();
+        broken.fields.remove(pads[pick.index(pads.len())]);
+        let err = crib_spec::validate(&as_set(broken), None).err().map(|e| e.to_string()).unwrap_or_default();
+        prop_assert!(err.contains("padding hole") || err.contains("alignment tail"), "not caught: {}", err);
+    }
+
+    #[test]
+    fn moving_a_field_to_an_older_version_is_caught(s in append_only_struct(), pick in any::<proptest::sample::Index>()) {
+        let mut p = padded(&s);
+        let later: Vec<usize> = p.fields.iter().enumerate().filter(|(_, f)| f.since > 1).map(|(i, _)| i).collect();
+        prop_assume!(!later.is_empty());
+        let i = later[pick.index(later.len())];
+        // Only a decrease below an earlier field's version breaks the order.
+        prop_assume!(p.fields[..i].iter().any(|f| f.since == p.fields[i].since));
+        p.fields[i].since -= 1;
+        let err = crib_spec::validate(&as_set(p), None).err().map(|e| e.to_string()).unwrap_or_default();
+        prop_assert!(err.contains("append-only"), "not caught: {}", err);
+    }
+}
