@@ -103,7 +103,7 @@ pub fn command(kernel: &Kernel, m: &Machine, p: &Paths) -> Command {
     if p.job.is_some() {
         c.args([
             "-fsdev",
-            "local,id=hostroot,path=/,security_model=none,readonly=on",
+            "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap",
             "-device",
             "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot",
         ]);
