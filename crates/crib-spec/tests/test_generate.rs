@@ -109,8 +109,9 @@ fn dump_vmlinux_h(dir: &Path) -> PathBuf {
 const PROG: &str = r#"
 #include "vmlinux.h"
 #include "crib/kfuncs.h"
-
-#define SEC(name) __attribute__((section(name), used))
+/* After kfuncs.h on purpose: its __ksym/__weak fallbacks must be
+ * token-identical to libbpf's so the redefinition is legal. */
+#include <bpf/bpf_helpers.h>
 
 SEC("syscall")
 int crib_gen_test(void *ctx)
