@@ -15,7 +15,10 @@
 
 pub mod features;
 pub mod procfs;
-// pub mod upstream;   (BPF engineer)
+pub mod bpfobj;
+pub mod convert;
+pub mod upstream;
+pub mod wire;
 // pub mod crib;       (BPF engineer)
 
 pub use features::KernelFeatures;
@@ -157,11 +160,7 @@ pub trait DumpEngine {
 pub fn open_engine(kind: EngineKind) -> EngineResult<Box<dyn DumpEngine>> {
     match kind {
         EngineKind::Procfs => Ok(Box::new(procfs::ProcfsEngine::new())),
-        EngineKind::Upstream => Err(EngineError::unsupported(
-            kind,
-            Operation::Task,
-            "the upstream BPF engine is not built into this crib",
-        )),
+        EngineKind::Upstream => Ok(Box::new(upstream::UpstreamEngine::open()?)),
         EngineKind::Crib => Err(EngineError::unsupported(
             kind,
             Operation::Task,

@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Filling wire records (records.h) from kernel objects with CO-RE reads.
+ * Shared by the iterator, SEC("syscall") and SEC("crib") programs, so every
+ * engine reads a field the same way. All reads go through BPF_CORE_READ
+ * (bpf_probe_read_kernel), which every one of those program types has.
+ */
+#ifndef CRIB_FILL_BPF_H
+#define CRIB_FILL_BPF_H
+
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include "crib/records.h"
+
+#ifndef AF_INET
+#define AF_INET 2
+#endif
+#ifndef AF_INET6
+#define AF_INET6 10
+#endif
+#ifndef IPPROTO_TCP
+#define IPPROTO_TCP 6
+#endif
+#ifndef IPPROTO_UDP
+#define IPPROTO_UDP 17
+#endif
+
+/* udp_sock before 6.5 had corkflag; now it is bit 0 of udp_flags. */
+struct udp_sock___old {
+	int corkflag;
+} __attribute__((preserve_access_index));
+
+/* Bounded copy length for the verifier: CRIB_PATH_MAX is a power of two. */
+#define CRIB_PATH_MASK (CRIB_PATH_MAX - 1)
+
+static __always_inline void crib_hdr(struct crib_rec_hdr *h, __u16 type, __u16 version, __u32 len)
+{
+	h->type = type;
+	h->version = version;
+	h->len = len;
+}
+
+static __always_inline void crib_fill_task(struct crib_rec_task *r, struct task_struct *task)
+{
+	struct pid *pid = BPF_CORE_READ(task, thread_pid);
+	unsigned int level = BPF_CORE_READ(pid, level);
+	struct upid up = {};
+
+	crib_hdr(&r->hdr, CRIB_REC_TASK, CRIB_REC_TASK_V1, sizeof(*r));
+	r->tgid = BPF_CORE_READ(task, tgid);
+	r->pid = BPF_CORE_READ(task, pid);
+	r->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	/* numbers[level] is the pid in the task's own namespace; the tgid
+	 * there is the group leader's, equal for the main thread we dump. */
+	bpf_core_read(&up, sizeof(up), &pid->numbers[level & 31]);
+	r->ns_tgid = up.nr;
+	r->ns_level = level;
+	r->uid = BPF_CORE_READ(task, real_cred, uid.val);
+	r->gid = BPF_CORE_READ(task, real_cred, gid.val);
+	r->_pad = 0;
+	r->ns_ino[CRIB_NS_PID] = BPF_CORE_READ(up.ns, ns.inum);
+	r->ns_ino[CRIB_NS_NET] = BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
+	r->ns_ino[CRIB_NS_MNT] = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+	r->ns_ino[CRIB_NS_UTS] = BPF_CORE_READ(task, nsproxy, uts_ns, ns.inum);
+	r->ns_ino[CRIB_NS_IPC] = BPF_CORE_READ(task, nsproxy, ipc_ns, ns.inum);
+	r->ns_ino[CRIB_NS_USER] = BPF_CORE_READ(task, real_cred, user_ns, ns.inum);
+	r->ns_ino[CRIB_NS_CGROUP] = BPF_CORE_READ(task, nsproxy, cgroup_ns, ns.inum);
+	BPF_CORE_READ_STR_INTO(&r->comm, task, comm);
+}
+
+/* The mount id of a vfsmount (struct mount embeds it). */
+static __always_inline __u32 crib_mnt_id(struct vfsmount *mnt)
+{
+	struct mount *m = (void *)mnt - bpf_core_field_offset(struct mount, mnt);
+
+	return BPF_CORE_READ(m, mnt_id);
+}
+
+/* Whether `fd` has close-on-exec set in `task`'s fd table. */
+static __always_inline __u32 crib_cloexec(struct task_struct *task, int fd)
+{
+	unsigned long *bits = BPF_CORE_READ(task, files, fdt, close_on_exec);
+	unsigned long word = 0;
+
+	if (fd < 0 || !bits)
+		return 0;
+	bpf_probe_read_kernel(&word, sizeof(word), &bits[fd / 64]);
+	return (word >> (fd % 64)) & 1;
+}
+
+/* Fixed part of a FILE record; the caller appends the path. */
+static __always_inline void crib_fill_file(struct crib_rec_file *r, struct task_struct *task, int fd,
+					   struct file *file)
+{
+	struct inode *inode = BPF_CORE_READ(file, f_inode);
+
+	r->fd = fd;
+	r->flags = BPF_CORE_READ(file, f_flags);
+	r->pos = BPF_CORE_READ(file, f_pos);
+	r->ino = BPF_CORE_READ(inode, i_ino);
+	r->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	r->mode = BPF_CORE_READ(inode, i_mode);
+	r->mnt_id = crib_mnt_id(BPF_CORE_READ(file, f_path.mnt));
+	r->fmode = BPF_CORE_READ(file, f_mode);
+	r->nlink = BPF_CORE_READ(inode, __i_nlink);
+	r->size = BPF_CORE_READ(inode, i_size);
+	r->cloexec = crib_cloexec(task, fd);
+	r->path_len = 0;
+	r->_pad = 0;
+}
+
+/* Fixed part of a VMA record; for special mappings also their name. */
+static __always_inline void crib_fill_vma(struct crib_rec_vma *r, struct vm_area_struct *vma, char *name)
+{
+	struct file *file = BPF_CORE_READ(vma, vm_file);
+	struct mm_struct *mm = BPF_CORE_READ(vma, vm_mm);
+
+	r->start = BPF_CORE_READ(vma, vm_start);
+	r->end = BPF_CORE_READ(vma, vm_end);
+	r->pgoff = BPF_CORE_READ(vma, vm_pgoff);
+	r->vm_flags = BPF_CORE_READ(vma, vm_flags);
+	r->ino = 0;
+	r->dev = 0;
+	r->special = CRIB_VMA_NONE;
+	r->path_len = 0;
+	r->_pad = 0;
+	if (file) {
+		struct inode *inode = BPF_CORE_READ(file, f_inode);
+
+		r->ino = BPF_CORE_READ(inode, i_ino);
+		r->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+		return;
+	}
+	/* The rules of fs/proc/task_mmu.c show_map_vma(). */
+	if (BPF_CORE_READ(vma, vm_ops)) {
+		/* A file-less vma with vm_ops is a special mapping (vdso, vvar,
+		 * uprobes): vm_private_data is its struct vm_special_mapping. */
+		struct vm_special_mapping *sm = BPF_CORE_READ(vma, vm_private_data);
+		const char *p = BPF_CORE_READ(sm, name);
+		long n;
+
+		if (p) {
+			n = bpf_probe_read_kernel_str(name, CRIB_PATH_MAX, p);
+			if (n > 1) {
+				r->special = CRIB_VMA_NAMED;
+				r->path_len = (n - 1) & CRIB_PATH_MASK;
+			}
+		}
+		return;
+	}
+	if (mm && r->start <= BPF_CORE_READ(mm, brk) && r->end >= BPF_CORE_READ(mm, start_brk)) {
+		r->special = CRIB_VMA_HEAP;
+		return;
+	}
+	if (mm && r->start <= BPF_CORE_READ(mm, start_stack) &&
+	    r->end >= BPF_CORE_READ(mm, start_stack))
+		r->special = CRIB_VMA_STACK;
+}
+
+/* An inet socket: common fields, then TCP or UDP ones. */
+static __always_inline void crib_fill_inet(struct crib_rec_inet *r, struct sock *sk, __u64 ino)
+{
+	unsigned long flags;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u8 reuse;
+
+	__builtin_memset(r, 0, sizeof(*r));
+	crib_hdr(&r->hdr, CRIB_REC_INET, CRIB_REC_INET_V1, sizeof(*r));
+	r->ino = ino;
+	r->family = family;
+	r->type = BPF_CORE_READ(sk, sk_type);
+	r->protocol = BPF_CORE_READ(sk, sk_protocol);
+	r->state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	r->shutdown = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_shutdown);
+	r->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	r->dport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	r->bound_dev_if = BPF_CORE_READ(sk, __sk_common.skc_bound_dev_if);
+	if (family == AF_INET6) {
+		BPF_CORE_READ_INTO(&r->saddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&r->daddr, sk, __sk_common.skc_v6_daddr);
+	} else {
+		BPF_CORE_READ_INTO((__u32 *)r->saddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)r->daddr, sk, __sk_common.skc_daddr);
+	}
+	r->rcvbuf = BPF_CORE_READ(sk, sk_rcvbuf);
+	r->sndbuf = BPF_CORE_READ(sk, sk_sndbuf);
+	r->mark = BPF_CORE_READ(sk, sk_mark);
+	reuse = BPF_CORE_READ_BITFIELD_PROBED(sk, __sk_common.skc_reuse);
+	if (reuse)
+		r->opts |= CRIB_SOCKOPT_REUSEADDR;
+	if (BPF_CORE_READ_BITFIELD_PROBED(sk, __sk_common.skc_reuseport))
+		r->opts |= CRIB_SOCKOPT_REUSEPORT;
+	flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
+	if (flags & (1ul << bpf_core_enum_value(enum sock_flags, SOCK_KEEPOPEN)))
+		r->opts |= CRIB_SOCKOPT_KEEPALIVE;
+	if (flags & (1ul << bpf_core_enum_value(enum sock_flags, SOCK_BROADCAST)))
+		r->opts |= CRIB_SOCKOPT_BROADCAST;
+	r->priority = BPF_CORE_READ(sk, sk_priority);
+	r->rqueue_bytes = BPF_CORE_READ(sk, sk_backlog.rmem_alloc.counter);
+	r->wqueue_bytes = BPF_CORE_READ(sk, sk_wmem_queued);
+
+	if (r->protocol == IPPROTO_TCP) {
+		struct tcp_sock *tp = (void *)sk;
+
+		r->valid |= CRIB_INET_TCP;
+		r->snd_nxt = BPF_CORE_READ(tp, snd_nxt);
+		r->snd_una = BPF_CORE_READ(tp, snd_una);
+		r->rcv_nxt = BPF_CORE_READ(tp, rcv_nxt);
+		r->write_seq = BPF_CORE_READ(tp, write_seq);
+		r->copied_seq = BPF_CORE_READ(tp, copied_seq);
+		r->snd_wnd = BPF_CORE_READ(tp, snd_wnd);
+		r->rcv_wnd = BPF_CORE_READ(tp, rcv_wnd);
+		r->max_window = BPF_CORE_READ(tp, max_window);
+		r->mss_cache = BPF_CORE_READ(tp, mss_cache);
+		r->snd_wl1 = BPF_CORE_READ(tp, snd_wl1);
+		r->rcv_wup = BPF_CORE_READ(tp, rcv_wup);
+		r->snd_wscale = BPF_CORE_READ_BITFIELD_PROBED(&tp->rx_opt, snd_wscale);
+		r->rcv_wscale = BPF_CORE_READ_BITFIELD_PROBED(&tp->rx_opt, rcv_wscale);
+		if (BPF_CORE_READ_BITFIELD_PROBED(&tp->rx_opt, tstamp_ok))
+			r->tcp_opts |= CRIB_TCPOPT_TIMESTAMPS;
+		if (BPF_CORE_READ_BITFIELD_PROBED(&tp->rx_opt, sack_ok))
+			r->tcp_opts |= CRIB_TCPOPT_SACK;
+		if (BPF_CORE_READ_BITFIELD_PROBED(&tp->rx_opt, wscale_ok))
+			r->tcp_opts |= CRIB_TCPOPT_WSCALE;
+		/* TCP_NAGLE_OFF = 1 */
+		if (BPF_CORE_READ_BITFIELD_PROBED(tp, nonagle) & 1)
+			r->opts |= CRIB_SOCKOPT_NODELAY;
+	} else if (r->protocol == IPPROTO_UDP) {
+		struct udp_sock *up = (void *)sk;
+		struct udp_sock___old *old = (void *)sk;
+
+		r->valid |= CRIB_INET_UDP;
+		r->udp_pending = BPF_CORE_READ(up, pending);
+		r->udp_len = BPF_CORE_READ(up, len);
+		/* corkflag became a bit of udp_flags in 6.5 */
+		if (bpf_core_field_exists(old->corkflag))
+			r->udp_corkflag = BPF_CORE_READ(old, corkflag) != 0;
+		else
+			r->udp_corkflag = BPF_CORE_READ(up, udp_flags) & 1;
+	}
+}
+
+/* The sun_path of a unix socket into buf; returns its length (0 = unbound). */
+static __always_inline __u32 crib_unix_path(struct unix_sock *u, char *buf)
+{
+	struct unix_address *addr = BPF_CORE_READ(u, addr);
+	int n;
+
+	if (!addr)
+		return 0;
+	/* len counts sun_family; sun_path is the rest */
+	n = BPF_CORE_READ(addr, len) - (int)sizeof(__u16);
+	if (n <= 0 || n > 108)
+		return 0;
+	bpf_probe_read_kernel(buf, n & 127, &addr->name[0].sun_path);
+	return n;
+}
+
+/* A unix socket; its path and the peer's go to path[] (path then peer). */
+static __always_inline void crib_fill_unix(struct crib_rec_unix *r, struct unix_sock *u, __u64 ino, char *path)
+{
+	struct sock *sk = (struct sock *)u;
+	struct unix_sock *peer = (struct unix_sock *)BPF_CORE_READ(u, peer);
+	__u32 n;
+
+	crib_hdr(&r->hdr, CRIB_REC_UNIX, CRIB_REC_UNIX_V1, sizeof(*r));
+	r->ino = ino;
+	r->peer_ino = peer ? BPF_CORE_READ(&peer->sk, sk_socket, file, f_inode, i_ino) : 0;
+	r->type = BPF_CORE_READ(sk, sk_type);
+	r->state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	r->shutdown = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_shutdown);
+	r->rqueue_len = BPF_CORE_READ(sk, sk_receive_queue.qlen);
+	n = crib_unix_path(u, path);
+	r->path_len = n;
+	r->peer_path_len = peer ? crib_unix_path(peer, path + (n & 127)) : 0;
+}
+
+#endif /* CRIB_FILL_BPF_H */
+

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * A d_path() replacement for program types without bpf_d_path() (syscall,
+ * crib): walk dentry names up to the global root, crossing mounts, with
+ * bounded loops and CO-RE reads. Same output as d_path() for paths whose
+ * mounts are visible from the initial root, including the " (deleted)"
+ * suffix; paths longer than CRIB_PATH_MAX - 1 are cut at the root end.
+ */
+#ifndef CRIB_PATH_BPF_H
+#define CRIB_PATH_BPF_H
+
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include "crib/records.h"
+
+#define CRIB_PATH_DEPTH 40
+
+/* Twice CRIB_PATH_MAX so that (pos & mask) + name_len never leaves it. */
+struct crib_path_buf {
+	char b[2 * CRIB_PATH_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct crib_path_buf);
+	__uint(max_entries, 1);
+} crib_path_scratch SEC(".maps");
+
+static const char crib_deleted[] = " (deleted)";
+
+/* n & (CRIB_PATH_MAX - 1), done in the register the verifier checks (the
+ * compiler would drop a C mask it can prove redundant). */
+static __always_inline __u64 crib_mask_path(__u64 n)
+{
+	asm volatile("%[n] &= 511" : [n] "+r"(n));
+	return n;
+}
+_Static_assert(CRIB_PATH_MAX == 512, "crib_mask_path assumes 512");
+
+struct crib_path_out {
+	char b[CRIB_PATH_MAX];
+};
+
+/* State of the walk, shared with the bpf_loop() callback. */
+struct crib_walk {
+	__u64 d;	/* struct dentry * */
+	__u64 mnt;	/* struct mount * */
+	__u32 pos;	/* start of the path built so far, backwards from CRIB_PATH_MAX */
+	__u32 _pad;
+};
+
+/* One step up: a name, or a jump from a mount's root to its mountpoint.
+ * A bpf_loop() callback, so the verifier checks one step, not 2^depth paths. */
+static long crib_walk_step(__u64 i, void *ctx)
+{
+	struct crib_walk *w = ctx;
+	__u32 zero = 0;
+	struct crib_path_buf *t = bpf_map_lookup_elem(&crib_path_scratch, &zero);
+	struct dentry *d = (void *)w->d, *parent, *root;
+	struct mount *mnt = (void *)w->mnt, *mp;
+	struct vfsmount *vmnt = (void *)mnt + bpf_core_field_offset(struct mount, mnt);
+	__u32 len, pos = w->pos;
+
+	if (!t)
+		return 1;
+	root = BPF_CORE_READ(vmnt, mnt_root);
+	parent = BPF_CORE_READ(d, d_parent);
+	if (d == root) {
+		mp = BPF_CORE_READ(mnt, mnt_parent);
+		if (mp == mnt)
+			return 1;	/* the global root */
+		w->d = (__u64)BPF_CORE_READ(mnt, mnt_mountpoint);
+		w->mnt = (__u64)mp;
+		return 0;
+	}
+	len = BPF_CORE_READ(d, d_name.len);
+	if (len + 1 > pos)
+		return 1;	/* too long: keep the tail we have */
+	pos -= len;
+	bpf_probe_read_kernel(&t->b[pos & (CRIB_PATH_MAX - 1)], len & 255, BPF_CORE_READ(d, d_name.name));
+	pos -= 1;
+	t->b[pos & (CRIB_PATH_MAX - 1)] = '/';
+	w->pos = pos;
+	if (parent == d)
+		return 1;	/* a pseudo root (pipe:, anon files): d_path prints "/name" */
+	w->d = (__u64)parent;
+	return 0;
+}
+
+/* Writes the path of the file at kernel address `file_addr` to out; returns
+ * its length. A global function, so the verifier checks it once; the file
+ * travels as a plain address (read with CO-RE probes only). */
+__noinline int crib_file_path(__u64 file_addr, struct crib_path_out *outp)
+{
+	struct file *file = (struct file *)file_addr;
+	__u32 zero = 0;
+	struct crib_path_buf *t = bpf_map_lookup_elem(&crib_path_scratch, &zero);
+	struct crib_walk w = {};
+	struct dentry *d;
+	__u32 pos, n;
+	bool deleted;
+
+	if (!t || !file || !outp)
+		return 0;
+	d = BPF_CORE_READ(file, f_path.dentry);
+	w.d = (__u64)d;
+	w.mnt = (__u64)BPF_CORE_READ(file, f_path.mnt) - bpf_core_field_offset(struct mount, mnt);
+	w.pos = CRIB_PATH_MAX;
+	/* d_unlinked(): unhashed and not a root */
+	deleted = !BPF_CORE_READ(d, d_hash.pprev) && BPF_CORE_READ(d, d_parent) != d;
+	bpf_loop(CRIB_PATH_DEPTH, crib_walk_step, &w, 0);
+	pos = w.pos;
+	if (pos >= CRIB_PATH_MAX) {
+		pos = CRIB_PATH_MAX - 1;
+		t->b[pos & (CRIB_PATH_MAX - 1)] = '/';
+	}
+	n = CRIB_PATH_MAX - pos;
+	if (deleted) {
+		/* the suffix goes right after the path, in the spare half */
+		bpf_probe_read_kernel(&t->b[CRIB_PATH_MAX], sizeof(crib_deleted) - 1, crib_deleted);
+		n += sizeof(crib_deleted) - 1;
+	}
+	if (n > CRIB_PATH_MAX - 1)
+		n = CRIB_PATH_MAX - 1;
+	bpf_probe_read_kernel(outp->b, crib_mask_path(n), &t->b[pos & (CRIB_PATH_MAX - 1)]);
+	return n;
+}
+
+#endif /* CRIB_PATH_BPF_H */

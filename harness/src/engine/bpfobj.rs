@@ -1,0 +1,289 @@
+//! Loading the embedded BPF objects and running their programs: iterators
+//! read through a seq file, ring-buffer programs run with BPF_PROG_RUN.
+//! Shared by the `upstream` and `crib` engines.
+
+use super::wire::{self, WireRecord};
+use libbpf_rs::{MapCore, MapFlags, Object, ObjectBuilder, OpenObject, Program, ProgramInput};
+use std::io::Read;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+
+/// The BPF objects built by harness/build.rs (`None` = not built).
+pub mod objects {
+    include!(concat!(env!("OUT_DIR"), "/bpf_objects.rs"));
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BpfError {
+    #[error("BPF object {0} was not built into this crib (see the build warnings)")]
+    NotBuilt(&'static str),
+    #[error("{object}: {what}: {source}")]
+    Libbpf {
+        object: &'static str,
+        what: String,
+        #[source]
+        source: libbpf_rs::Error,
+    },
+    #[error("{object}: program {prog} not found in the object")]
+    NoProgram { object: &'static str, prog: String },
+    #[error("{object}: map {map} not found in the object")]
+    NoMap { object: &'static str, map: String },
+    #[error("{object}: {prog}: {what}: {source}")]
+    Io {
+        object: &'static str,
+        prog: String,
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{object}: {prog}: bad record stream: {source}")]
+    Wire {
+        object: &'static str,
+        prog: String,
+        #[source]
+        source: wire::WireError,
+    },
+    #[error("{object}: {prog}: {what}")]
+    Run {
+        object: &'static str,
+        prog: String,
+        what: String,
+    },
+}
+
+pub type BpfResult<T> = Result<T, BpfError>;
+
+/// Open an embedded object; the caller adjusts programs, then [`load`].
+pub fn open(name: &'static str, bytes: Option<&'static [u8]>) -> BpfResult<OpenObject> {
+    let bytes = bytes.ok_or(BpfError::NotBuilt(name))?;
+    let mut b = ObjectBuilder::default();
+    b.name(name)
+        .and_then(|b| b.open_memory(bytes))
+        .map_err(|source| BpfError::Libbpf {
+            object: name,
+            what: "open".into(),
+            source,
+        })
+}
+
+pub fn load(name: &'static str, open: OpenObject) -> BpfResult<Object> {
+    open.load().map_err(|source| BpfError::Libbpf {
+        object: name,
+        what: "load (verifier log above)".into(),
+        source,
+    })
+}
+
+pub fn prog<'o>(obj: &'o Object, object: &'static str, name: &str) -> BpfResult<Program<'o>> {
+    obj.progs()
+        .find(|p| p.name() == name)
+        .ok_or_else(|| BpfError::NoProgram {
+            object,
+            prog: name.into(),
+        })
+}
+
+/// The one-element global-data map whose name ends with `suffix` (`.bss`).
+pub fn write_global(obj: &Object, object: &'static str, suffix: &str, value: &[u8]) -> BpfResult<()> {
+    let map = obj
+        .maps()
+        .find(|m| m.name().to_string_lossy().ends_with(suffix))
+        .ok_or_else(|| BpfError::NoMap {
+            object,
+            map: suffix.into(),
+        })?;
+    let mut full = vec![0u8; map.value_size() as usize];
+    let n = value.len().min(full.len());
+    full[..n].copy_from_slice(&value[..n]);
+    map.update(&0u32.to_ne_bytes(), &full, MapFlags::ANY)
+        .map_err(|source| BpfError::Libbpf {
+            object,
+            what: format!("write {suffix}"),
+            source,
+        })
+}
+
+/// Run iterator program `p` once and decode its output. `task_pid` narrows a
+/// task iterator to one process in the kernel (6.1+); where the kernel does
+/// not take that filter the program's own tgid filter still applies.
+pub fn run_iter(object: &'static str, p: &Program<'_>, task_pid: Option<u32>) -> BpfResult<Vec<WireRecord>> {
+    let name = p.name().to_string_lossy().into_owned();
+    let io = |what: &'static str| {
+        let name = name.clone();
+        move |source| BpfError::Io {
+            object,
+            prog: name,
+            what,
+            source,
+        }
+    };
+    let link = match task_pid {
+        Some(pid) => match link_create(p, Some(pid)) {
+            Ok(l) => l,
+            Err(_) => link_create(p, None).map_err(io("attach iterator"))?,
+        },
+        None => link_create(p, None).map_err(io("attach iterator"))?,
+    };
+    // SAFETY: plain syscall wrapper on a valid link fd.
+    let fd = unsafe { libbpf_sys::bpf_iter_create(link.as_raw_fd()) };
+    if fd < 0 {
+        return Err(io("create iterator")(std::io::Error::from_raw_os_error(-fd)));
+    }
+    // SAFETY: fd was just returned to us and is owned by nobody else.
+    let mut file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    let mut buf = Vec::new();
+    file.read_to_end(&mut buf).map_err(io("read iterator"))?;
+    wire::decode_stream(&buf).map_err(|source| BpfError::Wire {
+        object,
+        prog: name.clone(),
+        source,
+    })
+}
+
+fn link_create(p: &Program<'_>, task_pid: Option<u32>) -> std::io::Result<OwnedFd> {
+    let mut info = libbpf_sys::bpf_iter_link_info::default();
+    let mut opts = libbpf_sys::bpf_link_create_opts {
+        sz: std::mem::size_of::<libbpf_sys::bpf_link_create_opts>() as _,
+        ..Default::default()
+    };
+    if let Some(pid) = task_pid {
+        info.task.pid = pid;
+        opts.iter_info = &mut info;
+        opts.iter_info_len = std::mem::size_of::<libbpf_sys::bpf_iter_link_info>() as u32;
+    }
+    // SAFETY: opts and info outlive the call; the prog fd is valid.
+    let fd = unsafe {
+        libbpf_sys::bpf_link_create(
+            p.as_fd().as_raw_fd(),
+            0,
+            libbpf_sys::BPF_TRACE_ITER,
+            &opts,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::from_raw_os_error(-fd));
+    }
+    // SAFETY: a fresh fd owned by us.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+type Samples = std::rc::Rc<std::cell::RefCell<Vec<Vec<u8>>>>;
+
+/// A loaded object with a `crib_rb` ring buffer, kept open between runs
+/// (load once, dump many times).
+pub struct RbObject {
+    pub obj: Object,
+    name: &'static str,
+    rb: libbpf_rs::RingBuffer<'static>,
+    samples: Samples,
+}
+
+impl RbObject {
+    pub fn new(name: &'static str, obj: Object) -> BpfResult<Self> {
+        let samples: Samples = Default::default();
+        let sink = samples.clone();
+        let lib = |what: &str| {
+            let what = what.to_string();
+            move |source| BpfError::Libbpf {
+                object: name,
+                what,
+                source,
+            }
+        };
+        let rb = {
+            let rb_map = obj
+                .maps()
+                .find(|m| m.name() == "crib_rb")
+                .ok_or_else(|| BpfError::NoMap {
+                    object: name,
+                    map: "crib_rb".into(),
+                })?;
+            let mut builder = libbpf_rs::RingBufferBuilder::new();
+            builder
+                .add(&rb_map, move |data: &[u8]| {
+                    sink.borrow_mut().push(data.to_vec());
+                    0
+                })
+                .map_err(lib("ring buffer"))?;
+            builder.build().map_err(lib("ring buffer"))?
+        };
+        Ok(RbObject {
+            obj,
+            name,
+            rb,
+            samples,
+        })
+    }
+
+    /// Run `prog_name` with `ctx` as BPF_PROG_RUN input; the records it
+    /// wrote, ending with its END record (checked: complete, no drops).
+    pub fn run(&self, prog_name: &str, ctx: &mut [u8]) -> BpfResult<Vec<WireRecord>> {
+        let object = self.name;
+        // test_run lives on ProgramMut in libbpf-rs 0.27.
+        let p = self
+            .obj
+            .progs_mut()
+            .find(|p| p.name() == prog_name)
+            .ok_or_else(|| BpfError::NoProgram {
+                object,
+                prog: prog_name.into(),
+            })?;
+        let lib = |what: String| {
+            move |source| BpfError::Libbpf {
+                object,
+                what,
+                source,
+            }
+        };
+        // Drop what an earlier, failed run may have left behind.
+        let _ = self.rb.consume();
+        self.samples.borrow_mut().clear();
+        let input = ProgramInput {
+            context_in: Some(ctx),
+            ..Default::default()
+        };
+        let out = p
+            .test_run(input)
+            .map_err(lib(format!("BPF_PROG_RUN {prog_name}")))?;
+        let ret = out.return_value as i32;
+        self.rb
+            .consume()
+            .map_err(lib("ring buffer consume".into()))?;
+        let raw = std::mem::take(&mut *self.samples.borrow_mut());
+        let mut recs = Vec::with_capacity(raw.len());
+        for s in &raw {
+            recs.push(wire::decode_sample(s).map_err(|source| BpfError::Wire {
+                object,
+                prog: prog_name.into(),
+                source,
+            })?);
+        }
+        let run_err = |what: String| BpfError::Run {
+            object,
+            prog: prog_name.into(),
+            what,
+        };
+        match recs.last() {
+            Some(WireRecord::End(e)) if e.dropped > 0 => Err(run_err(format!(
+                "{} records lost (ring buffer full)",
+                e.dropped
+            ))),
+            Some(WireRecord::End(e)) if e.error != 0 => Err(run_err(format!(
+                "program failed: {}",
+                std::io::Error::from_raw_os_error(-e.error)
+            ))),
+            Some(WireRecord::End(_)) => Ok(recs),
+            _ => Err(run_err(format!(
+                "no END record: the dump is incomplete (return value {ret})"
+            ))),
+        }
+    }
+}
+
+/// `struct crib_args` as the programs read it.
+pub fn args(pid: i32, fd: i32, queue: u32) -> [u8; 16] {
+    let mut a = [0u8; 16];
+    a[0..4].copy_from_slice(&pid.to_le_bytes());
+    a[4..8].copy_from_slice(&fd.to_le_bytes());
+    a[8..12].copy_from_slice(&queue.to_le_bytes());
+    a
+}

@@ -1,0 +1,318 @@
+//! The `upstream` engine: what stock kernels already have. BPF iterators
+//! (`bpf/crib_iter.bpf.c`: task, task_file, task_vma, tcp, udp, unix) and,
+//! where the kernel has `bpf_task_from_vpid` + `bpf_iter_task_vma_*`, a
+//! `SEC("syscall")` program run with BPF_PROG_RUN (`bpf/crib_sys.bpf.c`) as a
+//! second way to read the memory map.
+//!
+//! Loaded once by [`UpstreamEngine::open`], then reused for every dump.
+//! Socket queues are out of its reach (no skb iterator upstream): it says so
+//! with `Captured::Unavailable`, never with an empty queue.
+
+use super::bpfobj::{self, objects, BpfError, RbObject};
+use super::wire::WireRecord;
+use super::{convert, DumpEngine, EngineError, EngineKind, EngineResult, FilesDump, KernelFeatures};
+use crate::model::{
+    Captured, FileKind, FileRecord, MappingRecord, Operation, PipeRecord, SocketRecord, TaskRecord,
+};
+use libbpf_rs::{MapCore, MapFlags, Object};
+
+const ITER: &str = "crib_iter";
+const SYS: &str = "crib_sys";
+
+/// Why this engine leaves queues alone (shown in dumps and reports).
+pub const QUEUES_UNSUPPORTED: &str = "upstream BPF has no socket-queue or pipe-buffer reader: \
+     queued data (including a corked UDP write queue) is not visible to it";
+
+pub struct UpstreamEngine {
+    iter: Object,
+    /// The SEC("syscall") programs, or why they are not there.
+    sys: Result<RbObject, String>,
+    /// The kernel filters task iterators by pid (6.1+).
+    link_filter: bool,
+    page_size: u64,
+}
+
+fn err(op: Operation, e: BpfError) -> EngineError {
+    EngineError::unsupported(EngineKind::Upstream, op, e.to_string())
+}
+
+impl UpstreamEngine {
+    /// Load the iterator object (and the syscall object where supported).
+    pub fn open() -> EngineResult<Self> {
+        Self::open_with(&KernelFeatures::detect())
+    }
+
+    pub fn open_with(f: &KernelFeatures) -> EngineResult<Self> {
+        if !f.iter_task_file {
+            return Err(EngineError::unsupported(
+                EngineKind::Upstream,
+                Operation::Files,
+                "this kernel has no task_file BPF iterator (bpf_iter__task_file not in its BTF)",
+            ));
+        }
+        let open = bpfobj::open(ITER, objects::CRIB_ITER).map_err(|e| err(Operation::Task, e))?;
+        let iter = bpfobj::load(ITER, open).map_err(|e| err(Operation::Task, e))?;
+        // The iterators do the dump; the syscall path is a second reader
+        // and its absence must not take them down.
+        let sys = if f.task_from_vpid && f.task_vma_iter_kfunc {
+            Self::load_sys().map_err(|e| e.to_string())
+        } else {
+            Err("this kernel lacks bpf_task_from_vpid or bpf_iter_task_vma_new".into())
+        };
+        let mut eng = UpstreamEngine {
+            iter,
+            sys,
+            link_filter: false,
+            page_size: convert::page_size(),
+        };
+        eng.link_filter = eng.probe_link_filter();
+        Ok(eng)
+    }
+
+    fn load_sys() -> Result<RbObject, BpfError> {
+        let open = bpfobj::open(SYS, objects::CRIB_SYS)?;
+        let obj = bpfobj::load(SYS, open)?;
+        RbObject::new(SYS, obj)
+    }
+
+    /// Whether the kernel takes a per-process task iterator link.
+    fn probe_link_filter(&self) -> bool {
+        let Ok(p) = bpfobj::prog(&self.iter, ITER, "dump_task") else {
+            return false;
+        };
+        let me = std::process::id();
+        if self.set_config(0, false).is_err() {
+            return false;
+        }
+        matches!(
+            bpfobj::run_iter(ITER, &p, Some(me)),
+            Ok(recs) if recs.iter().all(|r| matches!(r, WireRecord::Task(t) if t.tgid == me))
+                && !recs.is_empty()
+        )
+    }
+
+    /// Whether the SEC("syscall") path is loaded (for comparisons and benches).
+    pub fn has_syscall_path(&self) -> bool {
+        self.sys.is_ok()
+    }
+
+    /// `struct { u32 target_tgid; u32 filter_socks; }` in .bss.
+    fn set_config(&self, tgid: u32, filter_socks: bool) -> Result<(), BpfError> {
+        let mut v = [0u8; 8];
+        v[..4].copy_from_slice(&tgid.to_ne_bytes());
+        v[4..].copy_from_slice(&u32::from(filter_socks).to_ne_bytes());
+        bpfobj::write_global(&self.iter, ITER, ".bss", &v)
+    }
+
+    fn iterate(&self, op: Operation, prog: &str, pid: i32, task_iter: bool) -> EngineResult<Vec<WireRecord>> {
+        let pid_u = u32::try_from(pid).map_err(|_| {
+            EngineError::unsupported(EngineKind::Upstream, op, format!("bad pid {pid}"))
+        })?;
+        // Without the kernel's link filter the program filters by tgid
+        // (right when the dumper is in the initial pid namespace).
+        let tgid = if task_iter && !self.link_filter { pid_u } else { 0 };
+        self.set_config(tgid, !task_iter).map_err(|e| err(op, e))?;
+        let p = bpfobj::prog(&self.iter, ITER, prog).map_err(|e| err(op, e))?;
+        let filter = (task_iter && self.link_filter).then_some(pid_u);
+        bpfobj::run_iter(ITER, &p, filter).map_err(|e| err(op, e))
+    }
+
+    /// The memory map read by the SEC("syscall") program (bpf_task_from_vpid +
+    /// bpf_iter_task_vma_*, paths by name walk) instead of iter/task_vma.
+    pub fn memory_map_syscall(&mut self, pid: i32) -> EngineResult<Vec<MappingRecord>> {
+        let sys = self.sys.as_ref().map_err(|why| {
+            EngineError::unsupported(EngineKind::Upstream, Operation::MemoryMap, why.clone())
+        })?;
+        let mut ctx = bpfobj::args(pid, -1, 0);
+        let recs = sys
+            .run("sys_dump_vmas", &mut ctx)
+            .map_err(|e| err(Operation::MemoryMap, e))?;
+        Ok(recs
+            .iter()
+            .filter_map(|r| match r {
+                WireRecord::Vma(v) => Some(convert::vma(v, self.page_size)),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Task identity by the SEC("syscall") program.
+    pub fn task_syscall(&mut self, pid: i32) -> EngineResult<TaskRecord> {
+        let sys = self.sys.as_ref().map_err(|why| {
+            EngineError::unsupported(EngineKind::Upstream, Operation::Task, why.clone())
+        })?;
+        let mut ctx = bpfobj::args(pid, -1, 0);
+        let recs = sys
+            .run("sys_dump_task", &mut ctx)
+            .map_err(|e| err(Operation::Task, e))?;
+        recs.iter()
+            .find_map(|r| match r {
+                WireRecord::Task(t) => Some(convert::task(t)),
+                _ => None,
+            })
+            .ok_or_else(|| no_such(Operation::Task, pid))
+    }
+
+    fn fill_sock_filter(&self, inos: &[u64]) -> EngineResult<()> {
+        let map = self
+            .iter
+            .maps()
+            .find(|m| m.name() == "sock_inos")
+            .ok_or_else(|| {
+                err(
+                    Operation::Sockets,
+                    BpfError::NoMap {
+                        object: ITER,
+                        map: "sock_inos".into(),
+                    },
+                )
+            })?;
+        let old: Vec<Vec<u8>> = map.keys().collect();
+        for k in old {
+            let _ = map.delete(&k);
+        }
+        for ino in inos {
+            map.update(&ino.to_ne_bytes(), &[1u8], MapFlags::ANY)
+                .map_err(|source| {
+                    err(
+                        Operation::Sockets,
+                        BpfError::Libbpf {
+                            object: ITER,
+                            what: "fill sock_inos".into(),
+                            source,
+                        },
+                    )
+                })?;
+        }
+        Ok(())
+    }
+}
+
+fn no_such(op: Operation, pid: i32) -> EngineError {
+    EngineError::Io {
+        engine: EngineKind::Upstream,
+        pid,
+        what: format!("{}: no such process", op.name()),
+        source: std::io::Error::from_raw_os_error(libc::ESRCH),
+    }
+}
+
+impl DumpEngine for UpstreamEngine {
+    fn kind(&self) -> EngineKind {
+        EngineKind::Upstream
+    }
+
+    fn task(&mut self, pid: i32) -> EngineResult<TaskRecord> {
+        let recs = self.iterate(Operation::Task, "dump_task", pid, true)?;
+        recs.iter()
+            .find_map(|r| match r {
+                WireRecord::Task(t) if t.tgid as i32 == pid || self.link_filter => {
+                    Some(convert::task(t))
+                }
+                _ => None,
+            })
+            .ok_or_else(|| no_such(Operation::Task, pid))
+    }
+
+    fn files(&mut self, pid: i32) -> EngineResult<FilesDump> {
+        let recs = self.iterate(Operation::Files, "dump_file", pid, true)?;
+        let files: Vec<FileRecord> = recs
+            .iter()
+            .filter_map(|r| match r {
+                WireRecord::File(f) => Some(convert::file(f)),
+                _ => None,
+            })
+            .collect();
+        if files.is_empty() {
+            // Every live process has fds or at least exists: check which.
+            self.task(pid)?;
+        }
+        let mut pipes: Vec<PipeRecord> = Vec::new();
+        for f in files.iter().filter(|f| f.kind == FileKind::Pipe) {
+            if !pipes.iter().any(|p| p.ino == f.ino) {
+                pipes.push(PipeRecord {
+                    ino: f.ino,
+                    data: Captured::unavailable(QUEUES_UNSUPPORTED),
+                });
+            }
+        }
+        Ok(FilesDump {
+            files,
+            contents: Vec::new(),
+            pipes,
+        })
+    }
+
+    fn memory_map(&mut self, pid: i32) -> EngineResult<Vec<MappingRecord>> {
+        let recs = self.iterate(Operation::MemoryMap, "dump_vma", pid, true)?;
+        let maps: Vec<MappingRecord> = recs
+            .iter()
+            .filter_map(|r| match r {
+                WireRecord::Vma(v) => Some(convert::vma(v, self.page_size)),
+                _ => None,
+            })
+            .collect();
+        if maps.is_empty() {
+            self.task(pid)?;
+        }
+        Ok(maps)
+    }
+
+    fn sockets(&mut self, pid: i32, files: &[FileRecord]) -> EngineResult<Vec<SocketRecord>> {
+        let inos: Vec<u64> = files
+            .iter()
+            .filter(|f| f.kind == FileKind::Socket)
+            .map(|f| f.ino)
+            .collect();
+        if inos.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The socket iterators walk the dumper's network namespace.
+        let task = self.task(pid)?;
+        let own_net = std::fs::metadata("/proc/self/ns/net")
+            .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+            .unwrap_or(0);
+        if task.namespaces.net != own_net {
+            return Err(EngineError::unsupported(
+                EngineKind::Upstream,
+                Operation::Sockets,
+                format!(
+                    "pid {pid} is in another network namespace (net:[{}]); the socket iterators see only the dumper's",
+                    task.namespaces.net
+                ),
+            ));
+        }
+        self.fill_sock_filter(&inos)?;
+        let mut out = Vec::new();
+        for prog in ["dump_tcp", "dump_udp", "dump_unix"] {
+            for r in self.iterate(Operation::Sockets, prog, pid, false)? {
+                match r {
+                    WireRecord::Inet(s) => out.push(convert::inet(&s)),
+                    WireRecord::Unix(u) => out.push(convert::unix(&u)),
+                    _ => {}
+                }
+            }
+        }
+        // A socket shared by several fds is one record.
+        out.sort_by_key(|s| s.ino);
+        out.dedup_by_key(|s| s.ino);
+        Ok(out)
+    }
+
+    fn queues(
+        &mut self,
+        _pid: i32,
+        _files: &[FileRecord],
+        sockets: &mut [SocketRecord],
+        pipes: &mut [PipeRecord],
+    ) -> EngineResult<()> {
+        for s in sockets {
+            s.recv_queue = Captured::unavailable(QUEUES_UNSUPPORTED);
+            s.write_queue = Captured::unavailable(QUEUES_UNSUPPORTED);
+        }
+        for p in pipes {
+            p.data = Captured::unavailable(QUEUES_UNSUPPORTED);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,754 @@
+//! Decoder of the CRIB wire format (`bpf/include/crib/records.h`).
+//!
+//! BPF programs emit fixed-layout little-endian records, each starting with
+//! `struct crib_rec_hdr { u16 type; u16 version; u32 len; }`. Iterators write
+//! them back to back ([`decode_stream`]); ring-buffer programs write one per
+//! sample ([`decode_sample`], which allows reservation slack after `len`).
+//!
+//! Every read is bounds-checked. Layouts are append-only: a record whose
+//! `version` is newer than ours is decoded by its known prefix, with the
+//! variable part (path, payload) taken from the record's end. A record of a
+//! type we do not know is returned as [`WireRecord::Unknown`], never guessed.
+
+/// Size of `struct crib_rec_hdr`.
+pub const HDR_LEN: usize = 8;
+
+/// Record type numbers (`enum crib_rec_type`).
+pub mod rec_type {
+    pub const TASK: u16 = 1;
+    pub const FILE: u16 = 2;
+    pub const VMA: u16 = 3;
+    pub const INET: u16 = 4;
+    pub const UNIX: u16 = 5;
+    pub const SKB: u16 = 6;
+    pub const END: u16 = 7;
+    pub const ERROR: u16 = 8;
+}
+
+/// Fixed sizes of version 1 of each record (the `_Static_assert`s in records.h).
+pub mod fixed_len {
+    pub const TASK: usize = 112;
+    pub const FILE: usize = 72;
+    pub const VMA: usize = 64;
+    pub const INET: usize = 160;
+    pub const UNIX: usize = 40;
+    pub const SKB: usize = 72;
+    pub const END: usize = 24;
+    pub const ERROR: usize = 24;
+}
+
+/// `crib_rec_inet.valid` bits.
+pub const INET_TCP: u32 = 1 << 0;
+pub const INET_UDP: u32 = 1 << 1;
+/// `crib_rec_inet.opts` bits.
+pub mod sockopt {
+    pub const REUSEADDR: u32 = 1 << 0;
+    pub const REUSEPORT: u32 = 1 << 1;
+    pub const KEEPALIVE: u32 = 1 << 2;
+    pub const BROADCAST: u32 = 1 << 3;
+    pub const NODELAY: u32 = 1 << 4;
+}
+/// `crib_rec_inet.tcp_opts` bits.
+pub mod tcpopt {
+    pub const TIMESTAMPS: u8 = 1 << 0;
+    pub const SACK: u8 = 1 << 1;
+    pub const WSCALE: u8 = 1 << 2;
+}
+/// `crib_rec_vma.special`.
+pub mod vma_special {
+    pub const NONE: u32 = 0;
+    pub const HEAP: u32 = 1;
+    pub const STACK: u32 = 2;
+    pub const NAMED: u32 = 3;
+}
+/// `crib_rec_skb.queue` / `flags`.
+pub const QUEUE_WRITE: u16 = 0;
+pub const QUEUE_RECEIVE: u16 = 1;
+pub const SKB_FIRST: u16 = 1 << 0;
+pub const SKB_LAST: u16 = 1 << 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    #[error("record at byte {offset}: truncated header ({have} of 8 bytes)")]
+    TruncatedHeader { offset: usize, have: usize },
+    #[error("record at byte {offset} (type {rtype}): length {len} but only {have} bytes left")]
+    Truncated {
+        offset: usize,
+        rtype: u16,
+        len: u32,
+        have: usize,
+    },
+    #[error("record at byte {offset} (type {rtype}, {name}): length {len} is shorter than its fixed part ({need} bytes)")]
+    TooShort {
+        offset: usize,
+        rtype: u16,
+        name: &'static str,
+        len: u32,
+        need: usize,
+    },
+    #[error("record at byte {offset} (type {rtype}, {name}): variable part of {var} bytes does not fit in length {len}")]
+    BadVarLen {
+        offset: usize,
+        rtype: u16,
+        name: &'static str,
+        var: u64,
+        len: u32,
+    },
+    #[error("record at byte {offset} (type {rtype}): version 0 is invalid")]
+    BadVersion { offset: usize, rtype: u16 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Task {
+    pub tgid: u32,
+    pub pid: u32,
+    pub ppid: u32,
+    pub ns_tgid: u32,
+    pub ns_level: u32,
+    pub uid: u32,
+    pub gid: u32,
+    /// pid, net, mnt, uts, ipc, user, cgroup (`enum crib_ns`).
+    pub ns_ino: [u64; 7],
+    pub comm: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct File {
+    pub fd: i32,
+    pub flags: u32,
+    pub pos: i64,
+    pub ino: u64,
+    pub size: u64,
+    pub dev: u32,
+    pub mode: u32,
+    pub mnt_id: u32,
+    pub fmode: u32,
+    pub nlink: u32,
+    pub cloexec: bool,
+    pub path: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vma {
+    pub start: u64,
+    pub end: u64,
+    pub pgoff: u64,
+    pub vm_flags: u64,
+    pub ino: u64,
+    pub dev: u32,
+    pub special: u32,
+    pub path: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inet {
+    pub ino: u64,
+    pub family: u16,
+    pub sock_type: u16,
+    pub protocol: u16,
+    pub state: u8,
+    pub shutdown: u8,
+    pub sport: u16,
+    pub dport: u16,
+    pub bound_dev_if: u32,
+    pub saddr: [u8; 16],
+    pub daddr: [u8; 16],
+    pub rcvbuf: u32,
+    pub sndbuf: u32,
+    pub mark: u32,
+    pub opts: u32,
+    pub priority: u32,
+    pub rqueue_bytes: u32,
+    pub wqueue_bytes: u32,
+    pub valid: u32,
+    pub snd_nxt: u32,
+    pub snd_una: u32,
+    pub rcv_nxt: u32,
+    pub write_seq: u32,
+    pub copied_seq: u32,
+    pub snd_wnd: u32,
+    pub rcv_wnd: u32,
+    pub max_window: u32,
+    pub mss_cache: u32,
+    pub snd_wl1: u32,
+    pub rcv_wup: u32,
+    pub snd_wscale: u8,
+    pub rcv_wscale: u8,
+    pub tcp_opts: u8,
+    pub udp_pending: u32,
+    pub udp_corkflag: u32,
+    pub udp_len: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unix {
+    pub ino: u64,
+    pub peer_ino: u64,
+    pub sock_type: u16,
+    pub state: u8,
+    pub shutdown: u8,
+    pub rqueue_len: u32,
+    pub path: Vec<u8>,
+    pub peer_path: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skb {
+    pub sock_ino: u64,
+    pub fd: i32,
+    pub queue: u16,
+    pub flags: u16,
+    pub index: u32,
+    pub frame_len: u32,
+    pub offset: u32,
+    pub tstamp_ns: u64,
+    pub addr: [u8; 16],
+    pub port: u16,
+    pub family: u16,
+    pub mark: u32,
+    pub data: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct End {
+    pub prog: u32,
+    pub error: i32,
+    pub records: u32,
+    pub dropped: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorRec {
+    pub prog: u32,
+    pub err: i32,
+    pub arg: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WireRecord {
+    Task(Task),
+    File(File),
+    Vma(Vma),
+    Inet(Box<Inet>),
+    Unix(Unix),
+    Skb(Skb),
+    End(End),
+    Error(ErrorRec),
+    /// A type this decoder does not know (a newer program): reported, skipped.
+    Unknown { rtype: u16, version: u16, len: u32 },
+}
+
+/// Bounds-checked little-endian reads inside one record's fixed part.
+struct Fields<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Fields<'a> {
+    /// `b` is at least the fixed length (checked by the caller), so the
+    /// reads below cannot run past it; `take` still checks, never panics.
+    fn new(b: &'a [u8]) -> Self {
+        Fields { b, pos: HDR_LEN }
+    }
+    fn take<const N: usize>(&mut self) -> [u8; N] {
+        let mut out = [0u8; N];
+        if let Some(s) = self.b.get(self.pos..self.pos + N) {
+            out.copy_from_slice(s);
+        }
+        self.pos += N;
+        out
+    }
+    fn u8(&mut self) -> u8 {
+        self.take::<1>()[0]
+    }
+    fn u16(&mut self) -> u16 {
+        u16::from_le_bytes(self.take())
+    }
+    fn u32(&mut self) -> u32 {
+        u32::from_le_bytes(self.take())
+    }
+    fn i32(&mut self) -> i32 {
+        i32::from_le_bytes(self.take())
+    }
+    fn u64(&mut self) -> u64 {
+        u64::from_le_bytes(self.take())
+    }
+    fn i64(&mut self) -> i64 {
+        i64::from_le_bytes(self.take())
+    }
+    fn skip(&mut self, n: usize) {
+        self.pos += n;
+    }
+}
+
+/// Context for error messages about one record.
+#[derive(Clone, Copy)]
+struct At {
+    offset: usize,
+    rtype: u16,
+    name: &'static str,
+    len: u32,
+}
+
+impl At {
+    fn too_short(self, need: usize) -> WireError {
+        WireError::TooShort {
+            offset: self.offset,
+            rtype: self.rtype,
+            name: self.name,
+            len: self.len,
+            need,
+        }
+    }
+    /// The last `var` bytes of `rec`, which must not overlap the fixed part.
+    fn tail<'a>(self, rec: &'a [u8], fixed: usize, var: u64) -> Result<&'a [u8], WireError> {
+        let bad = || WireError::BadVarLen {
+            offset: self.offset,
+            rtype: self.rtype,
+            name: self.name,
+            var,
+            len: self.len,
+        };
+        let var = usize::try_from(var).map_err(|_| bad())?;
+        let start = rec.len().checked_sub(var).ok_or_else(bad)?;
+        if start < fixed {
+            return Err(bad());
+        }
+        Ok(&rec[start..])
+    }
+}
+
+fn name_of(rtype: u16) -> &'static str {
+    match rtype {
+        rec_type::TASK => "task",
+        rec_type::FILE => "file",
+        rec_type::VMA => "vma",
+        rec_type::INET => "inet",
+        rec_type::UNIX => "unix",
+        rec_type::SKB => "skb",
+        rec_type::END => "end",
+        rec_type::ERROR => "error",
+        _ => "unknown",
+    }
+}
+
+fn fixed_of(rtype: u16) -> Option<usize> {
+    Some(match rtype {
+        rec_type::TASK => fixed_len::TASK,
+        rec_type::FILE => fixed_len::FILE,
+        rec_type::VMA => fixed_len::VMA,
+        rec_type::INET => fixed_len::INET,
+        rec_type::UNIX => fixed_len::UNIX,
+        rec_type::SKB => fixed_len::SKB,
+        rec_type::END => fixed_len::END,
+        rec_type::ERROR => fixed_len::ERROR,
+        _ => return None,
+    })
+}
+
+/// Records written back to back (iterator output). The whole buffer must be
+/// consumed: trailing bytes that are not a full record are an error.
+pub fn decode_stream(buf: &[u8]) -> Result<Vec<WireRecord>, WireError> {
+    let mut out = Vec::new();
+    let mut off = 0;
+    while off < buf.len() {
+        let (rec, len) = decode_at(buf, off)?;
+        out.push(rec);
+        off += len;
+    }
+    Ok(out)
+}
+
+/// One ring-buffer sample: one record; bytes after `len` are slack.
+pub fn decode_sample(buf: &[u8]) -> Result<WireRecord, WireError> {
+    decode_at(buf, 0).map(|(r, _)| r)
+}
+
+/// Decode the record at `buf[off..]`; returns it and its length.
+fn decode_at(buf: &[u8], off: usize) -> Result<(WireRecord, usize), WireError> {
+    let rest = &buf[off.min(buf.len())..];
+    if rest.len() < HDR_LEN {
+        return Err(WireError::TruncatedHeader {
+            offset: off,
+            have: rest.len(),
+        });
+    }
+    let rtype = u16::from_le_bytes([rest[0], rest[1]]);
+    let version = u16::from_le_bytes([rest[2], rest[3]]);
+    let len = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
+    let ulen = len as usize;
+    if ulen > rest.len() {
+        return Err(WireError::Truncated {
+            offset: off,
+            rtype,
+            len,
+            have: rest.len(),
+        });
+    }
+    if ulen < HDR_LEN {
+        return Err(WireError::TooShort {
+            offset: off,
+            rtype,
+            name: name_of(rtype),
+            len,
+            need: HDR_LEN,
+        });
+    }
+    let rec = &rest[..ulen];
+    let Some(fixed) = fixed_of(rtype) else {
+        return Ok((WireRecord::Unknown { rtype, version, len }, ulen));
+    };
+    if version == 0 {
+        return Err(WireError::BadVersion { offset: off, rtype });
+    }
+    let at = At {
+        offset: off,
+        rtype,
+        name: name_of(rtype),
+        len,
+    };
+    if ulen < fixed {
+        return Err(at.too_short(fixed));
+    }
+    let mut f = Fields::new(rec);
+    let r = match rtype {
+        rec_type::TASK => WireRecord::Task(task(&mut f)),
+        rec_type::FILE => WireRecord::File(file(&mut f, at, rec)?),
+        rec_type::VMA => WireRecord::Vma(vma(&mut f, at, rec)?),
+        rec_type::INET => WireRecord::Inet(Box::new(inet(&mut f))),
+        rec_type::UNIX => WireRecord::Unix(unix(&mut f, at, rec)?),
+        rec_type::SKB => WireRecord::Skb(skb(&mut f, at, rec)?),
+        rec_type::END => WireRecord::End(End {
+            prog: f.u32(),
+            error: f.i32(),
+            records: f.u32(),
+            dropped: f.u32(),
+        }),
+        _ => WireRecord::Error(ErrorRec {
+            prog: f.u32(),
+            err: f.i32(),
+            arg: f.u64(),
+        }),
+    };
+    Ok((r, ulen))
+}
+
+fn task(f: &mut Fields<'_>) -> Task {
+    let tgid = f.u32();
+    let pid = f.u32();
+    let ppid = f.u32();
+    let ns_tgid = f.u32();
+    let ns_level = f.u32();
+    let uid = f.u32();
+    let gid = f.u32();
+    f.skip(4);
+    let mut ns_ino = [0u64; 7];
+    for n in &mut ns_ino {
+        *n = f.u64();
+    }
+    let comm: [u8; 16] = f.take();
+    let end = comm.iter().position(|&b| b == 0).unwrap_or(comm.len());
+    Task {
+        tgid,
+        pid,
+        ppid,
+        ns_tgid,
+        ns_level,
+        uid,
+        gid,
+        ns_ino,
+        comm: String::from_utf8_lossy(&comm[..end]).into_owned(),
+    }
+}
+
+fn file(f: &mut Fields<'_>, at: At, rec: &[u8]) -> Result<File, WireError> {
+    let fd = f.i32();
+    let flags = f.u32();
+    let pos = f.i64();
+    let ino = f.u64();
+    let size = f.u64();
+    let dev = f.u32();
+    let mode = f.u32();
+    let mnt_id = f.u32();
+    let fmode = f.u32();
+    let nlink = f.u32();
+    let cloexec = f.u32() != 0;
+    let path_len = f.u32();
+    let path = at.tail(rec, fixed_len::FILE, path_len.into())?.to_vec();
+    Ok(File {
+        fd,
+        flags,
+        pos,
+        ino,
+        size,
+        dev,
+        mode,
+        mnt_id,
+        fmode,
+        nlink,
+        cloexec,
+        path,
+    })
+}
+
+fn vma(f: &mut Fields<'_>, at: At, rec: &[u8]) -> Result<Vma, WireError> {
+    let start = f.u64();
+    let end = f.u64();
+    let pgoff = f.u64();
+    let vm_flags = f.u64();
+    let ino = f.u64();
+    let dev = f.u32();
+    let special = f.u32();
+    let path_len = f.u32();
+    let path = at.tail(rec, fixed_len::VMA, path_len.into())?.to_vec();
+    Ok(Vma {
+        start,
+        end,
+        pgoff,
+        vm_flags,
+        ino,
+        dev,
+        special,
+        path,
+    })
+}
+
+fn inet(f: &mut Fields<'_>) -> Inet {
+    let ino = f.u64();
+    let family = f.u16();
+    let sock_type = f.u16();
+    let protocol = f.u16();
+    let state = f.u8();
+    let shutdown = f.u8();
+    let sport = f.u16();
+    let dport = f.u16();
+    let bound_dev_if = f.u32();
+    let saddr = f.take();
+    let daddr = f.take();
+    let rcvbuf = f.u32();
+    let sndbuf = f.u32();
+    let mark = f.u32();
+    let opts = f.u32();
+    let priority = f.u32();
+    let rqueue_bytes = f.u32();
+    let wqueue_bytes = f.u32();
+    let valid = f.u32();
+    let snd_nxt = f.u32();
+    let snd_una = f.u32();
+    let rcv_nxt = f.u32();
+    let write_seq = f.u32();
+    let copied_seq = f.u32();
+    let snd_wnd = f.u32();
+    let rcv_wnd = f.u32();
+    let max_window = f.u32();
+    let mss_cache = f.u32();
+    let snd_wl1 = f.u32();
+    let rcv_wup = f.u32();
+    let snd_wscale = f.u8();
+    let rcv_wscale = f.u8();
+    let tcp_opts = f.u8();
+    f.skip(1);
+    let udp_pending = f.u32();
+    let udp_corkflag = f.u32();
+    let udp_len = f.u32();
+    Inet {
+        ino,
+        family,
+        sock_type,
+        protocol,
+        state,
+        shutdown,
+        sport,
+        dport,
+        bound_dev_if,
+        saddr,
+        daddr,
+        rcvbuf,
+        sndbuf,
+        mark,
+        opts,
+        priority,
+        rqueue_bytes,
+        wqueue_bytes,
+        valid,
+        snd_nxt,
+        snd_una,
+        rcv_nxt,
+        write_seq,
+        copied_seq,
+        snd_wnd,
+        rcv_wnd,
+        max_window,
+        mss_cache,
+        snd_wl1,
+        rcv_wup,
+        snd_wscale,
+        rcv_wscale,
+        tcp_opts,
+        udp_pending,
+        udp_corkflag,
+        udp_len,
+    }
+}
+
+fn unix(f: &mut Fields<'_>, at: At, rec: &[u8]) -> Result<Unix, WireError> {
+    let ino = f.u64();
+    let peer_ino = f.u64();
+    let sock_type = f.u16();
+    let state = f.u8();
+    let shutdown = f.u8();
+    let rqueue_len = f.u32();
+    let path_len = f.u32();
+    let peer_path_len = f.u32();
+    let both = at.tail(rec, fixed_len::UNIX, u64::from(path_len) + u64::from(peer_path_len))?;
+    let (path, peer_path) = both.split_at(path_len as usize);
+    Ok(Unix {
+        ino,
+        peer_ino,
+        sock_type,
+        state,
+        shutdown,
+        rqueue_len,
+        path: path.to_vec(),
+        peer_path: peer_path.to_vec(),
+    })
+}
+
+fn skb(f: &mut Fields<'_>, at: At, rec: &[u8]) -> Result<Skb, WireError> {
+    let sock_ino = f.u64();
+    let fd = f.i32();
+    let queue = f.u16();
+    let flags = f.u16();
+    let index = f.u32();
+    let frame_len = f.u32();
+    let offset = f.u32();
+    let data_len = f.u32();
+    let tstamp_ns = f.u64();
+    let addr = f.take();
+    let port = f.u16();
+    let family = f.u16();
+    let mark = f.u32();
+    let data = at.tail(rec, fixed_len::SKB, data_len.into())?.to_vec();
+    Ok(Skb {
+        sock_ino,
+        fd,
+        queue,
+        flags,
+        index,
+        frame_len,
+        offset,
+        tstamp_ns,
+        addr,
+        port,
+        family,
+        mark,
+        data,
+    })
+}
+
+/// Encoders for tests and tools: the exact C layout, so decode(encode(x)) == x.
+pub mod encode {
+    use super::*;
+
+    fn hdr(out: &mut Vec<u8>, rtype: u16, len: usize) {
+        out.extend_from_slice(&rtype.to_le_bytes());
+        out.extend_from_slice(&1u16.to_le_bytes());
+        out.extend_from_slice(&(len as u32).to_le_bytes());
+    }
+
+    pub fn task(t: &Task) -> Vec<u8> {
+        let mut o = Vec::with_capacity(fixed_len::TASK);
+        hdr(&mut o, rec_type::TASK, fixed_len::TASK);
+        for v in [t.tgid, t.pid, t.ppid, t.ns_tgid, t.ns_level, t.uid, t.gid, 0] {
+            o.extend_from_slice(&v.to_le_bytes());
+        }
+        for n in t.ns_ino {
+            o.extend_from_slice(&n.to_le_bytes());
+        }
+        let mut comm = [0u8; 16];
+        let b = t.comm.as_bytes();
+        let n = b.len().min(15);
+        comm[..n].copy_from_slice(&b[..n]);
+        o.extend_from_slice(&comm);
+        o
+    }
+
+    pub fn file(x: &File) -> Vec<u8> {
+        let len = fixed_len::FILE + x.path.len();
+        let mut o = Vec::with_capacity(len);
+        hdr(&mut o, rec_type::FILE, len);
+        o.extend_from_slice(&x.fd.to_le_bytes());
+        o.extend_from_slice(&x.flags.to_le_bytes());
+        o.extend_from_slice(&x.pos.to_le_bytes());
+        o.extend_from_slice(&x.ino.to_le_bytes());
+        o.extend_from_slice(&x.size.to_le_bytes());
+        for v in [x.dev, x.mode, x.mnt_id, x.fmode, x.nlink, u32::from(x.cloexec)] {
+            o.extend_from_slice(&v.to_le_bytes());
+        }
+        o.extend_from_slice(&(x.path.len() as u32).to_le_bytes());
+        o.extend_from_slice(&0u32.to_le_bytes());
+        o.extend_from_slice(&x.path);
+        o
+    }
+
+    pub fn vma(x: &Vma) -> Vec<u8> {
+        let len = fixed_len::VMA + x.path.len();
+        let mut o = Vec::with_capacity(len);
+        hdr(&mut o, rec_type::VMA, len);
+        for v in [x.start, x.end, x.pgoff, x.vm_flags, x.ino] {
+            o.extend_from_slice(&v.to_le_bytes());
+        }
+        for v in [x.dev, x.special, x.path.len() as u32, 0] {
+            o.extend_from_slice(&v.to_le_bytes());
+        }
+        o.extend_from_slice(&x.path);
+        o
+    }
+
+    pub fn unix(x: &Unix) -> Vec<u8> {
+        let len = fixed_len::UNIX + x.path.len() + x.peer_path.len();
+        let mut o = Vec::with_capacity(len);
+        hdr(&mut o, rec_type::UNIX, len);
+        o.extend_from_slice(&x.ino.to_le_bytes());
+        o.extend_from_slice(&x.peer_ino.to_le_bytes());
+        o.extend_from_slice(&x.sock_type.to_le_bytes());
+        o.push(x.state);
+        o.push(x.shutdown);
+        for v in [x.rqueue_len, x.path.len() as u32, x.peer_path.len() as u32] {
+            o.extend_from_slice(&v.to_le_bytes());
+        }
+        o.extend_from_slice(&x.path);
+        o.extend_from_slice(&x.peer_path);
+        o
+    }
+
+    pub fn skb(x: &Skb) -> Vec<u8> {
+        let len = fixed_len::SKB + x.data.len();
+        let mut o = Vec::with_capacity(len);
+        hdr(&mut o, rec_type::SKB, len);
+        o.extend_from_slice(&x.sock_ino.to_le_bytes());
+        o.extend_from_slice(&x.fd.to_le_bytes());
+        o.extend_from_slice(&x.queue.to_le_bytes());
+        o.extend_from_slice(&x.flags.to_le_bytes());
+        for v in [x.index, x.frame_len, x.offset, x.data.len() as u32] {
+            o.extend_from_slice(&v.to_le_bytes());
+        }
+        o.extend_from_slice(&x.tstamp_ns.to_le_bytes());
+        o.extend_from_slice(&x.addr);
+        o.extend_from_slice(&x.port.to_le_bytes());
+        o.extend_from_slice(&x.family.to_le_bytes());
+        o.extend_from_slice(&x.mark.to_le_bytes());
+        o.extend_from_slice(&x.data);
+        o
+    }
+
+    pub fn end(x: &End) -> Vec<u8> {
+        let mut o = Vec::with_capacity(fixed_len::END);
+        hdr(&mut o, rec_type::END, fixed_len::END);
+        o.extend_from_slice(&x.prog.to_le_bytes());
+        o.extend_from_slice(&x.error.to_le_bytes());
+        o.extend_from_slice(&x.records.to_le_bytes());
+        o.extend_from_slice(&x.dropped.to_le_bytes());
+        o
+    }
+}
