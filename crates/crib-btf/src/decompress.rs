@@ -59,26 +59,36 @@ fn err(format: Format, msg: impl ToString) -> LoadProblem {
     }
 }
 
-/// Read a decoder to the end, bounded by [`MAX_OUTPUT`]. A stream followed
-/// by trailing bytes (as inside a kernel image) may end in an error after
-/// all data came out; keep what came out then.
-fn drain(format: Format, r: impl Read) -> Result<Vec<u8>, LoadProblem> {
+/// Read a decoder to the end, bounded by [`MAX_OUTPUT`]. `lenient`: a
+/// stream inside a kernel image may be followed by bytes that make the
+/// decoder complain after all data came out; keep what came out then.
+fn drain(format: Format, r: impl Read, lenient: bool) -> Result<Vec<u8>, LoadProblem> {
     let mut out = Vec::new();
     match r.take(MAX_OUTPUT).read_to_end(&mut out) {
         Ok(_) => Ok(out),
-        Err(_) if !out.is_empty() => Ok(out),
+        Err(_) if lenient && !out.is_empty() => Ok(out),
         Err(e) => Err(err(format, e)),
     }
 }
 
-/// Decompress one stream of `format` at the start of `data`.
+/// Decompress one complete stream of `format` at the start of `data`.
 pub fn decompress(format: Format, data: &[u8]) -> Result<Vec<u8>, LoadProblem> {
+    decompress_with(format, data, false)
+}
+
+/// Like [`decompress`], keeping the output of a stream that ends in an
+/// error (for payloads found inside kernel images).
+pub fn decompress_lenient(format: Format, data: &[u8]) -> Result<Vec<u8>, LoadProblem> {
+    decompress_with(format, data, true)
+}
+
+fn decompress_with(format: Format, data: &[u8], lenient: bool) -> Result<Vec<u8>, LoadProblem> {
     match format {
-        Format::Xz => drain(format, liblzma::read::XzDecoder::new(data)),
-        Format::Gzip => drain(format, flate2::read::GzDecoder::new(data)),
+        Format::Xz => drain(format, liblzma::read::XzDecoder::new(data), lenient),
+        Format::Gzip => drain(format, flate2::read::GzDecoder::new(data), lenient),
         Format::Zstd => {
             let dec = ruzstd::decoding::StreamingDecoder::new(data).map_err(|e| err(format, e))?;
-            drain(format, dec)
+            drain(format, dec, lenient)
         }
         Format::Lz4Legacy => lz4_legacy(data),
     }

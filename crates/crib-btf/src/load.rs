@@ -4,7 +4,7 @@
 //! BPF objects) and compressed kernel images (vmlinuz/bzImage).
 
 use crate::btf::{Btf, BTF_MAGIC};
-use crate::decompress::{decompress, payload_candidates, Format};
+use crate::decompress::{decompress, decompress_lenient, payload_candidates, Format};
 use crate::error::{LoadError, LoadProblem};
 use object::{Object, ObjectSection};
 use std::path::Path;
@@ -62,7 +62,7 @@ pub fn elf_section(data: &[u8], name: &str) -> Result<Option<Vec<u8>>, LoadProbl
 fn kernel_image(data: &[u8]) -> Result<Vec<u8>, LoadProblem> {
     let mut found_elf_without_btf = false;
     for (at, f) in payload_candidates(data) {
-        let Ok(out) = decompress(f, &data[at..]) else {
+        let Ok(out) = decompress_lenient(f, &data[at..]) else {
             continue;
         };
         if !out.starts_with(b"\x7fELF") {

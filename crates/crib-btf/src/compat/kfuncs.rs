@@ -26,6 +26,7 @@ pub const MEANINGFUL_SUFFIXES: &[&str] = &[
     "__refcounted_kptr",
     "__map",
     "__irq_flag",
+    "__iter",
 ];
 
 /// The verifier-meaningful suffix of a parameter name, if any.

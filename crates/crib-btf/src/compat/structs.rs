@@ -145,8 +145,20 @@ fn check_inner(s: &VersionedStruct, btf: &Btf, mode: Mode) -> Result<Verdict, Bt
     let layout = s.layout(s.latest_version()).unwrap_or_default();
     let mut prev_end = 0u64;
     let mut offset_reported = false;
-    for (i, m) in &known {
-        let (f, l) = (&s.fields[*i], layout.get(*i));
+    for m in &members {
+        let off = u64::from(m.bit_offset / 8);
+        let size = if m.bitfield.is_some() {
+            0
+        } else {
+            btf.size_of(m.type_id)?
+        };
+        // Padding is measured from the previous member, known or not.
+        let gap_before = off.saturating_sub(prev_end);
+        prev_end = prev_end.max(off + size);
+        let Some(i) = spec_idx(m.name) else {
+            continue;
+        };
+        let (f, l) = (&s.fields[i], layout.get(i));
         if let Some(bits) = m.bitfield {
             problems.push(Problem::new(
                 C::FieldBitfield,
@@ -155,7 +167,6 @@ fn check_inner(s: &VersionedStruct, btf: &Btf, mode: Mode) -> Result<Verdict, Bt
             ));
             continue;
         }
-        let size = btf.size_of(m.type_id)?;
         let want_size = f.ty.size().map(u64::from);
         if want_size.is_some_and(|w| w != size) {
             problems.push(Problem::new(
@@ -179,34 +190,30 @@ fn check_inner(s: &VersionedStruct, btf: &Btf, mode: Mode) -> Result<Verdict, Bt
                 ),
             ));
         }
-        let off = u64::from(m.bit_offset / 8);
-        if let Some(l) = l {
-            if off != u64::from(l.offset) && !offset_reported {
-                offset_reported = true;
-                if off > prev_end {
-                    problems.push(Problem::new(
-                        C::Hole,
-                        format!("hole before {}", f.name),
-                        format!(
-                            "{} padding byte(s) before field `{}` (offset {off}, spec {})",
-                            off - prev_end,
-                            f.name,
-                            l.offset
-                        ),
-                    ));
-                } else {
-                    problems.push(Problem::new(
-                        C::FieldMoved,
-                        format!("{} moved", f.name),
-                        format!(
-                            "field `{}` is at offset {off}, the spec says {}",
-                            f.name, l.offset
-                        ),
-                    ));
-                }
-            }
+        let Some(l) = l else { continue };
+        if off == u64::from(l.offset) || offset_reported {
+            continue;
         }
-        prev_end = off + size;
+        offset_reported = true;
+        if gap_before > 0 {
+            problems.push(Problem::new(
+                C::Hole,
+                format!("hole before {}", f.name),
+                format!(
+                    "{gap_before} padding byte(s) before field `{}` (offset {off}, spec {})",
+                    f.name, l.offset
+                ),
+            ));
+        } else {
+            problems.push(Problem::new(
+                C::FieldMoved,
+                format!("{} moved", f.name),
+                format!(
+                    "field `{}` is at offset {off}, the spec says {}",
+                    f.name, l.offset
+                ),
+            ));
+        }
     }
 
     // Size of the whole struct.

@@ -71,9 +71,11 @@ pub fn corpus() -> &'static [Kernel] {
     })
 }
 
-/// The workspace's real `kfunc-specs/`.
+/// The workspace's real `kfunc-specs/` (`$CRIB_SPEC_DIR` overrides).
 pub fn real_specs() -> crib_spec::SpecSet {
-    let dir = workspace_root().join("kfunc-specs");
+    let dir = std::env::var_os("CRIB_SPEC_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("kfunc-specs"));
     crib_spec::load_dir(&dir).unwrap_or_else(|e| panic!("loading {}: {e}", dir.display()))
 }
 
