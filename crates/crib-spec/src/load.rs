@@ -80,6 +80,9 @@ fn load_files(files: &[PathBuf], series: &Path) -> Result<SpecSet, SpecError> {
     if diags.is_empty() {
         Ok(set)
     } else {
+        // Report in file and line order (stable: rule order within a line).
+        diags.sort_by(|a, b| (&a.loc.file, a.loc.line).cmp(&(&b.loc.file, b.loc.line)));
+        diags.dedup();
         Err(SpecError::Invalid { diagnostics: diags })
     }
 }

@@ -622,3 +622,29 @@ fn iterator_arg_of_other_kfunc_needs_iter_suffix() {
         panic!("{e}");
     }
 }
+
+#[test]
+fn all_problems_are_reported_in_line_order() {
+    // Struct rules run after kfunc rules: an unsorted report would list
+    // the later kfunc line first.
+    let bad_struct = vstruct(
+        "  { decl = \"__u32 sz\", since = 1 },\n  { decl = \"__u32 version\", since = 3 },\n",
+    );
+    let text = format!(
+        "{BASE}{bad_struct}{}",
+        kfunc("bpf_t_a", "int", "", "\"KF_ACQUIRE\"")
+    );
+    let (_tmp, r) = load_texts(&[("t.toml", &text)]);
+    let err = r.err().map(|e| e.to_string()).unwrap_or_default();
+    let lines: Vec<u32> = err
+        .lines()
+        .map(|l| {
+            l.split(':')
+                .nth(1)
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0)
+        })
+        .collect();
+    assert!(lines.len() >= 2, "{err}");
+    assert!(lines.windows(2).all(|w| w[0] <= w[1]), "{err}");
+}
