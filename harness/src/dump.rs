@@ -115,14 +115,20 @@ pub fn limits(d: &Dump) -> Vec<String> {
         let fds = fds_of(d, FileKind::Socket, s.ino);
         for (name, q) in [("receive", &s.recv_queue), ("write", &s.write_queue)] {
             if let Captured::Unavailable { reason } = q {
-                notes.push(format!("socket {fds} (ino {}): {name} queue not dumped: {reason}", s.ino));
+                notes.push(format!(
+                    "socket {fds} (ino {}): {name} queue not dumped: {reason}",
+                    s.ino
+                ));
             }
         }
     }
     for p in &d.pipes {
         if let Captured::Unavailable { reason } = &p.data {
             let fds = fds_of(d, FileKind::Pipe, p.ino);
-            notes.push(format!("pipe {fds} (ino {}): buffer not dumped: {reason}", p.ino));
+            notes.push(format!(
+                "pipe {fds} (ino {}): buffer not dumped: {reason}",
+                p.ino
+            ));
         }
     }
     notes

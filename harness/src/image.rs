@@ -72,7 +72,9 @@ pub enum ImageError {
     },
     #[error("{path}: not a crib image (bad magic)")]
     BadMagic { path: PathBuf },
-    #[error("{path}: image format version {found} is not supported (this crib reads {FORMAT_VERSION})")]
+    #[error(
+        "{path}: image format version {found} is not supported (this crib reads {FORMAT_VERSION})"
+    )]
     Version { path: PathBuf, found: u32 },
     #[error("{path}: record #{index} at byte {offset}: {problem}")]
     Record {

@@ -8,6 +8,6 @@ pub mod diff;
 pub mod dump;
 pub mod engine;
 pub mod image;
-pub mod sys;
 pub mod model;
 pub mod restore;
+pub mod sys;

@@ -45,7 +45,9 @@ impl<T> Captured<T> {
 
 /// A device number, split so kernel (`MAJOR<<20|MINOR`) and userspace
 /// (`makedev`) encodings compare equal.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct DevId {
     pub major: u32,
     pub minor: u32,
@@ -252,9 +254,14 @@ impl MappingRecord {
 pub enum SockAddr {
     /// Unbound / unconnected.
     None,
-    Inet { ip: IpAddr, port: u16 },
+    Inet {
+        ip: IpAddr,
+        port: u16,
+    },
     /// `sun_path` bytes; abstract names start with a NUL byte.
-    Unix { path: Vec<u8> },
+    Unix {
+        path: Vec<u8>,
+    },
 }
 
 /// Socket options that restore replays. `None` = the engine did not read it.

@@ -106,7 +106,12 @@ pub fn btf_names(data: &[u8]) -> Result<HashSet<&str>, String> {
     let strs = start
         .checked_add(str_len)
         .and_then(|end| data.get(start..end))
-        .ok_or_else(|| format!("string section {start}+{str_len} beyond {} bytes", data.len()))?;
+        .ok_or_else(|| {
+            format!(
+                "string section {start}+{str_len} beyond {} bytes",
+                data.len()
+            )
+        })?;
     Ok(strs
         .split(|&b| b == 0)
         .filter_map(|s| std::str::from_utf8(s).ok())

@@ -13,10 +13,10 @@
 //! BTF, never from the kernel version); `--engine NAME` forces one engine for
 //! every operation it implements.
 
-pub mod features;
-pub mod procfs;
 pub mod bpfobj;
 pub mod convert;
+pub mod features;
+pub mod procfs;
 pub mod upstream;
 pub mod wire;
 // pub mod crib;       (BPF engineer)

@@ -33,12 +33,16 @@ pub fn restore_files(
     for f in files {
         let fd = match f.kind {
             FileKind::Regular if f.unlinked => recreate_unlinked(d, f)?,
-            FileKind::Regular | FileKind::Directory | FileKind::CharDevice | FileKind::BlockDevice => {
-                reopen(f)?
-            }
+            FileKind::Regular
+            | FileKind::Directory
+            | FileKind::CharDevice
+            | FileKind::BlockDevice => reopen(f)?,
             FileKind::Pipe | FileKind::Socket => continue,
             FileKind::Symlink | FileKind::AnonInode | FileKind::Unknown => {
-                return Err(RestoreError::obj(f, format!("{:?} descriptors are not restorable", f.kind)))
+                return Err(RestoreError::obj(
+                    f,
+                    format!("{:?} descriptors are not restorable", f.kind),
+                ))
             }
         };
         placed.push(Placed {
@@ -51,14 +55,19 @@ pub fn restore_files(
 }
 
 fn reopen(f: &FileRecord) -> Result<OwnedFd, RestoreError> {
-    let fd = open(&f.path, reopen_flags(f), 0).map_err(|e| RestoreError::obj(f, format!("open: {e}")))?;
+    let fd = open(&f.path, reopen_flags(f), 0)
+        .map_err(|e| RestoreError::obj(f, format!("open: {e}")))?;
     let meta = std::fs::metadata(format!("/proc/self/fd/{}", fd.as_raw_fd()))
         .map_err(|e| RestoreError::obj(f, format!("stat: {e}")))?;
     if f.kind == FileKind::Regular {
         if meta.ino() != f.ino {
             return Err(RestoreError::obj(
                 f,
-                format!("file was replaced since the dump (inode {} != dumped {})", meta.ino(), f.ino),
+                format!(
+                    "file was replaced since the dump (inode {} != dumped {})",
+                    meta.ino(),
+                    f.ino
+                ),
             ));
         }
         seek(&fd, f)?;
@@ -81,20 +90,24 @@ fn seek(fd: &OwnedFd, f: &FileRecord) -> Result<(), RestoreError> {
 /// Unlinked-but-open file: write the saved contents to a fresh file in the
 /// same directory, open it with the dumped flags, unlink it again.
 fn recreate_unlinked(d: &Dump, f: &FileRecord) -> Result<OwnedFd, RestoreError> {
-    let contents = d
-        .contents
-        .iter()
-        .find(|c| c.fd == f.fd)
-        .ok_or_else(|| RestoreError::obj(f, "unlinked file without saved contents in the image"))?;
+    let contents =
+        d.contents.iter().find(|c| c.fd == f.fd).ok_or_else(|| {
+            RestoreError::obj(f, "unlinked file without saved contents in the image")
+        })?;
     let dir = Path::new(&f.path).parent().unwrap_or(Path::new("/"));
     let tmp = dir.join(format!(".crib-unlinked-{}-{}", std::process::id(), f.fd));
     let tmp_s = tmp.to_string_lossy().into_owned();
-    let w = open(&tmp_s, libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY, f.mode & 0o7777)
-        .map_err(|e| RestoreError::obj(f, format!("create {tmp_s}: {e}")))?;
+    let w = open(
+        &tmp_s,
+        libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY,
+        f.mode & 0o7777,
+    )
+    .map_err(|e| RestoreError::obj(f, format!("create {tmp_s}: {e}")))?;
     let res = sys::write_all(w.as_raw_fd(), &contents.data)
         .map_err(|e| RestoreError::obj(f, format!("write {tmp_s}: {e}")))
         .and_then(|()| {
-            open(&tmp_s, reopen_flags(f), 0).map_err(|e| RestoreError::obj(f, format!("reopen {tmp_s}: {e}")))
+            open(&tmp_s, reopen_flags(f), 0)
+                .map_err(|e| RestoreError::obj(f, format!("reopen {tmp_s}: {e}")))
         });
     let _ = std::fs::remove_file(&tmp);
     let fd = res?;
@@ -116,18 +129,29 @@ pub fn restore_pipes(
         let data = match &p.data {
             Captured::Data(b) => b,
             Captured::Unavailable { reason } => {
-                return Err(RestoreError::obj(first, format!("pipe buffer was not dumped: {reason}")))
+                return Err(RestoreError::obj(
+                    first,
+                    format!("pipe buffer was not dumped: {reason}"),
+                ))
             }
         };
         let (r, w) = sys::pipe().map_err(|e| RestoreError::obj(first, format!("pipe: {e}")))?;
         if data.len() > 65536 {
-            sys::fcntl(w.as_raw_fd(), libc::F_SETPIPE_SZ, data.len() as libc::c_long)
-                .map_err(|e| RestoreError::obj(first, format!("F_SETPIPE_SZ {}: {e}", data.len())))?;
+            sys::fcntl(
+                w.as_raw_fd(),
+                libc::F_SETPIPE_SZ,
+                data.len() as libc::c_long,
+            )
+            .map_err(|e| RestoreError::obj(first, format!("F_SETPIPE_SZ {}: {e}", data.len())))?;
         }
         sys::write_all(w.as_raw_fd(), data)
             .map_err(|e| RestoreError::obj(first, format!("refill pipe: {e}")))?;
         for f in ends {
-            let end = if f.flags & O_ACCMODE == libc::O_WRONLY as u32 { &w } else { &r };
+            let end = if f.flags & O_ACCMODE == libc::O_WRONLY as u32 {
+                &w
+            } else {
+                &r
+            };
             let fd = end
                 .try_clone()
                 .map_err(|e| RestoreError::obj(f, format!("dup: {e}")))?;

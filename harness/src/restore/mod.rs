@@ -32,7 +32,11 @@ pub enum RestoreError {
     #[error("image has {n} record(s) of unknown type ({types}): written by a newer crib, refusing to restore")]
     UnknownRecords { n: usize, types: String },
     #[error("fd {fd} ({what}): {problem}")]
-    Object { fd: i32, what: String, problem: String },
+    Object {
+        fd: i32,
+        what: String,
+        problem: String,
+    },
     #[error("{what}: {source}")]
     Sys {
         what: String,
@@ -125,18 +129,16 @@ pub fn restore_and_exec(
 ) -> Result<Infallible, RestoreError> {
     let (prog, _) = cmd.split_first().ok_or(RestoreError::NoCommand)?;
     check(image)?;
-    let own = crate::engine::procfs::own_pidns_level()
-        .map_err(|e| RestoreError::Sys {
-            what: "reading own pid namespace level".into(),
-            source: std::io::Error::other(e.to_string()),
-        })?;
+    let own = crate::engine::procfs::own_pidns_level().map_err(|e| RestoreError::Sys {
+        what: "reading own pid namespace level".into(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
     if image.dump.task.pidns_level > own {
         place::enter_new_pidns()?;
     }
     restore_fds(image, opts)?;
-    let err = std::os::unix::process::CommandExt::exec(
-        std::process::Command::new(prog).args(&cmd[1..]),
-    );
+    let err =
+        std::os::unix::process::CommandExt::exec(std::process::Command::new(prog).args(&cmd[1..]));
     Err(RestoreError::Exec {
         cmd: prog.clone(),
         source: err,

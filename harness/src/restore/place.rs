@@ -29,8 +29,15 @@ pub fn place_all(placed: Vec<Placed>) -> Result<(), RestoreError> {
     let base = placed.iter().map(|p| p.target).max().unwrap_or(0) + 1;
     let mut high = Vec::with_capacity(placed.len());
     for p in placed {
-        let fd = sys::fcntl(p.fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, base as libc::c_long)
-            .map_err(RestoreError::sys(format!("fd {}: F_DUPFD above {base}", p.target)))?;
+        let fd = sys::fcntl(
+            p.fd.as_raw_fd(),
+            libc::F_DUPFD_CLOEXEC,
+            base as libc::c_long,
+        )
+        .map_err(RestoreError::sys(format!(
+            "fd {}: F_DUPFD above {base}",
+            p.target
+        )))?;
         drop(p.fd);
         high.push((p.target, fd, p.cloexec));
     }

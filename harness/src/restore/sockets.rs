@@ -2,8 +2,8 @@
 
 use super::{Placed, RestoreError};
 use crate::engine::procfs::sockets::{
-    SOL_UDP, TCP_QUEUE_SEQ, TCP_RECV_QUEUE, TCP_REPAIR, TCP_REPAIR_OPTIONS, TCP_REPAIR_QUEUE,
-    TCP_REPAIR_WINDOW, TCP_SEND_QUEUE, TcpRepairWindow, UDP_CORK,
+    TcpRepairWindow, SOL_UDP, TCP_QUEUE_SEQ, TCP_RECV_QUEUE, TCP_REPAIR, TCP_REPAIR_OPTIONS,
+    TCP_REPAIR_QUEUE, TCP_REPAIR_WINDOW, TCP_SEND_QUEUE, UDP_CORK,
 };
 use crate::model::{family, Captured, Dump, FileKind, FileRecord, Segment, SockAddr, SocketRecord};
 use crate::sys;
@@ -23,7 +23,11 @@ pub struct PendingTcp {
 type R<T> = Result<T, RestoreError>;
 
 fn queue<'a>(f: &FileRecord, s: &'a SocketRecord, which: &str) -> R<&'a Vec<Segment>> {
-    let q = if which == "receive" { &s.recv_queue } else { &s.write_queue };
+    let q = if which == "receive" {
+        &s.recv_queue
+    } else {
+        &s.write_queue
+    };
     match q {
         Captured::Data(v) => Ok(v),
         Captured::Unavailable { reason } => Err(RestoreError::obj(
@@ -66,7 +70,10 @@ pub fn restore_sockets(
             _ => {
                 return Err(RestoreError::obj(
                     f,
-                    format!("family {} protocol {} is not restorable", s.family, s.protocol),
+                    format!(
+                        "family {} protocol {} is not restorable",
+                        s.family, s.protocol
+                    ),
                 ))
             }
         }
@@ -77,7 +84,9 @@ pub fn restore_sockets(
         let Some((_, fd)) = made.iter().find(|(ino, _)| *ino == f.ino) else {
             continue;
         };
-        let fd = fd.try_clone().map_err(|e| RestoreError::obj(f, format!("dup: {e}")))?;
+        let fd = fd
+            .try_clone()
+            .map_err(|e| RestoreError::obj(f, format!("dup: {e}")))?;
         for p in pending.iter_mut().filter(|p| p.target == f.fd) {
             p.fd = fd.as_raw_fd();
         }
@@ -134,27 +143,40 @@ fn restore_unix(
     made: &mut Vec<(u64, OwnedFd)>,
 ) -> R<()> {
     if s.local != SockAddr::None {
-        return Err(RestoreError::obj(f, "bound (named) unix sockets are not restorable yet"));
+        return Err(RestoreError::obj(
+            f,
+            "bound (named) unix sockets are not restorable yet",
+        ));
     }
     let peer_ino = s.unix.as_ref().map(|u| u.peer_ino).unwrap_or(0);
     let ty = i32::from(s.sock_type);
     if peer_ino == 0 {
-        let fd = sys::socket(libc::AF_UNIX, ty, 0).map_err(|e| RestoreError::obj(f, format!("socket: {e}")))?;
+        let fd = sys::socket(libc::AF_UNIX, ty, 0)
+            .map_err(|e| RestoreError::obj(f, format!("socket: {e}")))?;
         made.push((s.ino, fd));
         return Ok(());
     }
     let peer = d
         .socket(peer_ino)
-        .filter(|_| files.iter().any(|pf| pf.kind == FileKind::Socket && pf.ino == peer_ino))
+        .filter(|_| {
+            files
+                .iter()
+                .any(|pf| pf.kind == FileKind::Socket && pf.ino == peer_ino)
+        })
         .ok_or_else(|| {
-            RestoreError::obj(f, format!("peer socket ino {peer_ino} is not open in the task"))
+            RestoreError::obj(
+                f,
+                format!("peer socket ino {peer_ino} is not open in the task"),
+            )
         })?;
-    let (a, b) = sys::socketpair(libc::AF_UNIX, ty).map_err(|e| RestoreError::obj(f, format!("socketpair: {e}")))?;
+    let (a, b) = sys::socketpair(libc::AF_UNIX, ty)
+        .map_err(|e| RestoreError::obj(f, format!("socketpair: {e}")))?;
     // Data queued for `s` was written by its peer, and the other way round.
     for (rec, writer) in [(s, &b), (peer, &a)] {
         for seg in queue(f, rec, "receive")? {
-            sys::send(writer.as_raw_fd(), &seg.data, libc::MSG_DONTWAIT)
-                .map_err(|e| RestoreError::obj(f, format!("refill queue of ino {}: {e}", rec.ino)))?;
+            sys::send(writer.as_raw_fd(), &seg.data, libc::MSG_DONTWAIT).map_err(|e| {
+                RestoreError::obj(f, format!("refill queue of ino {}: {e}", rec.ino))
+            })?;
         }
     }
     made.push((s.ino, a));
@@ -184,7 +206,8 @@ fn make_udp(f: &FileRecord, s: &SocketRecord) -> R<OwnedFd> {
     sys::setsockopt_int(raw, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)
         .map_err(|e| RestoreError::obj(f, format!("SO_REUSEADDR: {e}")))?;
     if bound(&s.local) {
-        sys::bind(raw, &s.local).map_err(|e| RestoreError::obj(f, format!("bind {:?}: {e}", s.local)))?;
+        sys::bind(raw, &s.local)
+            .map_err(|e| RestoreError::obj(f, format!("bind {:?}: {e}", s.local)))?;
     }
     if s.remote != SockAddr::None {
         sys::connect(raw, &s.remote)
@@ -239,7 +262,11 @@ fn replay_udp(udp: &[(&FileRecord, &SocketRecord, RawFd)]) -> R<()> {
             .map_err(|e| RestoreError::obj(f, format!("UDP_CORK: {e}")))?;
         for seg in wq {
             let to = seg.addr.clone().unwrap_or(SockAddr::None);
-            let to = if s.remote != SockAddr::None { SockAddr::None } else { to };
+            let to = if s.remote != SockAddr::None {
+                SockAddr::None
+            } else {
+                to
+            };
             sys::sendto(fd, &seg.data, &to)
                 .map_err(|e| RestoreError::obj(f, format!("replay corked frame: {e}")))?;
         }
@@ -281,7 +308,8 @@ fn make_tcp(f: &FileRecord, s: &SocketRecord) -> R<(OwnedFd, Option<PendingTcp>)
     match (s.state, &s.tcp) {
         (TCP_LISTEN, _) => {
             set_common_options(raw, f, s)?;
-            sys::setsockopt_int(raw, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1).map_err(e("SO_REUSEADDR"))?;
+            sys::setsockopt_int(raw, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)
+                .map_err(e("SO_REUSEADDR"))?;
             sys::bind(raw, &s.local).map_err(e("bind"))?;
             // SAFETY: listen on our socket.
             if unsafe { libc::listen(raw, 128) } < 0 {
@@ -290,21 +318,38 @@ fn make_tcp(f: &FileRecord, s: &SocketRecord) -> R<(OwnedFd, Option<PendingTcp>)
             Ok((fd, None))
         }
         (TCP_ESTABLISHED, Some(t)) => {
-            let rq: Vec<u8> = queue(f, s, "receive")?.iter().flat_map(|g| g.data.clone()).collect();
-            let wq: Vec<u8> = queue(f, s, "write")?.iter().flat_map(|g| g.data.clone()).collect();
+            let rq: Vec<u8> = queue(f, s, "receive")?
+                .iter()
+                .flat_map(|g| g.data.clone())
+                .collect();
+            let wq: Vec<u8> = queue(f, s, "write")?
+                .iter()
+                .flat_map(|g| g.data.clone())
+                .collect();
             let unsent = (t.unsent_len as usize).min(wq.len());
             let sent = wq.len() - unsent;
-            tcpopt(TCP_REPAIR, 1).map_err(e("TCP_REPAIR"))?;
+            // Options first: SO_REUSEADDR would reset the forced port reuse
+            // that entering repair mode sets.
             set_common_options(raw, f, s)?;
+            tcpopt(TCP_REPAIR, 1).map_err(e("TCP_REPAIR"))?;
             tcpopt(TCP_REPAIR_QUEUE, TCP_RECV_QUEUE).map_err(e("TCP_REPAIR_QUEUE"))?;
-            tcpopt(TCP_QUEUE_SEQ, t.rcv_nxt.wrapping_sub(rq.len() as u32) as i32)
-                .map_err(e("TCP_QUEUE_SEQ recv"))?;
+            tcpopt(
+                TCP_QUEUE_SEQ,
+                t.rcv_nxt.wrapping_sub(rq.len() as u32) as i32,
+            )
+            .map_err(e("TCP_QUEUE_SEQ recv"))?;
             tcpopt(TCP_REPAIR_QUEUE, TCP_SEND_QUEUE).map_err(e("TCP_REPAIR_QUEUE"))?;
-            tcpopt(TCP_QUEUE_SEQ, t.write_seq.wrapping_sub(wq.len() as u32) as i32)
-                .map_err(e("TCP_QUEUE_SEQ send"))?;
+            tcpopt(
+                TCP_QUEUE_SEQ,
+                t.write_seq.wrapping_sub(wq.len() as u32) as i32,
+            )
+            .map_err(e("TCP_QUEUE_SEQ send"))?;
             sys::bind(raw, &s.local).map_err(e("bind"))?;
             sys::connect(raw, &s.remote).map_err(e("repair connect"))?;
-            let mut opts = vec![RepairOpt { code: 2, val: t.mss }];
+            let mut opts = vec![RepairOpt {
+                code: 2,
+                val: t.mss,
+            }];
             if t.wscale {
                 opts.push(RepairOpt {
                     code: 3,
@@ -330,6 +375,15 @@ fn make_tcp(f: &FileRecord, s: &SocketRecord) -> R<(OwnedFd, Option<PendingTcp>)
             if r < 0 {
                 return Err(e("TCP_REPAIR_OPTIONS")(std::io::Error::last_os_error()));
             }
+            if !rq.is_empty() {
+                tcpopt(TCP_REPAIR_QUEUE, TCP_RECV_QUEUE).map_err(e("TCP_REPAIR_QUEUE"))?;
+                send_all(raw, &rq).map_err(e("refill receive queue"))?;
+            }
+            if sent > 0 {
+                tcpopt(TCP_REPAIR_QUEUE, TCP_SEND_QUEUE).map_err(e("TCP_REPAIR_QUEUE"))?;
+                send_all(raw, &wq[..sent]).map_err(e("refill send queue"))?;
+            }
+            // After the refills: the kernel checks rcv_wup against rcv_nxt.
             let win = TcpRepairWindow {
                 snd_wl1: t.snd_wl1,
                 snd_wnd: t.snd_wnd,
@@ -339,14 +393,6 @@ fn make_tcp(f: &FileRecord, s: &SocketRecord) -> R<(OwnedFd, Option<PendingTcp>)
             };
             sys::setsockopt_raw(raw, libc::IPPROTO_TCP, TCP_REPAIR_WINDOW, &win)
                 .map_err(e("TCP_REPAIR_WINDOW"))?;
-            if !rq.is_empty() {
-                tcpopt(TCP_REPAIR_QUEUE, TCP_RECV_QUEUE).map_err(e("TCP_REPAIR_QUEUE"))?;
-                send_all(raw, &rq).map_err(e("refill receive queue"))?;
-            }
-            if sent > 0 {
-                tcpopt(TCP_REPAIR_QUEUE, TCP_SEND_QUEUE).map_err(e("TCP_REPAIR_QUEUE"))?;
-                send_all(raw, &wq[..sent]).map_err(e("refill send queue"))?;
-            }
             Ok((
                 fd,
                 Some(PendingTcp {
@@ -361,7 +407,10 @@ fn make_tcp(f: &FileRecord, s: &SocketRecord) -> R<(OwnedFd, Option<PendingTcp>)
             set_common_options(raw, f, s)?;
             Ok((fd, None))
         }
-        (st, _) => Err(RestoreError::obj(f, format!("TCP state {st} is not restorable"))),
+        (st, _) => Err(RestoreError::obj(
+            f,
+            format!("TCP state {st} is not restorable"),
+        )),
     }
 }
 

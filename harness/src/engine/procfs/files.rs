@@ -2,7 +2,9 @@
 
 use super::{io_err, parse_err};
 use crate::engine::{EngineResult, FilesDump};
-use crate::model::{Captured, DevId, FileContents, FileKind, FileRecord, PipeRecord, OPEN_FLAGS_MASK};
+use crate::model::{
+    Captured, DevId, FileContents, FileKind, FileRecord, PipeRecord, OPEN_FLAGS_MASK,
+};
 use std::os::unix::fs::MetadataExt;
 
 /// Largest unlinked file whose contents the dump saves.
@@ -52,7 +54,8 @@ fn read_one(pid: i32, fd: i32) -> EngineResult<Option<FileRecord>> {
         Err(e) if gone(&e) => return Ok(None),
         Err(e) => return Err(io_err(pid, &info_path)(e)),
     };
-    let (pos, raw_flags) = parse_fdinfo(&info).map_err(|e| parse_err(pid, format!("{info_path}: {e}")))?;
+    let (pos, raw_flags) =
+        parse_fdinfo(&info).map_err(|e| parse_err(pid, format!("{info_path}: {e}")))?;
     let meta = match std::fs::metadata(&link) {
         Ok(m) => m,
         Err(e) if gone(&e) => return Ok(None),
@@ -63,7 +66,10 @@ fn read_one(pid: i32, fd: i32) -> EngineResult<Option<FileRecord>> {
         kind = FileKind::AnonInode;
     }
     let unlinked = kind == FileKind::Regular && meta.nlink() == 0;
-    let path = target.strip_suffix(" (deleted)").unwrap_or(&target).to_string();
+    let path = target
+        .strip_suffix(" (deleted)")
+        .unwrap_or(&target)
+        .to_string();
     Ok(Some(FileRecord {
         fd,
         flags: raw_flags & OPEN_FLAGS_MASK,
@@ -75,7 +81,11 @@ fn read_one(pid: i32, fd: i32) -> EngineResult<Option<FileRecord>> {
         ino: meta.ino(),
         dev: DevId::from_user(meta.dev()),
         mode: meta.mode(),
-        size: if kind == FileKind::Regular { meta.size() } else { 0 },
+        size: if kind == FileKind::Regular {
+            meta.size()
+        } else {
+            0
+        },
     }))
 }
 
@@ -97,7 +107,9 @@ fn read_unlinked(pid: i32, fd: i32, size: u64) -> EngineResult<FileContents> {
     if size > MAX_UNLINKED_BYTES {
         return Err(parse_err(
             pid,
-            format!("{link}: unlinked file of {size} bytes is over the {MAX_UNLINKED_BYTES}-byte limit"),
+            format!(
+                "{link}: unlinked file of {size} bytes is over the {MAX_UNLINKED_BYTES}-byte limit"
+            ),
         ));
     }
     let data = std::fs::read(&link).map_err(io_err(pid, &link))?;

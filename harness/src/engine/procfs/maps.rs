@@ -69,7 +69,10 @@ fn parse_range_line(line: &str) -> Result<MappingRecord, String> {
     let (s, e) = range.split_once('-').ok_or("range without '-'")?;
     let (maj, min) = dev.split_once(':').ok_or("dev without ':'")?;
     let mut flags = 0;
-    for (c, bit) in perms.chars().zip([vm_flags::READ, vm_flags::WRITE, vm_flags::EXEC]) {
+    for (c, bit) in perms
+        .chars()
+        .zip([vm_flags::READ, vm_flags::WRITE, vm_flags::EXEC])
+    {
         if c != '-' {
             flags |= bit;
         }

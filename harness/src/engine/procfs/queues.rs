@@ -2,7 +2,7 @@
 //! SO_PEEK_OFF, TCP queues in repair mode. UDP write queues are invisible
 //! here: a corked socket with pending data gets `Captured::Unavailable`.
 
-use super::sockets::{queue_seq, RepairGuard, SIOCINQ, SIOCOUTQ, TCP_SEND_QUEUE, TCP_RECV_QUEUE};
+use super::sockets::{queue_seq, RepairGuard, SIOCINQ, SIOCOUTQ, TCP_RECV_QUEUE, TCP_SEND_QUEUE};
 use super::{io_err, parse_err};
 use crate::engine::EngineResult;
 use crate::model::{family, Captured, FileKind, FileRecord, PipeRecord, Segment, SocketRecord};
@@ -20,7 +20,10 @@ pub fn read_queues(
     pipes: &mut [PipeRecord],
 ) -> EngineResult<()> {
     for p in pipes.iter_mut() {
-        let Some(f) = files.iter().find(|f| f.kind == FileKind::Pipe && f.ino == p.ino) else {
+        let Some(f) = files
+            .iter()
+            .find(|f| f.kind == FileKind::Pipe && f.ino == p.ino)
+        else {
             continue;
         };
         let link = format!("/proc/{pid}/fd/{}", f.fd);
@@ -31,8 +34,14 @@ pub fn read_queues(
     }
     let pidfd = sys::pidfd_open(pid).map_err(io_err(pid, "pidfd_open"))?;
     for s in sockets.iter_mut() {
-        let Some(f) = files.iter().find(|f| f.kind == FileKind::Socket && f.ino == s.ino) else {
-            return Err(parse_err(pid, format!("socket ino {} has no descriptor", s.ino)));
+        let Some(f) = files
+            .iter()
+            .find(|f| f.kind == FileKind::Socket && f.ino == s.ino)
+        else {
+            return Err(parse_err(
+                pid,
+                format!("socket ino {} has no descriptor", s.ino),
+            ));
         };
         let fd = sys::pidfd_getfd(&pidfd, f.fd)
             .map_err(io_err(pid, &format!("pidfd_getfd fd {}", f.fd)))?;
@@ -95,7 +104,9 @@ fn peek_exact(fd: RawFd, len: usize) -> io::Result<Vec<u8>> {
     let mut buf = vec![0u8; len];
     let (n, _) = sys::recvfrom(fd, &mut buf, libc::MSG_PEEK | libc::MSG_DONTWAIT)?;
     if n != len {
-        return Err(io::Error::other(format!("peeked {n} of {len} queued bytes")));
+        return Err(io::Error::other(format!(
+            "peeked {n} of {len} queued bytes"
+        )));
     }
     Ok(buf)
 }
@@ -137,7 +148,12 @@ fn peek_loop(fd: RawFd, stream: bool) -> io::Result<Vec<Segment>> {
 fn peek_pipe(link: &str) -> io::Result<Vec<u8>> {
     let path = sys::cstring(link)?;
     // SAFETY: valid C string; the result is checked and owned below.
-    let raw = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC) };
+    let raw = unsafe {
+        libc::open(
+            path.as_ptr(),
+            libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC,
+        )
+    };
     if raw < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -146,7 +162,11 @@ fn peek_pipe(link: &str) -> io::Result<Vec<u8>> {
     let size = sys::fcntl(src.as_raw_fd(), libc::F_GETPIPE_SZ, 0)?;
     let (r, w) = sys::pipe()?;
     sys::fcntl(w.as_raw_fd(), libc::F_SETPIPE_SZ, size as libc::c_long)?;
-    sys::fcntl(r.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK as libc::c_long)?;
+    sys::fcntl(
+        r.as_raw_fd(),
+        libc::F_SETFL,
+        libc::O_NONBLOCK as libc::c_long,
+    )?;
     let n = match sys::tee(src.as_raw_fd(), w.as_raw_fd(), size as usize) {
         Ok(n) => n,
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,

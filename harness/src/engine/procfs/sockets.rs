@@ -42,7 +42,10 @@ pub struct TcpRepairWindow {
 }
 
 pub fn read_sockets(pid: i32, files: &[FileRecord]) -> EngineResult<Vec<SocketRecord>> {
-    let socks: Vec<&FileRecord> = files.iter().filter(|f| f.kind == FileKind::Socket).collect();
+    let socks: Vec<&FileRecord> = files
+        .iter()
+        .filter(|f| f.kind == FileKind::Socket)
+        .collect();
     if socks.is_empty() {
         return Ok(Vec::new());
     }
@@ -66,7 +69,9 @@ pub fn read_sockets(pid: i32, files: &[FileRecord]) -> EngineResult<Vec<SocketRe
                 .copied()
                 .unwrap_or_default();
             rec.state = d.state;
-            rec.unix = Some(UnixState { peer_ino: d.peer_ino });
+            rec.unix = Some(UnixState {
+                peer_ino: d.peer_ino,
+            });
         }
         out.push(rec);
     }
@@ -133,7 +138,10 @@ fn read_one(pid: i32, f: &FileRecord, fd: &OwnedFd) -> EngineResult<SocketRecord
         });
     }
     if !inet && fam != family::UNIX {
-        return Err(parse_err(pid, ctx(&format!("socket family {fam} is not supported"))));
+        return Err(parse_err(
+            pid,
+            ctx(&format!("socket family {fam} is not supported")),
+        ));
     }
     Ok(SocketRecord {
         ino: f.ino,

@@ -34,8 +34,8 @@ pub fn read_task(pid: i32) -> EngineResult<TaskRecord> {
 
 /// Our own nesting level (0 on the host), so levels are absolute.
 pub fn own_pidns_level() -> EngineResult<u32> {
-    let status = std::fs::read_to_string("/proc/self/status")
-        .map_err(io_err(0, "/proc/self/status"))?;
+    let status =
+        std::fs::read_to_string("/proc/self/status").map_err(io_err(0, "/proc/self/status"))?;
     let n = status
         .lines()
         .find_map(|l| l.strip_prefix("NSpid:"))

@@ -103,7 +103,10 @@ fn dump_here() -> io::Result<HashMap<u64, UnixDiag>> {
 
 /// unix_diag_msg (16 bytes) followed by rtattrs.
 fn parse_msg(m: &[u8]) -> Option<(u64, UnixDiag)> {
-    let u32_at = |o: usize| m.get(o..o + 4).map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+    let u32_at = |o: usize| {
+        m.get(o..o + 4)
+            .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+    };
     let state = *m.get(2)?;
     let ino = u64::from(u32_at(4)?);
     let mut d = UnixDiag {
