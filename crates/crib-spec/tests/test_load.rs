@@ -648,3 +648,54 @@ fn all_problems_are_reported_in_line_order() {
     assert!(lines.len() >= 2, "{err}");
     assert!(lines.windows(2).all(|w| w[0] <= w[1]), "{err}");
 }
+
+mod mutated_specs {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn real_texts() -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = std::fs::read_dir(spec_dir())
+            .expect("kfunc-specs/")
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .map(|p| {
+                let name = p
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                (name, std::fs::read_to_string(&p).expect("read"))
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Cutting a random span out of a real spec never panics, and any
+        /// error names a real line of a real file.
+        #[test]
+        fn cut_specs_error_cleanly(file in 0usize..5, start in 0.0f64..1.0, len in 1usize..60) {
+            let mut texts = real_texts();
+            let n = texts.len();
+            let (name, text) = &mut texts[file % n];
+            let mut at = (start * text.len() as f64) as usize;
+            while !text.is_char_boundary(at) { at -= 1; }
+            let mut end = (at + len).min(text.len());
+            while !text.is_char_boundary(end) { end -= 1; }
+            text.replace_range(at..end, "");
+            let name = name.clone();
+            let files: Vec<(&str, &str)> = texts.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
+            let (_tmp, r) = load_texts(&files);
+            if let Err(e) = r {
+                for d in e.diagnostics() {
+                    let fname = d.loc.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                    let (_, t) = texts.iter().find(|(n, _)| *n == fname).ok_or_else(|| TestCaseError::fail(format!("unknown file in {d}")))?;
+                    prop_assert!(d.loc.line >= 1 && d.loc.line as usize <= t.lines().count() + 1, "{} (cut from {})", d, name);
+                }
+                prop_assert!(!e.to_string().is_empty());
+            }
+        }
+    }
+}
