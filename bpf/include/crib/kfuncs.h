@@ -81,6 +81,17 @@ _Static_assert(__builtin_offsetof(struct bpf_crib_skb_info, tos) == 44, "bpf_cri
 
 #endif /* CRIB_VMLINUX_HAS_CRIB_TYPES */
 
+/* Forward declarations: the prototypes compile with any vmlinux.h. */
+struct bpf_crib_skb_info;
+struct bpf_iter_crib_file;
+struct bpf_iter_crib_skb;
+struct bpf_iter_task_vma;
+struct file;
+struct sk_buff;
+struct sock;
+struct task_struct;
+struct vm_area_struct;
+
 /* ---- file ---- */
 /*
  * A task's open files: one by fd, or all of them with an open-coded iterator.

@@ -177,6 +177,61 @@ fn header_compiles_with_host_vmlinux_h() {
     assert!(tmp.path().join("prog.o").exists());
 }
 
+/// The corpus kernels of `../shared/btf/` (6.1 lacks bpf_iter_task_vma
+/// and most upstream kfuncs): the header must still compile with each.
+#[test]
+fn header_compiles_with_corpus_kernels() {
+    let corpus = root().join("../shared/btf");
+    let files: Vec<PathBuf> = std::fs::read_dir(&corpus)
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run: {}: {e} (the BTF corpus, see its README)",
+                corpus.display()
+            )
+        })
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_string_lossy().ends_with(".raw.xz"))
+        .collect();
+    assert!(
+        files.len() >= 3,
+        "expected the 3 corpus kernels in {}",
+        corpus.display()
+    );
+    let set = specs();
+    for f in files {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let raw = tmp.path().join("btf.raw");
+        let out = Command::new("xz")
+            .arg("-dc")
+            .arg(&f)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run xz: {e}"));
+        assert!(out.status.success(), "xz -dc {} failed", f.display());
+        std::fs::write(&raw, &out.stdout).expect("write");
+        let out = Command::new("bpftool")
+            .args(["btf", "dump", "file"])
+            .arg(&raw)
+            .args(["format", "c"])
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run bpftool: {e}"));
+        assert!(
+            out.status.success(),
+            "bpftool on {}: {}",
+            f.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::write(tmp.path().join("vmlinux.h"), &out.stdout).expect("write");
+        write_header(tmp.path(), &set);
+        let out = clang_compile(tmp.path(), &[]);
+        assert!(
+            out.status.success(),
+            "clang failed with {}:\n{}",
+            f.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
 /// A vmlinux.h from a CRIB-patched kernel already has the CRIB types: with
 /// CRIB_VMLINUX_HAS_CRIB_TYPES the header must not redefine them, and
 /// without it clang must complain (proving the guard is what helps).

@@ -3,7 +3,7 @@
 //! every spec'd kfunc as `extern ... __ksym __weak`.
 
 use super::c::{comment, field_doc, prototype, size_macro, version_macro, GENERATED};
-use crate::model::{Origin, SpecSet, VersionedStruct};
+use crate::model::{CType, Origin, SpecSet, VersionedStruct};
 use std::fmt::Write;
 
 /// Comment width (checkpatch allows 100; 80 reads better).
@@ -69,6 +69,7 @@ pub fn bpf_header(set: &SpecSet) -> String {
     }
     let _ = writeln!(o, "\n#endif /* {HAS_CRIB_TYPES} */");
 
+    forward_declarations(&mut o, set);
     for fam in &set.families {
         if fam.kfuncs.is_empty() {
             continue;
@@ -121,5 +122,35 @@ fn versioned_struct(o: &mut String, s: &VersionedStruct) {
             "_Static_assert(__builtin_offsetof(struct {}, {}) == {}, \"{}.{} offset\");",
             s.name, l.name, l.offset, s.name, l.name
         );
+    }
+}
+
+/// `struct X;` for every struct a prototype names, so the externs compile
+/// against any vmlinux.h, also an older kernel's that lacks some of them
+/// (clang would otherwise scope the struct to the prototype and warn).
+fn forward_declarations(o: &mut String, set: &SpecSet) {
+    let mut names = std::collections::BTreeSet::new();
+    for k in set.kfuncs() {
+        for ty in std::iter::once(&k.ret).chain(k.args.iter().map(|a| &a.ty)) {
+            collect_structs(ty, &mut names);
+        }
+    }
+    if names.is_empty() {
+        return;
+    }
+    o.push_str("\n/* Forward declarations: the prototypes compile with any vmlinux.h. */\n");
+    for n in names {
+        let _ = writeln!(o, "struct {n};");
+    }
+}
+
+fn collect_structs<'a>(ty: &'a CType, out: &mut std::collections::BTreeSet<&'a str>) {
+    match ty {
+        CType::Struct { name } => {
+            out.insert(name);
+        }
+        CType::Ptr { pointee, .. } => collect_structs(pointee, out),
+        CType::Array { elem, .. } => collect_structs(elem, out),
+        _ => {}
     }
 }
