@@ -43,6 +43,9 @@ impl SpecSet {
     pub fn versioned_struct(&self, name: &str) -> Option<&VersionedStruct> {
         self.structs().find(|s| s.name == name)
     }
+    pub fn opaque(&self, name: &str) -> Option<&OpaqueStruct> {
+        self.opaques().find(|o| o.name == name)
+    }
 }
 
 /// One spec file: a family of related kfuncs and the types they use.

@@ -91,7 +91,7 @@ fn check_iter_args(cx: &mut Ctx<'_>) {
 
 fn check_iter(cx: &mut Ctx<'_>, x: &str, first: &Loc) {
     let state = format!("bpf_iter_{x}");
-    if !cx.set.opaques().any(|o| o.name == state) {
+    if cx.set.opaque(&state).is_none() {
         cx.err(
             first,
             format!("iterator `{x}`: no [[opaque]] `{state}` for its state"),

@@ -18,7 +18,7 @@ fn resolve(set: &SpecSet, fam: &Family, name: &str) -> Option<Resolved> {
     if set.versioned_struct(name).is_some() {
         return Some(Resolved::Crib);
     }
-    if let Some(o) = set.opaques().find(|o| o.name == name) {
+    if let Some(o) = set.opaque(name) {
         return Some(if o.upstream {
             Resolved::Upstream
         } else {
