@@ -1,13 +1,170 @@
-//! `cargo xtask patches`: not built yet.
+//! `cargo xtask patches check [--bisect]`: the CRIB series applies cleanly on
+//! the pinned base, every patch is `checkpatch.pl --strict` clean, the tree
+//! matches kfunc-specs/ (crib_spec::drift), every spec'd crib kfunc is
+//! registered by the patch its spec names, and with `--bisect` every prefix
+//! of the series builds.
 
-use anyhow::{bail, Result};
+use crate::kernel::{self, Patch};
+use anyhow::{bail, Context, Result};
+use std::path::Path;
+use std::process::Command;
 
 #[derive(clap::Args)]
 pub struct Args {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    rest: Vec<String>,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(clap::Subcommand)]
+enum Cmd {
+    /// Apply, checkpatch, spec drift (and optionally build every prefix).
+    Check {
+        /// Also build the kernel with patches 1..k for every k (cached).
+        #[arg(long)]
+        bisect: bool,
+    },
 }
 
 pub fn run(args: Args) -> Result<()> {
-    bail!("cargo xtask patches is not built yet (args: {:?})", args.rest)
+    match args.cmd {
+        Cmd::Check { bisect } => check(bisect),
+    }
+}
+
+fn check(bisect: bool) -> Result<()> {
+    let root = crate::workspace_root();
+    let mut failures = Vec::new();
+
+    unlisted_patches(&root.join("kernel-patches"), &kernel::series_patches()?)?;
+
+    let (tree, patches) = kernel::apply_only(None)?;
+    println!(
+        "apply      ok   {} patches on the pinned base",
+        patches.len()
+    );
+
+    for p in &patches {
+        let problems = checkpatch(&tree, p)?;
+        if problems.is_empty() {
+            println!("checkpatch ok   {}", p.name);
+        } else {
+            println!("checkpatch FAIL {}", p.name);
+            for l in &problems {
+                println!("    {l}");
+            }
+            failures.push(format!("checkpatch: {}", p.name));
+        }
+    }
+
+    let set = crib_spec::load_dir(&root.join("kfunc-specs")).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let drift = crib_spec::drift::check_kernel_tree(&set, &tree)
+        .map_err(|e| anyhow::anyhow!("spec drift: {e}"))?;
+    if drift.is_empty() {
+        println!("drift      ok   kernel tree matches kfunc-specs/");
+    } else {
+        println!("drift      FAIL");
+        for d in &drift {
+            println!("    {d}");
+        }
+        failures.push(format!("spec drift: {} difference(s)", drift.len()));
+    }
+
+    let misplaced = misplaced_kfuncs(&set, &patches)?;
+    if misplaced.is_empty() {
+        println!("placement  ok   every crib kfunc is registered by the patch its spec names");
+    } else {
+        println!("placement  FAIL");
+        for m in &misplaced {
+            println!("    {m}");
+        }
+        failures.push(format!("placement: {} kfunc(s)", misplaced.len()));
+    }
+
+    if bisect {
+        for n in 1..=patches.len() {
+            match kernel::ensure_built(Some(n)) {
+                Ok(a) => println!("bisect     ok   1..{n} builds ({})", a.key),
+                Err(e) => {
+                    println!("bisect     FAIL 1..{n}: {e:#}");
+                    failures.push(format!("bisect: 1..{n} does not build"));
+                }
+            }
+        }
+    }
+
+    if !failures.is_empty() {
+        bail!("patches check failed: {}", failures.join("; "));
+    }
+    println!("patches check: all clean");
+    Ok(())
+}
+
+/// `.patch` files in kernel-patches/ that `series` does not list.
+fn unlisted_patches(dir: &Path, listed: &[Patch]) -> Result<()> {
+    let mut extra = Vec::new();
+    for e in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let name = e?.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".patch") && !listed.iter().any(|p| p.name == name) {
+            extra.push(name);
+        }
+    }
+    if !extra.is_empty() {
+        extra.sort();
+        bail!(
+            "{}/series does not list: {}",
+            dir.display(),
+            extra.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// checkpatch.pl --strict findings (ERROR/WARNING/CHECK lines) of a patch.
+fn checkpatch(tree: &Path, patch: &Patch) -> Result<Vec<String>> {
+    let script = tree.join("scripts/checkpatch.pl");
+    let out = Command::new("perl")
+        .arg(&script)
+        .args(["--strict", "--no-summary", "--terse", "--showfile"])
+        .arg(format!("--root={}", tree.display()))
+        .arg(&patch.path)
+        .output()
+        .with_context(|| format!("running {}", script.display()))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let problems: Vec<String> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect();
+    if !out.status.success() && problems.is_empty() {
+        bail!(
+            "checkpatch.pl {}: {}",
+            patch.name,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(problems)
+}
+
+/// Crib kfuncs whose spec names a patch that does not register them.
+fn misplaced_kfuncs(set: &crib_spec::SpecSet, patches: &[Patch]) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for k in set.kfuncs() {
+        let crib_spec::Origin::Crib { patch, .. } = &k.origin else {
+            continue;
+        };
+        let Some(p) = patches.iter().find(|p| &p.name == patch) else {
+            out.push(format!("{}: spec names {patch}, not in the series", k.name));
+            continue;
+        };
+        let text = std::fs::read_to_string(&p.path)
+            .with_context(|| format!("reading {}", p.path.display()))?;
+        let reg = format!("+BTF_ID_FLAGS(func, {}", k.name);
+        let registered = text
+            .lines()
+            .any(|l| l.starts_with(&reg) && l[reg.len()..].starts_with([',', ')']));
+        if !registered {
+            out.push(format!("{}: {patch} does not register it", k.name));
+        }
+    }
+    Ok(out)
 }
