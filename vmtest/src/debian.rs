@@ -67,7 +67,9 @@ pub fn cache_root() -> PathBuf {
     if let Some(dir) = std::env::var_os("CRIB_KIT_CACHE") {
         return PathBuf::from(dir).join("kernels");
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"));
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/root"));
     home.join(".cache/crib-kit/kernels")
 }
 
@@ -119,7 +121,9 @@ pub fn newest_package(series: Series) -> Result<String> {
         .map(str::to_string)
         .ok_or_else(|| Error::Kernel {
             kernel: series.label().into(),
-            detail: "apt knows no matching linux-image-*-amd64-unsigned package (run apt-get update)".into(),
+            detail:
+                "apt knows no matching linux-image-*-amd64-unsigned package (run apt-get update)"
+                    .into(),
         })
 }
 
@@ -163,7 +167,10 @@ fn fetch(pkg: &str, dir: &Path) -> Result<()> {
     let _ = std::fs::remove_dir_all(&scratch);
     std::fs::create_dir_all(&scratch).map_err(io(&scratch))?;
     run(
-        Command::new("apt-get").arg("download").arg(pkg).current_dir(&scratch),
+        Command::new("apt-get")
+            .arg("download")
+            .arg(pkg)
+            .current_dir(&scratch),
         "apt-get download",
     )?;
     let deb = std::fs::read_dir(&scratch)
@@ -176,7 +183,10 @@ fn fetch(pkg: &str, dir: &Path) -> Result<()> {
             detail: format!("no .deb appeared in {}", scratch.display()),
         })?;
     let tree = scratch.join("tree");
-    run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&tree), "dpkg-deb -x")?;
+    run(
+        Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&tree),
+        "dpkg-deb -x",
+    )?;
 
     let find_one = |sub: &str, prefix: &str| -> Result<PathBuf> {
         let d = tree.join(sub);
@@ -184,7 +194,10 @@ fn fetch(pkg: &str, dir: &Path) -> Result<()> {
             .map_err(io(&d))?
             .flatten()
             .map(|e| e.path())
-            .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(prefix)))
+            .find(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
+            })
             .ok_or_else(|| Error::BadFile {
                 path: deb.clone(),
                 detail: format!("no {sub}/{prefix}* in the package"),
@@ -213,9 +226,17 @@ fn fetch(pkg: &str, dir: &Path) -> Result<()> {
     std::fs::write(&p, order_text).map_err(io(&p))?;
     std::fs::copy(&vmlinuz, dir.join("vmlinuz")).map_err(io(&vmlinuz))?;
     std::fs::copy(&config, dir.join("config")).map_err(io(&config))?;
-    // Keep the whole module tree for virtme-ng (it loads 9p itself via modprobe).
-    let vng_mods = dir.join("lib-modules");
-    std::fs::rename(moddir.parent().unwrap_or(&moddir), &vng_mods).map_err(io(&vng_mods))?;
+    // virtme-ng finds modules by walking up from the image to a directory
+    // holding lib/modules/<version>: give it that layout (boot/vmlinuz-<ver>).
+    let lib = dir.join("lib");
+    std::fs::create_dir_all(&lib).map_err(io(&lib))?;
+    let modules_root = moddir.parent().unwrap_or(&moddir);
+    std::fs::rename(modules_root, lib.join("modules")).map_err(io(modules_root))?;
+    let boot = dir.join("boot");
+    std::fs::create_dir_all(&boot).map_err(io(&boot))?;
+    if let Some(name) = vmlinuz.file_name() {
+        std::fs::copy(&vmlinuz, boot.join(name)).map_err(io(&vmlinuz))?;
+    }
     std::fs::write(dir.join("complete"), pkg).map_err(io(dir.join("complete")))?;
     let _ = std::fs::remove_dir_all(&scratch);
     Ok(())
@@ -237,7 +258,10 @@ mod tests {
 
     #[test]
     fn newest_by_numbers() {
-        let mut v = ["linux-image-6.1.0-9-amd64-unsigned", "linux-image-6.1.0-56-amd64-unsigned"];
+        let mut v = [
+            "linux-image-6.1.0-9-amd64-unsigned",
+            "linux-image-6.1.0-56-amd64-unsigned",
+        ];
         v.sort_by_key(|p| version_key(p));
         assert_eq!(v[1], "linux-image-6.1.0-56-amd64-unsigned");
     }

@@ -26,7 +26,9 @@ pub fn write(kernel: &Kernel, out: &Path) -> Result<PathBuf> {
         });
     }
     let mut c = Cpio::new();
-    for d in ["bin", "dev", "proc", "sys", "tmp", "mnt", "mnt/root", "modules"] {
+    for d in [
+        "bin", "dev", "proc", "sys", "tmp", "mnt", "mnt/root", "modules",
+    ] {
         c.dir(d);
     }
     // The kernel opens /dev/console for init before devtmpfs is mounted.
@@ -60,9 +62,13 @@ fn is_static_elf(bytes: &[u8]) -> bool {
     let Ok(hdr) = object::elf::FileHeader64::<object::Endianness>::parse(bytes) else {
         return false;
     };
-    let Ok(endian) = hdr.endian() else { return false };
+    let Ok(endian) = hdr.endian() else {
+        return false;
+    };
     let Ok(phdrs) = hdr.program_headers(endian, bytes) else {
         return false;
     };
-    !phdrs.iter().any(|p| p.p_type(endian) == object::elf::PT_INTERP)
+    !phdrs
+        .iter()
+        .any(|p| p.p_type(endian) == object::elf::PT_INTERP)
 }

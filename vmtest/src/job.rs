@@ -52,7 +52,9 @@ fn check_path(p: &std::path::Path, what: &str) -> Result<String> {
         .to_str()
         .ok_or_else(|| Error::Invalid(format!("{what} {} is not UTF-8", p.display())))?;
     if !p.is_absolute() {
-        return Err(Error::Invalid(format!("{what} {s} must be an absolute path")));
+        return Err(Error::Invalid(format!(
+            "{what} {s} must be an absolute path"
+        )));
     }
     Ok(s.to_string())
 }
@@ -69,15 +71,23 @@ impl Job {
                 )));
             }
             if !seen.insert(&c.name) {
-                return Err(Error::Invalid(format!("command name `{}` used twice", c.name)));
+                return Err(Error::Invalid(format!(
+                    "command name `{}` used twice",
+                    c.name
+                )));
             }
             if c.timeout.is_zero() {
-                return Err(Error::Invalid(format!("command `{}`: timeout must be > 0", c.name)));
+                return Err(Error::Invalid(format!(
+                    "command `{}`: timeout must be > 0",
+                    c.name
+                )));
             }
         }
         for (k, _) in &self.env {
             if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(Error::Invalid(format!("environment variable name `{k}` is invalid")));
+                return Err(Error::Invalid(format!(
+                    "environment variable name `{k}` is invalid"
+                )));
             }
         }
         Ok(())
@@ -104,7 +114,10 @@ impl Job {
         for (k, v) in &env {
             s.push_str(&format!("export {k}={}\n", sh_quote(v)));
         }
-        s.push_str(&format!("export CRIB_CWD={}\n", sh_quote(&check_path(&self.cwd, "cwd")?)));
+        s.push_str(&format!(
+            "export CRIB_CWD={}\n",
+            sh_quote(&check_path(&self.cwd, "cwd")?)
+        ));
         if !self.tmpfs.is_empty() {
             let dirs: Result<Vec<String>> = self
                 .tmpfs
@@ -114,7 +127,10 @@ impl Job {
             s.push_str(&format!("rw_tmpfs {}\n", dirs?.join(" ")));
         }
         if let Some(share) = &self.share {
-            s.push_str(&format!("rw_share {}\n", sh_quote(&check_path(share, "share")?)));
+            s.push_str(&format!(
+                "rw_share {}\n",
+                sh_quote(&check_path(share, "share")?)
+            ));
         }
         for c in &self.commands {
             s.push_str(&format!(
@@ -155,6 +171,8 @@ mod tests {
         job.commands = vec![cmd("a"), cmd("a")];
         assert!(job.validate().is_err());
         job.commands = vec![cmd("a"), cmd("b/c")];
-        assert!(job.render().is_ok_and(|s| s.contains("run_cmd b/c 1 'true'")));
+        assert!(job
+            .render()
+            .is_ok_and(|s| s.contains("run_cmd b/c 1 'true'")));
     }
 }

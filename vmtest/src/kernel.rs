@@ -41,7 +41,8 @@ impl Kernel {
         }
         if spec == "patched" {
             return Err(Error::Invalid(
-                "kernel `patched` must be built by `cargo xtask kernel` and passed as a path".into(),
+                "kernel `patched` must be built by `cargo xtask kernel` and passed as a path"
+                    .into(),
             ));
         }
         if spec.starts_with("debian-") {
@@ -52,10 +53,18 @@ impl Kernel {
         Kernel::from_path(spec, spec)
     }
 
-    /// The modules directory virtme-ng should use (`lib/modules/<ver>`), for
-    /// cached stock kernels.
-    pub fn vng_module_dir(&self) -> Option<PathBuf> {
-        let dir = self.image.parent()?.join("lib-modules");
-        std::fs::read_dir(&dir).ok()?.flatten().map(|e| e.path()).find(|p| p.is_dir())
+    /// The image virtme-ng should boot: for cached stock kernels the copy in
+    /// `boot/vmlinuz-<ver>` next to `lib/modules/<ver>` (so vng finds the
+    /// modules and the version); otherwise the image itself.
+    pub fn vng_image(&self) -> PathBuf {
+        let boot = self.image.parent().map(|d| d.join("boot"));
+        boot.and_then(|b| std::fs::read_dir(b).ok())
+            .and_then(|rd| {
+                rd.flatten().map(|e| e.path()).find(|p| {
+                    p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with("vmlinuz-"))
+                })
+            })
+            .unwrap_or_else(|| self.image.clone())
     }
 }

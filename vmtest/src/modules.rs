@@ -98,7 +98,12 @@ pub fn parse_depends(modinfo: &[u8]) -> Vec<String> {
     modinfo
         .split(|b| *b == 0)
         .filter_map(|kv| kv.strip_prefix(b"depends="))
-        .flat_map(|v| String::from_utf8_lossy(v).into_owned().split(',').map(canonical).collect::<Vec<_>>())
+        .flat_map(|v| {
+            String::from_utf8_lossy(v)
+                .split(',')
+                .map(canonical)
+                .collect::<Vec<_>>()
+        })
         .filter(|s| !s.is_empty())
         .collect()
 }
@@ -119,7 +124,14 @@ pub fn resolve(
     let mut order = Vec::new();
     let mut done = BTreeSet::new();
     for w in wanted {
-        visit(&canonical(w), files, builtin, &mut done, &mut Vec::new(), &mut order)?;
+        visit(
+            &canonical(w),
+            files,
+            builtin,
+            &mut done,
+            &mut Vec::new(),
+            &mut order,
+        )?;
     }
     Ok(order)
 }
@@ -177,7 +189,10 @@ mod tests {
 
     #[test]
     fn names_from_files() {
-        assert_eq!(module_name("9pnet_virtio.ko.xz").as_deref(), Some("9pnet_virtio"));
+        assert_eq!(
+            module_name("9pnet_virtio.ko.xz").as_deref(),
+            Some("9pnet_virtio")
+        );
         assert_eq!(module_name("virtio-rng.ko").as_deref(), Some("virtio_rng"));
         assert_eq!(module_name("README"), None);
     }
@@ -186,7 +201,9 @@ mod tests {
     fn builtin_missing_module_is_skipped_unknown_is_error() {
         let files = BTreeMap::new();
         let builtin: BTreeSet<String> = ["virtio_pci".to_string()].into();
-        assert!(resolve(&["virtio_pci"], &files, &builtin).map(|v| v.is_empty()).unwrap_or(false));
+        assert!(resolve(&["virtio_pci"], &files, &builtin)
+            .map(|v| v.is_empty())
+            .unwrap_or(false));
         assert!(resolve(&["9p"], &files, &builtin).is_err());
     }
 }

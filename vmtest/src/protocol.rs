@@ -18,9 +18,19 @@ use std::io::{BufRead, Read};
 pub enum Event {
     Ready(String),
     Begin(String),
-    Output { name: String, bytes: Vec<u8> },
-    Kmsg { name: String, bytes: Vec<u8> },
-    Exit { name: String, code: i32, timed_out: bool },
+    Output {
+        name: String,
+        bytes: Vec<u8>,
+    },
+    Kmsg {
+        name: String,
+        bytes: Vec<u8>,
+    },
+    Exit {
+        name: String,
+        code: i32,
+        timed_out: bool,
+    },
     Done,
     Fatal(String),
     /// A line we do not understand (kept for the error message).
@@ -107,10 +117,20 @@ mod tests {
             evs,
             vec![
                 Event::Ready("1.23".into()),
-                Event::Kmsg { name: "boot".into(), bytes: b"ab\n".to_vec() },
+                Event::Kmsg {
+                    name: "boot".into(),
+                    bytes: b"ab\n".to_vec()
+                },
                 Event::Begin("t1".into()),
-                Event::Output { name: "t1".into(), bytes: b"hi\nx\n".to_vec() },
-                Event::Exit { name: "t1".into(), code: 1, timed_out: false },
+                Event::Output {
+                    name: "t1".into(),
+                    bytes: b"hi\nx\n".to_vec()
+                },
+                Event::Exit {
+                    name: "t1".into(),
+                    code: 1,
+                    timed_out: false
+                },
                 Event::Done,
             ]
         );

@@ -74,7 +74,13 @@ pub struct Paths<'a> {
 
 pub fn command(kernel: &Kernel, m: &Machine, p: &Paths) -> Command {
     let mut c = Command::new(QEMU);
-    c.args(["-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"]);
+    c.args([
+        "-nodefaults",
+        "-no-user-config",
+        "-display",
+        "none",
+        "-no-reboot",
+    ]);
     c.args(["-machine", "pc"]);
     match m.accel {
         Accel::Kvm => c.args(["-accel", "kvm", "-cpu", "host"]),
@@ -82,7 +88,12 @@ pub fn command(kernel: &Kernel, m: &Machine, p: &Paths) -> Command {
     };
     c.arg("-m").arg(format!("{}M", m.memory_mib));
     c.arg("-smp").arg(m.cpus.to_string());
-    c.args(["-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con"]);
+    c.args([
+        "-chardev",
+        "stdio,id=con,signal=off",
+        "-serial",
+        "chardev:con",
+    ]);
     c.args(["-monitor", "none"]);
     c.arg("-kernel").arg(&kernel.image);
     c.arg("-initrd").arg(p.initrd);
@@ -99,7 +110,10 @@ pub fn command(kernel: &Kernel, m: &Machine, p: &Paths) -> Command {
     c.args(["-device", "virtio-serial-pci,id=vser"]);
     c.arg("-chardev")
         .arg(format!("socket,id=res,path={}", p.socket.display()));
-    c.args(["-device", "virtserialport,bus=vser.0,chardev=res,name=crib.result"]);
+    c.args([
+        "-device",
+        "virtserialport,bus=vser.0,chardev=res,name=crib.result",
+    ]);
     if p.job.is_some() {
         c.args([
             "-fsdev",
@@ -109,10 +123,14 @@ pub fn command(kernel: &Kernel, m: &Machine, p: &Paths) -> Command {
         ]);
     }
     if let Some(share) = p.share {
-        c.arg("-fsdev")
-            .arg(format!("local,id=cribout,path={},security_model=none", share.display()));
+        c.arg("-fsdev").arg(format!(
+            "local,id=cribout,path={},security_model=none",
+            share.display()
+        ));
         c.args(["-device", "virtio-9p-pci,fsdev=cribout,mount_tag=cribout"]);
     }
-    c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    c.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     c
 }

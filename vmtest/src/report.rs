@@ -103,7 +103,10 @@ impl BootReport {
     pub fn boot_problem(&self) -> Option<String> {
         match &self.outcome {
             BootOutcome::Ok if self.boot_splats.is_empty() => None,
-            BootOutcome::Ok => Some(format!("kernel splat outside tests: {}", self.boot_splats[0].title)),
+            BootOutcome::Ok => Some(format!(
+                "kernel splat outside tests: {}",
+                self.boot_splats[0].title
+            )),
             BootOutcome::NeverStarted { detail } => Some(format!("guest never started: {detail}")),
             BootOutcome::Died { detail } => Some(format!("guest died: {detail}")),
             BootOutcome::InitFailed { detail } => Some(format!("guest init failed: {detail}")),
@@ -127,7 +130,12 @@ pub fn summary_table(reports: &[BootReport]) -> String {
     ]];
     for r in reports {
         if let Some(p) = r.boot_problem() {
-            rows.push([r.kernel.clone(), "(boot)".into(), "FAIL".into(), format!("{:.1}s", r.total_seconds)]);
+            rows.push([
+                r.kernel.clone(),
+                "(boot)".into(),
+                "FAIL".into(),
+                format!("{:.1}s", r.total_seconds),
+            ]);
             rows.push([String::new(), p, String::new(), String::new()]);
         }
         for c in &r.commands {
@@ -137,7 +145,12 @@ pub fn summary_table(reports: &[BootReport]) -> String {
                     res = format!("FAIL ({code})");
                 }
             }
-            rows.push([r.kernel.clone(), c.name.clone(), res, format!("{:.1}s", c.seconds)]);
+            rows.push([
+                r.kernel.clone(),
+                c.name.clone(),
+                res,
+                format!("{:.1}s", c.seconds),
+            ]);
         }
     }
     let mut w = [0usize; 4];
@@ -150,8 +163,14 @@ pub fn summary_table(reports: &[BootReport]) -> String {
     for row in &rows {
         let line = format!(
             "{:<w0$}  {:<w1$}  {:<w2$}  {:>w3$}",
-            row[0], row[1], row[2], row[3],
-            w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3]
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            w0 = w[0],
+            w1 = w[1],
+            w2 = w[2],
+            w3 = w[3]
         );
         out.push_str(line.trim_end());
         out.push('\n');

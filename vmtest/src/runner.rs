@@ -50,7 +50,11 @@ enum Msg {
 
 /// QEMU stderr lines that mean the accelerator is broken: stop at once
 /// instead of waiting for the timeout (QEMU pauses the VM on them).
-const QEMU_FATAL: &[&str] = &["KVM internal error", "failed to set MSR", "Could not access KVM kernel module"];
+const QEMU_FATAL: &[&str] = &[
+    "KVM internal error",
+    "failed to set MSR",
+    "Could not access KVM kernel module",
+];
 
 /// Paths QEMU's option parser would misread (`,` separates options) and the
 /// kernel command line would split (whitespace).
@@ -70,7 +74,11 @@ fn socket_path(out_dir: &Path) -> PathBuf {
     if p.as_os_str().len() < 100 {
         p
     } else {
-        std::env::temp_dir().join(format!("crib-vmtest-{}-{}.sock", std::process::id(), unique()))
+        std::env::temp_dir().join(format!(
+            "crib-vmtest-{}-{}.sock",
+            std::process::id(),
+            unique()
+        ))
     }
 }
 
@@ -141,14 +149,21 @@ fn run(kernel: &Kernel, job: Option<&Job>, opts: &RunOptions) -> Result<BootRepo
             eprintln!("[vmtest] {}: {msg}", kernel.label);
         }
     };
-    progress(&format!("booting ({}, {} MiB, {} cpus)", opts.machine.accel.name(), opts.machine.memory_mib, opts.machine.cpus));
+    progress(&format!(
+        "booting ({}, {} MiB, {} cpus)",
+        opts.machine.accel.name(),
+        opts.machine.memory_mib,
+        opts.machine.cpus
+    ));
 
     let start = Instant::now();
     let mut child = GroupChild::spawn(cmd).map_err(|e| match e {
-        Error::Spawn { program, source } if source.kind() == std::io::ErrorKind::NotFound => Error::Spawn {
-            program: format!("{program} (install qemu-system-x86)"),
-            source,
-        },
+        Error::Spawn { program, source } if source.kind() == std::io::ErrorKind::NotFound => {
+            Error::Spawn {
+                program: format!("{program} (install qemu-system-x86)"),
+                source,
+            }
+        }
         e => e,
     })?;
 
@@ -238,7 +253,10 @@ fn run(kernel: &Kernel, job: Option<&Job>, opts: &RunOptions) -> Result<BootRepo
     };
     drop(tx);
 
-    let commands = job_owned.as_ref().map(|j| j.commands.clone()).unwrap_or_default();
+    let commands = job_owned
+        .as_ref()
+        .map(|j| j.commands.clone())
+        .unwrap_or_default();
     let timeout_of = |name: &str| commands.iter().find(|c| c.name == name).map(|c| c.timeout);
 
     let mut deadline = start + opts.boot_timeout;
@@ -278,7 +296,10 @@ fn run(kernel: &Kernel, job: Option<&Job>, opts: &RunOptions) -> Result<BootRepo
             Ok(Msg::Port(ev)) => match ev {
                 Event::Ready(_) => {
                     ready_at = Some(Instant::now());
-                    progress(&format!("guest ready after {:.1}s", start.elapsed().as_secs_f64()));
+                    progress(&format!(
+                        "guest ready after {:.1}s",
+                        start.elapsed().as_secs_f64()
+                    ));
                     if job_owned.is_none() {
                         done = true;
                         break;
@@ -313,14 +334,22 @@ fn run(kernel: &Kernel, job: Option<&Job>, opts: &RunOptions) -> Result<BootRepo
                         }
                     }
                 }
-                Event::Exit { name, code, timed_out } => {
+                Event::Exit {
+                    name,
+                    code,
+                    timed_out,
+                } => {
                     let now = Instant::now();
                     first_result.get_or_insert(now);
                     if let Some((n, p)) = current.take() {
                         if n == name {
                             if opts.progress {
                                 let secs = (now - p.began).as_secs_f64();
-                                let what = if timed_out { "timed out".to_string() } else { format!("exit {code}") };
+                                let what = if timed_out {
+                                    "timed out".to_string()
+                                } else {
+                                    format!("exit {code}")
+                                };
                                 progress(&format!("{name}: {what} ({secs:.1}s)"));
                             }
                             finished.insert(name.clone(), (p, code, timed_out, now));
@@ -351,12 +380,20 @@ fn run(kernel: &Kernel, job: Option<&Job>, opts: &RunOptions) -> Result<BootRepo
                     qemu_exit = Some(st);
                     // Let the port reader hand over what QEMU flushed.
                     let end = Instant::now() + Duration::from_secs(2);
-                    while let Ok(m) = rx.recv_timeout(end.saturating_duration_since(Instant::now())) {
+                    while let Ok(m) = rx.recv_timeout(end.saturating_duration_since(Instant::now()))
+                    {
                         match m {
-                            Msg::Port(Event::Exit { name, code, timed_out }) => {
+                            Msg::Port(Event::Exit {
+                                name,
+                                code,
+                                timed_out,
+                            }) => {
                                 if let Some((n, p)) = current.take() {
                                     if n == name {
-                                        finished.insert(name.clone(), (p, code, timed_out, Instant::now()));
+                                        finished.insert(
+                                            name.clone(),
+                                            (p, code, timed_out, Instant::now()),
+                                        );
                                     }
                                 }
                             }
@@ -390,7 +427,10 @@ fn run(kernel: &Kernel, job: Option<&Job>, opts: &RunOptions) -> Result<BootRepo
         let _ = std::fs::remove_file(&sock);
     }
 
-    let console_text = console.lock().map(|c| String::from_utf8_lossy(&c).into_owned()).unwrap_or_default();
+    let console_text = console
+        .lock()
+        .map(|c| String::from_utf8_lossy(&c).into_owned())
+        .unwrap_or_default();
     let stderr_text = stderr_buf.lock().map(|s| s.clone()).unwrap_or_default();
     let _ = std::fs::write(out_dir.join("qemu-stderr.log"), &stderr_text);
 
@@ -400,9 +440,15 @@ fn run(kernel: &Kernel, job: Option<&Job>, opts: &RunOptions) -> Result<BootRepo
     let segments = split_console(&console_text);
     let mut splats_of: BTreeMap<Option<String>, Vec<Splat>> = BTreeMap::new();
     for (name, text) in &segments {
-        splats_of.entry(name.clone()).or_default().extend(detector.scan(text));
+        splats_of
+            .entry(name.clone())
+            .or_default()
+            .extend(detector.scan(text));
     }
-    splats_of.entry(None).or_default().extend(detector.scan(&String::from_utf8_lossy(&boot_kmsg)));
+    splats_of
+        .entry(None)
+        .or_default()
+        .extend(detector.scan(&String::from_utf8_lossy(&boot_kmsg)));
 
     let mut dmesg_log = String::from_utf8_lossy(&boot_kmsg).into_owned();
     let outputs_dir = out_dir.join("outputs");
@@ -431,7 +477,10 @@ fn run(kernel: &Kernel, job: Option<&Job>, opts: &RunOptions) -> Result<BootRepo
                 _ => None,
             };
             let _ = std::fs::create_dir_all(&outputs_dir);
-            let _ = std::fs::write(outputs_dir.join(format!("{}.log", file_safe(&c.name))), &p.output);
+            let _ = std::fs::write(
+                outputs_dir.join(format!("{}.log", file_safe(&c.name))),
+                &p.output,
+            );
             CommandResult {
                 name: c.name.clone(),
                 command: c.command.clone(),
@@ -442,8 +491,7 @@ fn run(kernel: &Kernel, job: Option<&Job>, opts: &RunOptions) -> Result<BootRepo
                 splats,
                 detail,
             }
-        } else if current.as_ref().is_some_and(|(n, _)| *n == c.name) {
-            let (_, p) = current.take().unwrap_or_else(|| unreachable_pending());
+        } else if let Some((_, p)) = current.take_if(|(n, _)| *n == c.name) {
             dedup(&mut splats);
             died_during = Some(c.name.clone());
             let (status, detail) = if host_timeout {
@@ -456,7 +504,10 @@ fn run(kernel: &Kernel, job: Option<&Job>, opts: &RunOptions) -> Result<BootRepo
                     ),
                 )
             } else {
-                let why = splats.first().map(|s| s.title.clone()).unwrap_or_else(|| "QEMU exited".into());
+                let why = splats
+                    .first()
+                    .map(|s| s.title.clone())
+                    .unwrap_or_else(|| "QEMU exited".into());
                 (Status::Lost, format!("the guest died while it ran: {why}"))
             };
             CommandResult {
@@ -492,8 +543,15 @@ fn run(kernel: &Kernel, job: Option<&Job>, opts: &RunOptions) -> Result<BootRepo
     let mut boot_splats: Vec<Splat> = splats_of.into_values().flatten().collect();
     dedup(&mut boot_splats);
 
-    let exit_text = qemu_exit.map(|s| s.to_string()).unwrap_or_else(|| "killed".into());
-    let stderr_last = stderr_text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").to_string();
+    let exit_text = qemu_exit
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| "killed".into());
+    let stderr_last = stderr_text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .to_string();
     let outcome = if let Some(line) = fatal_qemu {
         let detail = format!("QEMU: {line}");
         if ready_at.is_some() {
@@ -505,9 +563,15 @@ fn run(kernel: &Kernel, job: Option<&Job>, opts: &RunOptions) -> Result<BootRepo
         BootOutcome::InitFailed { detail: text }
     } else if ready_at.is_none() {
         let detail = if host_timeout {
-            format!("no READY from the guest init within {}s", opts.boot_timeout.as_secs())
+            format!(
+                "no READY from the guest init within {}s",
+                opts.boot_timeout.as_secs()
+            )
         } else {
-            let why = boot_splats.first().map(|s| s.title.clone()).unwrap_or(stderr_last.clone());
+            let why = boot_splats
+                .first()
+                .map(|s| s.title.clone())
+                .unwrap_or(stderr_last.clone());
             format!("QEMU exited ({exit_text}) before the guest init reported: {why}")
         };
         BootOutcome::NeverStarted { detail }
@@ -564,17 +628,6 @@ fn run(kernel: &Kernel, job: Option<&Job>, opts: &RunOptions) -> Result<BootRepo
     Ok(report)
 }
 
-fn unreachable_pending() -> (String, Pending) {
-    (
-        String::new(),
-        Pending {
-            began: Instant::now(),
-            output: Vec::new(),
-            kmsg: Vec::new(),
-        },
-    )
-}
-
 fn dedup(splats: &mut Vec<Splat>) {
     let mut seen = std::collections::BTreeSet::new();
     splats.retain(|s| seen.insert(s.title.clone()));
@@ -607,7 +660,11 @@ pub fn split_console(text: &str) -> Vec<(Option<String>, String)> {
 /// QEMU error line.
 pub fn probe_accel(kernel: &Kernel, accel: Accel, out_dir: &Path) -> Result<(bool, String)> {
     if accel == Accel::Kvm {
-        if let Err(e) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm") {
+        if let Err(e) = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/kvm")
+        {
             return Ok((false, format!("/dev/kvm: {e}")));
         }
     }
@@ -625,7 +682,10 @@ pub fn probe_accel(kernel: &Kernel, accel: Accel, out_dir: &Path) -> Result<(boo
     };
     let r = probe(kernel, &opts)?;
     Ok(match r.outcome {
-        BootOutcome::Ok => (true, format!("probe boot reached init in {:.1}s", r.total_seconds)),
+        BootOutcome::Ok => (
+            true,
+            format!("probe boot reached init in {:.1}s", r.total_seconds),
+        ),
         other => (
             false,
             match other {
@@ -640,7 +700,11 @@ pub fn probe_accel(kernel: &Kernel, accel: Accel, out_dir: &Path) -> Result<(boo
 
 /// The accelerator to use: `forced` if given, else KVM if a probe boot with
 /// it works, else TCG. Returns the choice and why.
-pub fn choose_accel(kernel: &Kernel, forced: Option<Accel>, out_dir: &Path) -> Result<(Accel, String)> {
+pub fn choose_accel(
+    kernel: &Kernel,
+    forced: Option<Accel>,
+    out_dir: &Path,
+) -> Result<(Accel, String)> {
     if let Some(a) = forced {
         return Ok((a, "forced by --accel".into()));
     }

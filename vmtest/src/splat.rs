@@ -115,7 +115,11 @@ pub fn strip_timestamp(line: &str) -> &str {
     if let Some(rest) = t.strip_prefix('[') {
         if let Some(close) = rest.find(']') {
             let inside = &rest[..close];
-            if inside.trim().chars().all(|c| c.is_ascii_digit() || c == '.') {
+            if inside
+                .trim()
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == '.')
+            {
                 return rest[close + 1..].trim_start();
             }
         }
@@ -135,14 +139,19 @@ mod tests {
         assert!(s[0].title.starts_with("WARNING: CPU: 0"));
         assert!(s[0].excerpt.contains("Call Trace"));
         assert!(!s[0].excerpt.contains("panic"));
-        assert_eq!(s[1].title, "Kernel panic - not syncing: sysrq triggered crash");
+        assert_eq!(
+            s[1].title,
+            "Kernel panic - not syncing: sysrq triggered crash"
+        );
     }
 
     #[test]
     fn allowlist_suppresses() {
         let mut d = Detector::new();
         d.allow = parse_allowlist("# comment\n\nBUG: soft lockup\n").unwrap_or_default();
-        assert!(d.scan("[ 5.0] watchdog: BUG: soft lockup - CPU#0 stuck").is_empty());
+        assert!(d
+            .scan("[ 5.0] watchdog: BUG: soft lockup - CPU#0 stuck")
+            .is_empty());
         assert_eq!(d.scan("[ 5.0] BUG: unable to handle page fault").len(), 1);
     }
 

@@ -13,14 +13,24 @@ fn true_false_and_output_in_one_boot() {
         cmd("true", "true", 30),
         cmd("false", "false", 30),
         cmd("exit7", "echo out; echo err >&2; exit 7", 30),
-        cmd("uname", "uname -r; test -d /sys/fs/bpf && touch /tmp/x && test -f /tmp/x", 30),
+        cmd(
+            "uname",
+            "uname -r; test -d /sys/fs/bpf && touch /tmp/x && test -f /tmp/x",
+            30,
+        ),
     ]);
     let r = match boot(&k, &j, &options("true_false", 90)) {
         Ok(r) => r,
         Err(e) => panic!("boot failed on the host side: {e}"),
     };
-    assert!(matches!(r.outcome, BootOutcome::Ok), "outcome {:?}\n{}", r.outcome, r.console_tail.unwrap_or_default());
-    let st: Vec<(Status, Option<i32>)> = r.commands.iter().map(|c| (c.status, c.exit_code)).collect();
+    assert!(
+        matches!(r.outcome, BootOutcome::Ok),
+        "outcome {:?}\n{}",
+        r.outcome,
+        r.console_tail.unwrap_or_default()
+    );
+    let st: Vec<(Status, Option<i32>)> =
+        r.commands.iter().map(|c| (c.status, c.exit_code)).collect();
     assert_eq!(
         st,
         vec![
@@ -33,6 +43,10 @@ fn true_false_and_output_in_one_boot() {
         r.commands
     );
     assert_eq!(r.commands[2].output, "out\nerr\n");
-    assert!(r.commands[3].output.starts_with("6.12."), "{}", r.commands[3].output);
+    assert!(
+        r.commands[3].output.starts_with("6.12."),
+        "{}",
+        r.commands[3].output
+    );
     assert!(r.first_result_seconds.is_some());
 }

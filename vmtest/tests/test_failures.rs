@@ -20,10 +20,17 @@ fn panicking_guest_is_reported_with_the_panic() {
     // panic=-1 reboots at once; -no-reboot turns that into a QEMU exit, so
     // this must not wait for the 60 s command timeout.
     assert!(t.elapsed().as_secs() < 60, "took {:?}", t.elapsed());
-    assert!(matches!(r.outcome, BootOutcome::Died { .. }), "{:?}", r.outcome);
+    assert!(
+        matches!(r.outcome, BootOutcome::Died { .. }),
+        "{:?}",
+        r.outcome
+    );
     assert_eq!(r.commands[0].status, Status::Lost, "{:#?}", r.commands[0]);
     assert!(
-        r.commands[0].splats.iter().any(|s| s.title.contains("Kernel panic - not syncing")),
+        r.commands[0]
+            .splats
+            .iter()
+            .any(|s| s.title.contains("Kernel panic - not syncing")),
         "{:#?}",
         r.commands[0].splats
     );
@@ -39,8 +46,17 @@ fn hanging_command_times_out_and_the_next_one_runs() {
     let r = boot(&k, &j, &options("hang", 120)).unwrap_or_else(|e| panic!("host side: {e}"));
     assert!(t.elapsed().as_secs() < 90, "took {:?}", t.elapsed());
     assert!(matches!(r.outcome, BootOutcome::Ok), "{:?}", r.outcome);
-    assert_eq!(r.commands[0].status, Status::TimedOut, "{:#?}", r.commands[0]);
-    assert!(r.commands[0].seconds >= 3.0 && r.commands[0].seconds < 15.0, "{}", r.commands[0].seconds);
+    assert_eq!(
+        r.commands[0].status,
+        Status::TimedOut,
+        "{:#?}",
+        r.commands[0]
+    );
+    assert!(
+        r.commands[0].seconds >= 3.0 && r.commands[0].seconds < 15.0,
+        "{}",
+        r.commands[0].seconds
+    );
     assert_eq!(r.commands[1].status, Status::Passed);
 }
 
@@ -71,6 +87,9 @@ fn missing_kernel_is_a_clear_error() {
         err.map(|e| e.to_string()).unwrap_or_default(),
         "kernel image /nonexistent/bzImage: no such file"
     );
-    let unknown = Kernel::resolve("debian-5.10").err().map(|e| e.to_string()).unwrap_or_default();
+    let unknown = Kernel::resolve("debian-5.10")
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
     assert!(unknown.contains("unknown stock kernel"), "{unknown}");
 }

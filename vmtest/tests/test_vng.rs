@@ -1,0 +1,51 @@
+//! The virtme-ng backend runs the same job and reports the same statuses.
+
+mod common;
+
+use common::*;
+use crib_vmtest::{vng, BootOutcome, Status};
+
+#[test]
+fn vng_runs_the_same_job() {
+    let k = kernel();
+    let j = job(vec![
+        cmd("true", "true", 30),
+        cmd("false", "false", 30),
+        cmd("output", "echo out; uname -r", 30),
+        cmd("hang", "sleep 600", 3),
+    ]);
+    let o = options("vng", 180);
+    let r = vng::boot(
+        &k,
+        &j,
+        &o.machine,
+        o.boot_timeout,
+        &o.out_dir,
+        &o.detector,
+        true,
+    )
+    .unwrap_or_else(|e| panic!("vng backend: {e}"));
+    assert!(
+        matches!(r.outcome, BootOutcome::Ok),
+        "{:?}\n{}",
+        r.outcome,
+        r.console_tail.unwrap_or_default()
+    );
+    let st: Vec<Status> = r.commands.iter().map(|c| c.status).collect();
+    assert_eq!(
+        st,
+        vec![
+            Status::Passed,
+            Status::Failed,
+            Status::Passed,
+            Status::TimedOut
+        ],
+        "{:#?}",
+        r.commands
+    );
+    assert!(
+        r.commands[2].output.starts_with("out\n6.12."),
+        "{}",
+        r.commands[2].output
+    );
+}
