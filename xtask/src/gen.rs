@@ -25,7 +25,10 @@ pub fn run(args: Args) -> Result<()> {
         for s in &stale {
             eprintln!("{s}");
         }
-        bail!("{} generated file(s) stale; run `cargo xtask gen`", stale.len());
+        bail!(
+            "{} generated file(s) stale; run `cargo xtask gen`",
+            stale.len()
+        );
     }
     let written = crib_spec::gen::write_all(&root, &set).context("writing generated files")?;
     if written.is_empty() {

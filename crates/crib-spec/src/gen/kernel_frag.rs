@@ -46,7 +46,9 @@ pub fn kernel_kfuncs(set: &SpecSet) -> String {
     o.push_str(" * `cargo xtask patches check` compares a kernel tree against this.\n */\n");
     let consts: Vec<_> = set.consts().map(|c| c.name.as_str()).collect();
     if !consts.is_empty() {
-        o.push_str("\n/*\n * Keep the uapi constants in BTF (so a patched kernel's vmlinux.h has them\n");
+        o.push_str(
+            "\n/*\n * Keep the uapi constants in BTF (so a patched kernel's vmlinux.h has them\n",
+        );
         o.push_str(" * for CRIB_VMLINUX_HAS_CRIB_TYPES users), e.g. in an init function:\n */\n");
         for c in consts {
             let _ = writeln!(o, "BTF_TYPE_EMIT_ENUM({c});");
