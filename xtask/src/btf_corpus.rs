@@ -1,13 +1,133 @@
-//! `cargo xtask btf_corpus`: not built yet.
+//! `cargo xtask btf-corpus [--out DIR] [PACKAGE...]`: rebuild a kernel BTF
+//! corpus from Debian linux-image packages: `apt-get download`, unpack the
+//! .deb, find the vmlinuz, decompress it and take `.BTF` (crib-btf's own
+//! loader, the same one `crib compat` uses), write `btf-<version>.raw.xz`
+//! and a `SHA256SUMS` of the uncompressed files.
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The two Debian cloud kernels of the shared corpus.
+pub const DEFAULT_PACKAGES: &[&str] = &[
+    "linux-image-6.1.0-56-cloud-amd64-unsigned",
+    "linux-image-6.12.117+deb12-cloud-amd64-unsigned",
+];
 
 #[derive(clap::Args)]
 pub struct Args {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    rest: Vec<String>,
+    /// Output directory (default: target/btf-corpus).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// linux-image packages to download (default: the corpus' cloud kernels).
+    pub packages: Vec<String>,
 }
 
 pub fn run(args: Args) -> Result<()> {
-    bail!("cargo xtask btf_corpus is not built yet (args: {:?})", args.rest)
+    crate::deps::ensure(&["xz-utils", "dpkg", "coreutils"])?;
+    let out = args
+        .out
+        .unwrap_or_else(|| crate::workspace_root().join("target/btf-corpus"));
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let packages: Vec<String> = if args.packages.is_empty() {
+        DEFAULT_PACKAGES.iter().map(|s| s.to_string()).collect()
+    } else {
+        args.packages
+    };
+    let work = out.join(".work");
+    let mut sums = Vec::new();
+    for pkg in &packages {
+        let (name, sum) = one_package(pkg, &work, &out)?;
+        println!("{sum}  {name}");
+        sums.push(format!("{sum}  {name}\n"));
+    }
+    let _ = std::fs::remove_dir_all(&work);
+    let list = out.join("SHA256SUMS");
+    std::fs::write(&list, sums.concat()).with_context(|| format!("writing {}", list.display()))?;
+    eprintln!(
+        "[btf-corpus] wrote {} kernel(s) to {}",
+        packages.len(),
+        out.display()
+    );
+    Ok(())
+}
+
+/// Download and extract one package; returns (raw file name, sha256).
+fn one_package(pkg: &str, work: &Path, out: &Path) -> Result<(String, String)> {
+    let dir = work.join(pkg);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    eprintln!("[btf-corpus] apt-get download {pkg}");
+    let st = Command::new("apt-get")
+        .args(["-o", "APT::Sandbox::User=root", "download", pkg])
+        .current_dir(&dir)
+        .status()
+        .context("running apt-get download")?;
+    if !st.success() {
+        bail!("apt-get download {pkg} failed: is the name right and `apt-get update` done? (`apt-cache policy {pkg}`)");
+    }
+    let deb = find(&dir, |n| n.ends_with(".deb"))?
+        .with_context(|| format!("apt-get download {pkg} left no .deb in {}", dir.display()))?;
+    let root = dir.join("root");
+    let st = Command::new("dpkg-deb")
+        .arg("-x")
+        .arg(&deb)
+        .arg(&root)
+        .status()
+        .context("running dpkg-deb")?;
+    if !st.success() {
+        bail!("dpkg-deb -x {} failed", deb.display());
+    }
+    let vmlinuz = find(&root.join("boot"), |n| n.starts_with("vmlinuz-"))?
+        .with_context(|| format!("{pkg}: no boot/vmlinuz-* in the package"))?;
+    let version = vmlinuz
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix("vmlinuz-"))
+        .unwrap_or(pkg)
+        .to_string();
+    eprintln!("[btf-corpus] {}: extracting .BTF", vmlinuz.display());
+    let btf = crib_btf::load(&vmlinuz)?;
+    let name = format!("btf-{version}.raw");
+    let raw = out.join(&name);
+    std::fs::write(&raw, btf.bytes()).with_context(|| format!("writing {}", raw.display()))?;
+    let sum = sha256(&raw)?;
+    let xz = out.join(format!("{name}.xz"));
+    let _ = std::fs::remove_file(&xz);
+    let st = Command::new("xz")
+        .args(["-9", "-T1", "--force"])
+        .arg(&raw)
+        .status()
+        .context("running xz")?;
+    if !st.success() {
+        bail!("xz {} failed", raw.display());
+    }
+    eprintln!("[btf-corpus] {} ({} types)", xz.display(), btf.type_count());
+    Ok((name, sum))
+}
+
+fn find(dir: &Path, pred: impl Fn(&str) -> bool) -> Result<Option<PathBuf>> {
+    let rd = std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
+    for e in rd {
+        let p = e?.path();
+        if p.file_name().and_then(|n| n.to_str()).is_some_and(&pred) {
+            return Ok(Some(p));
+        }
+    }
+    Ok(None)
+}
+
+fn sha256(path: &Path) -> Result<String> {
+    let o = Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .context("running sha256sum")?;
+    if !o.status.success() {
+        bail!("sha256sum {} failed", path.display());
+    }
+    String::from_utf8_lossy(&o.stdout)
+        .split_whitespace()
+        .next()
+        .map(str::to_string)
+        .context("sha256sum printed nothing")
 }
