@@ -40,6 +40,8 @@ pub struct Defaults {
     pub timeout: Option<u64>,
     pub cmdline: Option<String>,
     pub tmpfs: Option<Vec<PathBuf>>,
+    /// Targets `cargo xtask vmtest` runs when none is named.
+    pub targets: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -114,6 +116,11 @@ impl Config {
                     "target name `{}` is invalid or repeated",
                     t.name
                 )));
+            }
+        }
+        for n in cfg.defaults.targets.iter().flatten() {
+            if !cfg.targets.iter().any(|t| &t.name == n) {
+                return Err(bad(format!("[defaults] targets: unknown target `{n}`")));
             }
         }
         let mut tests = std::collections::BTreeSet::new();

@@ -1,0 +1,325 @@
+//! Targets -> boots: pick the targets, build what they need, resolve their
+//! kernels, choose the accelerator once, boot each target once and run its
+//! commands in sequence.
+
+use super::build;
+use super::output::{self, Clock};
+use super::{Args, Runner};
+use anyhow::{bail, Context, Result};
+use crib_vmtest::config::{self, Config, Resolved, Target};
+use crib_vmtest::runner::{self, RunOptions};
+use crib_vmtest::splat::Detector;
+use crib_vmtest::{Accel, BootReport, Job, Kernel, Machine};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What [`super::run_lane`] returns to `cargo xtask test`.
+#[derive(Debug, Clone)]
+#[allow(dead_code)] // read by cargo xtask test
+pub struct LaneSummary {
+    pub lane: String,
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    /// `target/vmtest/<run>/` with results.json, junit.xml, console logs.
+    pub run_dir: PathBuf,
+    /// Set when the boot itself failed (counted in `failed`).
+    pub boot_problem: Option<String>,
+}
+
+/// Where the splat allowlist lives (one regex a line).
+pub fn allowlist_path() -> PathBuf {
+    crate::workspace_root().join("vmtest/splat-allowlist.txt")
+}
+
+fn detector() -> Result<Arc<Detector>> {
+    let p = allowlist_path();
+    if p.exists() {
+        Ok(Arc::new(Detector::with_allowlist(&p)?))
+    } else {
+        Ok(Arc::new(Detector::new()))
+    }
+}
+
+pub fn load_config(path: &Path) -> Result<Config> {
+    let p = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        crate::workspace_root().join(path)
+    };
+    Ok(Config::load(&p)?)
+}
+
+/// `patched` (built by `cargo xtask kernel`), `debian-*`, or a path.
+pub fn resolve_kernel(spec: &str, clock: &Clock) -> Result<Kernel> {
+    if spec == "patched" {
+        clock.say("patched kernel: building or reusing (cargo xtask kernel)");
+        let a = crate::kernel::ensure_built(None).context("building the patched kernel")?;
+        let mut k = Kernel::from_path("patched", &a.bzimage)?;
+        k.config = Some(a.config);
+        return Ok(k);
+    }
+    clock.say(&format!("kernel {spec}: resolving"));
+    Ok(Kernel::resolve(spec)?)
+}
+
+/// Shell words -> one command line (a single word is taken as shell text).
+fn join_command(words: &[String]) -> String {
+    if words.len() == 1 {
+        return words[0].clone();
+    }
+    words
+        .iter()
+        .map(|w| {
+            if !w.is_empty()
+                && w.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
+            {
+                w.clone()
+            } else {
+                crib_vmtest::job::sh_quote(w)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The targets this invocation runs, resolved against the config.
+fn plan(args: &Args) -> Result<Vec<Resolved>> {
+    let cfg_path = if args.config.is_absolute() {
+        args.config.clone()
+    } else {
+        crate::workspace_root().join(&args.config)
+    };
+    let cfg = if args.kernel.is_some() && !cfg_path.exists() {
+        Config {
+            defaults: Default::default(),
+            targets: vec![],
+            tests: vec![],
+        }
+    } else {
+        load_config(&cfg_path)?
+    };
+    if let Some(k) = &args.kernel {
+        let name = if crib_vmtest::job::valid_name(k) {
+            k.clone()
+        } else {
+            "kernel".to_string()
+        };
+        let t = Target {
+            name: name.clone(),
+            kernel: k.clone(),
+            memory: None,
+            cpus: None,
+            boot_timeout: None,
+            cmdline: None,
+            command: (!args.command.is_empty()).then(|| join_command(&args.command)),
+            timeout: args.timeout,
+        };
+        let mut r = cfg.resolve(&t);
+        if args.command.is_empty() {
+            // The suite, minus tests restricted to other targets.
+            r.commands = cfg
+                .tests
+                .iter()
+                .filter(|x| x.targets.as_ref().is_none_or(|ts| ts.contains(&name)))
+                .map(|x| crib_vmtest::GuestCommand {
+                    name: x.name.clone(),
+                    command: x.command.clone(),
+                    timeout: Duration::from_secs(
+                        x.timeout
+                            .or(cfg.defaults.timeout)
+                            .unwrap_or(config::DEFAULT_TIMEOUT),
+                    ),
+                })
+                .collect();
+        } else {
+            r.commands[0].name = "cmd".into();
+        }
+        return Ok(vec![r]);
+    }
+    if !args.command.is_empty() {
+        bail!("a command after `--` needs --kernel");
+    }
+    let names: Vec<String> = if args.targets.is_empty() {
+        cfg.defaults
+            .targets
+            .clone()
+            .unwrap_or_else(|| vec!["patched".into()])
+    } else {
+        args.targets.clone()
+    };
+    names
+        .iter()
+        .map(|n| {
+            cfg.target(n).map(|t| cfg.resolve(t)).with_context(|| {
+                let known: Vec<&str> = cfg.targets.iter().map(|t| t.name.as_str()).collect();
+                format!(
+                    "{}: no target `{n}` (known: {})",
+                    args.config.display(),
+                    known.join(", ")
+                )
+            })
+        })
+        .collect()
+}
+
+/// Build packages and expand `{test-bin:...}` in every command.
+fn prepare(plans: &mut [Resolved], no_build: bool, clock: &Clock) -> Result<()> {
+    let mut refs: Vec<(String, String)> = plans
+        .iter()
+        .flat_map(|p| &p.commands)
+        .flat_map(|c| config::test_bin_refs(&c.command))
+        .collect();
+    refs.sort();
+    refs.dedup();
+    if no_build {
+        clock.say("--no-build: using what is already built");
+    } else {
+        build::build_packages(build::SUITE_PACKAGES, clock)?;
+    }
+    let bins = build::test_bins(&refs, clock)?;
+    for p in plans.iter_mut() {
+        for c in &mut p.commands {
+            c.command = config::expand_test_bins(&c.command, |pk, t| {
+                bins.get(&(pk.to_string(), t.to_string())).cloned()
+            })
+            .map_err(anyhow::Error::msg)?;
+        }
+    }
+    Ok(())
+}
+
+/// Accelerator for this run: forced, or probed once on `kernel`.
+pub fn pick_accel(
+    forced: Option<Accel>,
+    kernel: &Kernel,
+    run_dir: &Path,
+    clock: &Clock,
+) -> Result<(Accel, String)> {
+    if forced.is_none() {
+        clock.say("probing KVM (a short boot; falls back to TCG)");
+    }
+    let (a, why) = runner::choose_accel(kernel, forced, run_dir)?;
+    clock.say(&format!("accelerator: {} ({why})", a.name()));
+    Ok((a, why))
+}
+
+pub fn job_for(plan: &Resolved) -> Job {
+    Job {
+        cwd: crate::workspace_root(),
+        env: vec![],
+        tmpfs: plan.tmpfs.clone(),
+        share: None,
+        commands: plan.commands.clone(),
+    }
+}
+
+pub fn boot_one(
+    runner: Runner,
+    kernel: &Kernel,
+    plan: &Resolved,
+    job: &Job,
+    accel: Accel,
+    dir: &Path,
+    det: &Arc<Detector>,
+) -> Result<BootReport> {
+    let machine = Machine {
+        memory_mib: plan.memory_mib,
+        cpus: plan.cpus,
+        accel,
+        cmdline: plan.cmdline.clone(),
+    };
+    Ok(match runner {
+        Runner::Qemu => runner::boot(
+            kernel,
+            job,
+            &RunOptions {
+                machine,
+                boot_timeout: plan.boot_timeout,
+                out_dir: dir.to_path_buf(),
+                detector: Arc::clone(det),
+                progress: true,
+            },
+        )?,
+        Runner::Vng => {
+            crib_vmtest::vng::boot(kernel, job, &machine, plan.boot_timeout, dir, det, true)?
+        }
+    })
+}
+
+/// Everything `cargo xtask vmtest` does short of the final verdict.
+pub fn run(args: &Args) -> Result<Vec<BootReport>> {
+    let clock = Clock::start();
+    let mut plans = plan(args)?;
+    let kernel_build = plans.iter().any(|p| p.kernel == "patched");
+    build::ensure_tools(args.runner, kernel_build)?;
+    let one_liner = !args.command.is_empty();
+    prepare(&mut plans, args.no_build || one_liner, &clock)?;
+    let kernels: Vec<Kernel> = plans
+        .iter()
+        .map(|p| resolve_kernel(&p.kernel, &clock))
+        .collect::<Result<_>>()?;
+    let run_dir = output::new_run_dir(if one_liner { "cmd" } else { "suite" })?;
+    clock.say(&format!("run directory {}", run_dir.display()));
+    let (accel, why) = pick_accel(args.forced_accel()?, &kernels[0], &run_dir, &clock)?;
+    let det = detector()?;
+    let mut reports = Vec::new();
+    for (p, k) in plans.iter().zip(&kernels) {
+        if p.commands.is_empty() {
+            clock.say(&format!(
+                "{}: no tests apply; booting anyway to check the kernel boots",
+                p.name
+            ));
+        } else {
+            clock.say(&format!(
+                "{}: booting {} with {} command(s)",
+                p.name,
+                k.image.display(),
+                p.commands.len()
+            ));
+        }
+        let r = boot_one(
+            args.runner,
+            k,
+            p,
+            &job_for(p),
+            accel,
+            &run_dir.join(&p.name),
+            &det,
+        )?;
+        reports.push(r);
+    }
+    output::write_results(&run_dir, &reports, accel.name(), &why, &clock)?;
+    Ok(reports)
+}
+
+#[allow(dead_code)]
+pub fn run_lane(lane: &str) -> Result<LaneSummary> {
+    let args = Args {
+        kernel: None,
+        targets: vec![lane.to_string()],
+        matrix: false,
+        runner: Runner::Qemu,
+        accel: "auto".into(),
+        config: PathBuf::from("vmtest.toml"),
+        timeout: None,
+        no_build: false,
+        command: vec![],
+    };
+    let reports = run(&args)?;
+    let (passed, failed, skipped) = output::counts(&reports);
+    let run_dir = crate::workspace_root()
+        .join("target/vmtest/latest")
+        .canonicalize()
+        .unwrap_or_default();
+    Ok(LaneSummary {
+        lane: lane.to_string(),
+        passed,
+        failed,
+        skipped,
+        run_dir,
+        boot_problem: reports.iter().find_map(BootReport::boot_problem),
+    })
+}
