@@ -214,13 +214,13 @@ static __always_inline void crib_fill_inet(struct crib_rec_inet *r, struct sock 
 		r->mss_cache = BPF_CORE_READ(tp, mss_cache);
 		r->snd_wl1 = BPF_CORE_READ(tp, snd_wl1);
 		r->rcv_wup = BPF_CORE_READ(tp, rcv_wup);
-		r->snd_wscale = BPF_CORE_READ_BITFIELD_PROBED(&tp->rx_opt, snd_wscale);
-		r->rcv_wscale = BPF_CORE_READ_BITFIELD_PROBED(&tp->rx_opt, rcv_wscale);
-		if (BPF_CORE_READ_BITFIELD_PROBED(&tp->rx_opt, tstamp_ok))
+		r->snd_wscale = BPF_CORE_READ_BITFIELD_PROBED(tp, rx_opt.snd_wscale);
+		r->rcv_wscale = BPF_CORE_READ_BITFIELD_PROBED(tp, rx_opt.rcv_wscale);
+		if (BPF_CORE_READ_BITFIELD_PROBED(tp, rx_opt.tstamp_ok))
 			r->tcp_opts |= CRIB_TCPOPT_TIMESTAMPS;
-		if (BPF_CORE_READ_BITFIELD_PROBED(&tp->rx_opt, sack_ok))
+		if (BPF_CORE_READ_BITFIELD_PROBED(tp, rx_opt.sack_ok))
 			r->tcp_opts |= CRIB_TCPOPT_SACK;
-		if (BPF_CORE_READ_BITFIELD_PROBED(&tp->rx_opt, wscale_ok))
+		if (BPF_CORE_READ_BITFIELD_PROBED(tp, rx_opt.wscale_ok))
 			r->tcp_opts |= CRIB_TCPOPT_WSCALE;
 		/* TCP_NAGLE_OFF = 1 */
 		if (BPF_CORE_READ_BITFIELD_PROBED(tp, nonagle) & 1)

@@ -104,6 +104,26 @@ __noinline int crib_file_path(__u64 file_addr, struct crib_path_out *outp)
 	if (!t || !file || !outp)
 		return 0;
 	d = BPF_CORE_READ(file, f_path.dentry);
+	if (BPF_CORE_READ(d, d_parent) == d && d != BPF_CORE_READ(file, f_path.mnt, mnt_root)) {
+		/* A pseudo file: d_path() asks the filesystem's d_dname(); these
+		 * are the answers of the three that processes hold most. */
+		unsigned long magic = BPF_CORE_READ(d, d_sb, s_magic);
+		__u64 a[1];
+		long n = 0;
+
+		if (magic == 0x50495045 /* PIPEFS_MAGIC */) {
+			a[0] = BPF_CORE_READ(d, d_inode, i_ino);
+			n = bpf_snprintf(outp->b, CRIB_PATH_MAX, "pipe:[%lu]", a, sizeof(a));
+		} else if (magic == 0x534F434B /* SOCKFS_MAGIC */) {
+			a[0] = BPF_CORE_READ(d, d_inode, i_ino);
+			n = bpf_snprintf(outp->b, CRIB_PATH_MAX, "socket:[%lu]", a, sizeof(a));
+		} else if (magic == 0x09041934 /* ANON_INODE_FS_MAGIC */) {
+			a[0] = (__u64)BPF_CORE_READ(d, d_name.name);
+			n = bpf_snprintf(outp->b, CRIB_PATH_MAX, "anon_inode:%s", a, sizeof(a));
+		}
+		if (n > 1)
+			return crib_mask_path(n - 1);
+	}
 	w.d = (__u64)d;
 	w.mnt = (__u64)BPF_CORE_READ(file, f_path.mnt) - bpf_core_field_offset(struct mount, mnt);
 	w.pos = CRIB_PATH_MAX;

@@ -262,6 +262,24 @@ struct crib_args {
 	__u32 flags;		/* reserved, 0 */
 };
 
+/* Input of crib_restore_udp_rcv: one datagram to queue on socket `fd` of
+ * task `pid`. The payload (data_len bytes) is in the crib_restore_data map. */
+struct crib_restore_args {
+	__s32 pid;
+	__s32 fd;
+	__u32 data_len;
+	__u32 _pad;
+	__u64 tstamp_ns;	/* receive time, CLOCK_REALTIME ns; 0 = now */
+	__u8 saddr[16];
+	__u16 sport;		/* host order */
+	__u16 family;
+	__u32 mark;
+	__u32 ifindex;		/* bpf_crib_skb_info v2 only */
+	__u32 tos;		/* bpf_crib_skb_info v2 only */
+};
+
+#define CRIB_RESTORE_DATA_MAX 65536
+
 /* The Rust decoder (harness/src/engine/wire.rs) hard-codes these sizes. */
 _Static_assert(sizeof(struct crib_rec_hdr) == 8, "crib_rec_hdr");
 _Static_assert(sizeof(struct crib_rec_task) == 112, "crib_rec_task");
@@ -273,5 +291,6 @@ _Static_assert(sizeof(struct crib_rec_skb) == 72, "crib_rec_skb");
 _Static_assert(sizeof(struct crib_rec_end) == 24, "crib_rec_end");
 _Static_assert(sizeof(struct crib_rec_error) == 24, "crib_rec_error");
 _Static_assert(sizeof(struct crib_args) == 16, "crib_args");
+_Static_assert(sizeof(struct crib_restore_args) == 56, "crib_restore_args");
 
 #endif /* CRIB_RECORDS_H */

@@ -83,7 +83,12 @@ pub fn prog<'o>(obj: &'o Object, object: &'static str, name: &str) -> BpfResult<
 }
 
 /// The one-element global-data map whose name ends with `suffix` (`.bss`).
-pub fn write_global(obj: &Object, object: &'static str, suffix: &str, value: &[u8]) -> BpfResult<()> {
+pub fn write_global(
+    obj: &Object,
+    object: &'static str,
+    suffix: &str,
+    value: &[u8],
+) -> BpfResult<()> {
     let map = obj
         .maps()
         .find(|m| m.name().to_string_lossy().ends_with(suffix))
@@ -105,7 +110,11 @@ pub fn write_global(obj: &Object, object: &'static str, suffix: &str, value: &[u
 /// Run iterator program `p` once and decode its output. `task_pid` narrows a
 /// task iterator to one process in the kernel (6.1+); where the kernel does
 /// not take that filter the program's own tgid filter still applies.
-pub fn run_iter(object: &'static str, p: &Program<'_>, task_pid: Option<u32>) -> BpfResult<Vec<WireRecord>> {
+pub fn run_iter(
+    object: &'static str,
+    p: &Program<'_>,
+    task_pid: Option<u32>,
+) -> BpfResult<Vec<WireRecord>> {
     let name = p.name().to_string_lossy().into_owned();
     let io = |what: &'static str| {
         let name = name.clone();
@@ -126,7 +135,9 @@ pub fn run_iter(object: &'static str, p: &Program<'_>, task_pid: Option<u32>) ->
     // SAFETY: plain syscall wrapper on a valid link fd.
     let fd = unsafe { libbpf_sys::bpf_iter_create(link.as_raw_fd()) };
     if fd < 0 {
-        return Err(io("create iterator")(std::io::Error::from_raw_os_error(-fd)));
+        return Err(io("create iterator")(std::io::Error::from_raw_os_error(
+            -fd,
+        )));
     }
     // SAFETY: fd was just returned to us and is owned by nobody else.
     let mut file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
@@ -152,12 +163,7 @@ fn link_create(p: &Program<'_>, task_pid: Option<u32>) -> std::io::Result<OwnedF
     }
     // SAFETY: opts and info outlive the call; the prog fd is valid.
     let fd = unsafe {
-        libbpf_sys::bpf_link_create(
-            p.as_fd().as_raw_fd(),
-            0,
-            libbpf_sys::BPF_TRACE_ITER,
-            &opts,
-        )
+        libbpf_sys::bpf_link_create(p.as_fd().as_raw_fd(), 0, libbpf_sys::BPF_TRACE_ITER, &opts)
     };
     if fd < 0 {
         return Err(std::io::Error::from_raw_os_error(-fd));
@@ -190,13 +196,13 @@ impl RbObject {
             }
         };
         let rb = {
-            let rb_map = obj
-                .maps()
-                .find(|m| m.name() == "crib_rb")
-                .ok_or_else(|| BpfError::NoMap {
-                    object: name,
-                    map: "crib_rb".into(),
-                })?;
+            let rb_map =
+                obj.maps()
+                    .find(|m| m.name() == "crib_rb")
+                    .ok_or_else(|| BpfError::NoMap {
+                        object: name,
+                        map: "crib_rb".into(),
+                    })?;
             let mut builder = libbpf_rs::RingBufferBuilder::new();
             builder
                 .add(&rb_map, move |data: &[u8]| {

@@ -75,7 +75,14 @@ pub fn vma(v: &wire::Vma, page_size: u64) -> MappingRecord {
     let path = match v.special {
         wire::vma_special::HEAP => "[heap]".to_string(),
         wire::vma_special::STACK => "[stack]".to_string(),
-        _ => path_string(&v.path),
+        _ => {
+            // like procfs (and FileRecord): the path without d_path's mark
+            let p = path_string(&v.path);
+            match p.strip_suffix(DELETED) {
+                Some(s) => s.to_string(),
+                None => p,
+            }
+        }
     };
     MappingRecord {
         start: v.start,

@@ -17,9 +17,10 @@ pub mod bpfobj;
 pub mod convert;
 pub mod features;
 pub mod procfs;
+pub mod unlinked;
 pub mod upstream;
 pub mod wire;
-// pub mod crib;       (BPF engineer)
+pub mod crib;
 
 pub use features::KernelFeatures;
 
@@ -161,11 +162,7 @@ pub fn open_engine(kind: EngineKind) -> EngineResult<Box<dyn DumpEngine>> {
     match kind {
         EngineKind::Procfs => Ok(Box::new(procfs::ProcfsEngine::new())),
         EngineKind::Upstream => Ok(Box::new(upstream::UpstreamEngine::open()?)),
-        EngineKind::Crib => Err(EngineError::unsupported(
-            kind,
-            Operation::Task,
-            "the crib BPF engine is not built into this crib",
-        )),
+        EngineKind::Crib => Ok(Box::new(crib::CribEngine::open()?)),
     }
 }
 

@@ -10,7 +10,9 @@
 
 use super::bpfobj::{self, objects, BpfError, RbObject};
 use super::wire::WireRecord;
-use super::{convert, DumpEngine, EngineError, EngineKind, EngineResult, FilesDump, KernelFeatures};
+use super::{
+    convert, DumpEngine, EngineError, EngineKind, EngineResult, FilesDump, KernelFeatures,
+};
 use crate::model::{
     Captured, FileKind, FileRecord, MappingRecord, Operation, PipeRecord, SocketRecord, TaskRecord,
 };
@@ -104,13 +106,23 @@ impl UpstreamEngine {
         bpfobj::write_global(&self.iter, ITER, ".bss", &v)
     }
 
-    fn iterate(&self, op: Operation, prog: &str, pid: i32, task_iter: bool) -> EngineResult<Vec<WireRecord>> {
+    fn iterate(
+        &self,
+        op: Operation,
+        prog: &str,
+        pid: i32,
+        task_iter: bool,
+    ) -> EngineResult<Vec<WireRecord>> {
         let pid_u = u32::try_from(pid).map_err(|_| {
             EngineError::unsupported(EngineKind::Upstream, op, format!("bad pid {pid}"))
         })?;
         // Without the kernel's link filter the program filters by tgid
         // (right when the dumper is in the initial pid namespace).
-        let tgid = if task_iter && !self.link_filter { pid_u } else { 0 };
+        let tgid = if task_iter && !self.link_filter {
+            pid_u
+        } else {
+            0
+        };
         self.set_config(tgid, !task_iter).map_err(|e| err(op, e))?;
         let p = bpfobj::prog(&self.iter, ITER, prog).map_err(|e| err(op, e))?;
         let filter = (task_iter && self.link_filter).then_some(pid_u);
@@ -236,9 +248,10 @@ impl DumpEngine for UpstreamEngine {
                 });
             }
         }
+        let contents = super::unlinked::read_all(EngineKind::Upstream, pid, &files)?;
         Ok(FilesDump {
             files,
-            contents: Vec::new(),
+            contents,
             pipes,
         })
     }

@@ -235,7 +235,11 @@ pub enum WireRecord {
     End(End),
     Error(ErrorRec),
     /// A type this decoder does not know (a newer program): reported, skipped.
-    Unknown { rtype: u16, version: u16, len: u32 },
+    Unknown {
+        rtype: u16,
+        version: u16,
+        len: u32,
+    },
 }
 
 /// Bounds-checked little-endian reads inside one record's fixed part.
@@ -396,7 +400,14 @@ fn decode_at(buf: &[u8], off: usize) -> Result<(WireRecord, usize), WireError> {
     }
     let rec = &rest[..ulen];
     let Some(fixed) = fixed_of(rtype) else {
-        return Ok((WireRecord::Unknown { rtype, version, len }, ulen));
+        return Ok((
+            WireRecord::Unknown {
+                rtype,
+                version,
+                len,
+            },
+            ulen,
+        ));
     };
     if version == 0 {
         return Err(WireError::BadVersion { offset: off, rtype });
@@ -600,7 +611,11 @@ fn unix(f: &mut Fields<'_>, at: At, rec: &[u8]) -> Result<Unix, WireError> {
     let rqueue_len = f.u32();
     let path_len = f.u32();
     let peer_path_len = f.u32();
-    let both = at.tail(rec, fixed_len::UNIX, u64::from(path_len) + u64::from(peer_path_len))?;
+    let both = at.tail(
+        rec,
+        fixed_len::UNIX,
+        u64::from(path_len) + u64::from(peer_path_len),
+    )?;
     let (path, peer_path) = both.split_at(path_len as usize);
     Ok(Unix {
         ino,
@@ -659,7 +674,9 @@ pub mod encode {
     pub fn task(t: &Task) -> Vec<u8> {
         let mut o = Vec::with_capacity(fixed_len::TASK);
         hdr(&mut o, rec_type::TASK, fixed_len::TASK);
-        for v in [t.tgid, t.pid, t.ppid, t.ns_tgid, t.ns_level, t.uid, t.gid, 0] {
+        for v in [
+            t.tgid, t.pid, t.ppid, t.ns_tgid, t.ns_level, t.uid, t.gid, 0,
+        ] {
             o.extend_from_slice(&v.to_le_bytes());
         }
         for n in t.ns_ino {
@@ -682,7 +699,14 @@ pub mod encode {
         o.extend_from_slice(&x.pos.to_le_bytes());
         o.extend_from_slice(&x.ino.to_le_bytes());
         o.extend_from_slice(&x.size.to_le_bytes());
-        for v in [x.dev, x.mode, x.mnt_id, x.fmode, x.nlink, u32::from(x.cloexec)] {
+        for v in [
+            x.dev,
+            x.mode,
+            x.mnt_id,
+            x.fmode,
+            x.nlink,
+            u32::from(x.cloexec),
+        ] {
             o.extend_from_slice(&v.to_le_bytes());
         }
         o.extend_from_slice(&(x.path.len() as u32).to_le_bytes());

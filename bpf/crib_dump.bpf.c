@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * `crib` engine: SEC("crib") programs (BPF_PROG_TYPE_CRIB, sleepable, run
+ * with BPF_PROG_RUN, ctx_in = struct crib_args) that use the CRIB kfuncs and
+ * stream wire records (crib/records.h) through the crib_rb ring buffer,
+ * each program ending with an END record.
+ *
+ * libbpf does not know the "crib" section: the loader sets the program type
+ * by number (BPF_PROG_TYPE_CRIB = 33 on the patched 6.12) and falls back to
+ * BPF_PROG_TYPE_SYSCALL, for which the kfuncs are registered too.
+ *
+ *   crib_dump_task    task identity + namespaces (bpf_task_from_vpid)
+ *   crib_dump_files   every fd (bpf_iter_crib_file_*), and for sockets the
+ *                     sock fields (bpf_crib_sock_from_file + CO-RE)
+ *   crib_dump_vmas    memory map (bpf_iter_task_vma_*)
+ *   crib_dump_queue   one socket queue (args.fd, args.queue), every frame
+ *                     with its payload (bpf_iter_crib_skb_* + bpf_crib_skb_read)
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include "crib/records.h"
+#include "crib/kfuncs.h"
+#include "crib/fill.bpf.h"
+#include "crib/path.bpf.h"
+#include "crib/emit.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define ESRCH 3
+#define EBADF 9
+#define ENOTSOCK 88
+
+/* Chunks per frame: CRIB_SKB_CHUNK * 33 > 65535, the largest datagram. */
+#define CRIB_MAX_CHUNKS 33
+
+SEC("crib")
+int crib_dump_task(struct crib_args *args)
+{
+	struct crib_emit e = { .prog = CRIB_PROG_TASK };
+	struct task_struct *task = bpf_task_from_vpid(args->pid);
+	struct crib_rec_task *r;
+
+	if (!task)
+		return crib_end(&e, -ESRCH);
+	r = bpf_ringbuf_reserve(&crib_rb, sizeof(*r), 0);
+	if (r) {
+		crib_fill_task(r, task);
+		crib_submit(&e, r);
+	} else {
+		e.dropped++;
+	}
+	bpf_task_release(task);
+	return crib_end(&e, 0);
+}
+
+SEC("crib")
+int crib_dump_vmas(struct crib_args *args)
+{
+	struct crib_emit e = { .prog = CRIB_PROG_VMAS };
+	struct task_struct *task = bpf_task_from_vpid(args->pid);
+	struct vm_area_struct *vma;
+
+	if (!task)
+		return crib_end(&e, -ESRCH);
+	bpf_for_each(task_vma, vma, task, 0) {
+		crib_emit_vma(&e, vma);
+	}
+	bpf_task_release(task);
+	return crib_end(&e, 0);
+}
+
+/* The sock record of a socket file (inet or unix), if it is one. */
+static __always_inline void emit_sock(struct crib_emit *e, struct file *file, __u64 ino)
+{
+	struct sock *sk = bpf_crib_sock_from_file(file);
+	__u16 family;
+
+	if (!sk)
+		return;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family == AF_INET || family == AF_INET6) {
+		struct crib_rec_inet *r = bpf_ringbuf_reserve(&crib_rb, sizeof(*r), 0);
+
+		if (r) {
+			crib_fill_inet(r, sk, ino);
+			crib_submit(e, r);
+		} else {
+			e->dropped++;
+		}
+	} else if (family == 1 /* AF_UNIX */) {
+		struct crib_rec_unix *r = bpf_ringbuf_reserve(&crib_rb, sizeof(*r) + 256, 0);
+
+		if (r) {
+			crib_fill_unix(r, (struct unix_sock *)sk, ino, (char *)(r + 1));
+			r->hdr.len = sizeof(*r) + r->path_len + r->peer_path_len;
+			crib_submit(e, r);
+		} else {
+			e->dropped++;
+		}
+	}
+	bpf_crib_sock_release(sk);
+}
+
+SEC("crib")
+int crib_dump_files(struct crib_args *args)
+{
+	struct crib_emit e = { .prog = CRIB_PROG_FILES };
+	struct task_struct *task = bpf_task_from_vpid(args->pid);
+	struct bpf_iter_crib_file it;
+	struct file *file;
+	int i;
+
+	if (!task)
+		return crib_end(&e, -ESRCH);
+	bpf_iter_crib_file_new(&it, task);
+	/* bounded for the verifier; an fd table beyond this is reported */
+	for (i = 0; i < 65536; i++) {
+		struct crib_rec_file *r;
+		int fd;
+
+		file = bpf_iter_crib_file_next(&it);
+		if (!file)
+			break;
+		fd = bpf_iter_crib_file_fd(&it);
+		r = bpf_ringbuf_reserve(&crib_rb, sizeof(*r) + CRIB_PATH_MAX, 0);
+		if (!r) {
+			e.dropped++;
+			continue;
+		}
+		crib_fill_file(r, task, fd, file);
+		r->path_len = crib_file_path((__u64)file, (struct crib_path_out *)(r + 1));
+		crib_hdr(&r->hdr, CRIB_REC_FILE, CRIB_REC_FILE_V1, sizeof(*r) + r->path_len);
+		crib_submit(&e, r);
+		if ((r->mode & 0170000) == 0140000 /* S_IFSOCK */)
+			emit_sock(&e, file, r->ino);
+	}
+	bpf_iter_crib_file_destroy(&it);
+	bpf_task_release(task);
+	return crib_end(&e, 0);
+}
+
+/* Offset of the payload from skb->data, for a frame of a queue. */
+static __always_inline __u32 payload_offset(struct sock *sk, struct sk_buff *skb, __u32 queue, __u32 index)
+{
+	__u16 proto = BPF_CORE_READ(sk, sk_protocol);
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	unsigned char *data = BPF_CORE_READ(skb, data);
+	__u32 off = 0;
+
+	if (family == 1 /* AF_UNIX */) {
+		/* a stream skb the owner read in part: UNIXCB(skb).consumed */
+		struct unix_skb_parms *cb = (void *)&skb->cb;
+
+		if (BPF_CORE_READ(sk, sk_type) == 1 /* SOCK_STREAM */)
+			off = BPF_CORE_READ(cb, consumed);
+		return off;
+	}
+	if (proto == IPPROTO_UDP && queue == CRIB_QUEUE_WRITE) {
+		/* __ip_append_data(): data starts at the room for the IP header;
+		 * the first skb of the pending frame also holds the UDP header */
+		off = BPF_CORE_READ(skb, transport_header) - (__u32)(data - head);
+		if (index == 0)
+			off += 8;
+		return off;
+	}
+	if (proto == IPPROTO_TCP && queue == CRIB_QUEUE_RECEIVE) {
+		/* unread part: from copied_seq (TCP_SKB_CB(skb)->seq is cb[0..4]) */
+		__u32 seq = 0, copied = BPF_CORE_READ((struct tcp_sock *)sk, copied_seq);
+
+		bpf_probe_read_kernel(&seq, sizeof(seq), &skb->cb);
+		if ((__s32)(copied - seq) > 0)
+			off = copied - seq;
+	}
+	return off;
+}
+
+/* Receive-queue metadata: source address/port from the headers. */
+static __always_inline void frame_source(struct crib_rec_skb *r, struct sock *sk, struct sk_buff *skb)
+{
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	__u16 nh = BPF_CORE_READ(skb, network_header);
+	__u16 th = BPF_CORE_READ(skb, transport_header);
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u16 port = 0;
+
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_UDP)
+		return;
+	if (family == AF_INET) {
+		bpf_probe_read_kernel(r->addr, 4, head + nh + 12);
+		r->family = AF_INET;
+	} else if (family == AF_INET6) {
+		bpf_probe_read_kernel(r->addr, 16, head + nh + 8);
+		r->family = AF_INET6;
+	}
+	bpf_probe_read_kernel(&port, sizeof(port), head + th);
+	r->port = __builtin_bswap16(port);
+}
+
+SEC("crib")
+int crib_dump_queue(struct crib_args *args)
+{
+	struct crib_emit e = { .prog = CRIB_PROG_QUEUES };
+	struct task_struct *task = bpf_task_from_vpid(args->pid);
+	__u32 queue = args->queue, index = 0;
+	int fd = args->fd;
+	struct bpf_iter_crib_skb it;
+	struct sk_buff *skb;
+	struct file *file;
+	struct sock *sk;
+	__u64 ino;
+
+	if (!task)
+		return crib_end(&e, -ESRCH);
+	file = bpf_crib_file_from_fd(task, fd);
+	bpf_task_release(task);
+	if (!file)
+		return crib_end(&e, -EBADF);
+	ino = BPF_CORE_READ(file, f_inode, i_ino);
+	sk = bpf_crib_sock_from_file(file);
+	bpf_crib_put_file(file);
+	if (!sk)
+		return crib_end(&e, -ENOTSOCK);
+
+	bpf_iter_crib_skb_new(&it, sk, queue);
+	while ((skb = bpf_iter_crib_skb_next(&it))) {
+		__u32 len = BPF_CORE_READ(skb, len);
+		__u32 start = payload_offset(sk, skb, queue, index);
+		__u32 total = start < len ? len - start : 0;
+		__u32 done = 0;
+		int c;
+
+		for (c = 0; c < CRIB_MAX_CHUNKS; c++) {
+			struct crib_rec_skb *r;
+			int n;
+
+			r = bpf_ringbuf_reserve(&crib_rb, sizeof(*r) + CRIB_SKB_CHUNK, 0);
+			if (!r) {
+				e.dropped++;
+				break;
+			}
+			__builtin_memset(r, 0, sizeof(*r));
+			r->sock_ino = ino;
+			r->fd = fd;
+			r->queue = queue;
+			r->index = index;
+			r->frame_len = total;
+			r->offset = done;
+			r->tstamp_ns = BPF_CORE_READ(skb, tstamp);
+			r->mark = BPF_CORE_READ(skb, mark);
+			if (queue == CRIB_QUEUE_RECEIVE)
+				frame_source(r, sk, skb);
+			n = 0;
+			if (done < total) {
+				n = bpf_crib_skb_read(skb, start + done, (void *)(r + 1), CRIB_SKB_CHUNK);
+				if (n < 0) {
+					bpf_ringbuf_discard(r, 0);
+					crib_error(&e, n, ino);
+					break;
+				}
+				if (n > total - done)
+					n = total - done;
+			}
+			if (c == 0)
+				r->flags |= CRIB_SKB_FIRST;
+			done += n;
+			if (done >= total || n == 0)
+				r->flags |= CRIB_SKB_LAST;
+			r->data_len = n;
+			crib_hdr(&r->hdr, CRIB_REC_SKB, CRIB_REC_SKB_V1, sizeof(*r) + (n & (CRIB_SKB_CHUNK * 2 - 1)));
+			crib_submit(&e, r);
+			if (done >= total || n == 0)
+				break;
+		}
+		index++;
+	}
+	bpf_iter_crib_skb_destroy(&it);
+	bpf_crib_sock_release(sk);
+	return crib_end(&e, 0);
+}

@@ -1,0 +1,394 @@
+//! The `crib` engine: `SEC("crib")` programs (`bpf/crib_dump.bpf.c`) using the
+//! CRIB kfuncs, run with BPF_PROG_RUN, results through a ring buffer. Needs
+//! the patched kernel; elsewhere [`CribEngine::open`] fails with
+//! "crib kfuncs not present in this kernel".
+//!
+//! The programs are loaded as BPF_PROG_TYPE_CRIB (libbpf does not know the
+//! section, so the type is set by number) and, if the kernel refuses that, as
+//! BPF_PROG_TYPE_SYSCALL, for which the CRIB kfuncs are registered too.
+//! [`CribRestorer`] is the restore side (UDP receive queue).
+
+use super::bpfobj::{self, objects, BpfError, RbObject};
+use super::wire::{self, WireRecord};
+use super::{convert, DumpEngine, EngineError, EngineKind, EngineResult, FilesDump, KernelFeatures};
+use crate::model::{
+    Captured, FileKind, FileRecord, MappingRecord, Operation, PipeRecord, Segment, SockAddr,
+    SocketRecord, TaskRecord,
+};
+use libbpf_rs::{AsRawLibbpf, MapCore, MapFlags};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+const DUMP: &str = "crib_dump";
+const RESTORE: &str = "crib_restore";
+
+/// `BPF_PROG_TYPE_CRIB` of the CRIB patch series: the value after
+/// `BPF_PROG_TYPE_NETFILTER` (32) in 6.12's uapi (patch 0001).
+pub const BPF_PROG_TYPE_CRIB: u32 = 33;
+/// `BPF_PROG_TYPE_SYSCALL`.
+pub const BPF_PROG_TYPE_SYSCALL: u32 = libbpf_sys::BPF_PROG_TYPE_SYSCALL;
+
+/// The message for kernels without the CRIB kfuncs.
+pub const NO_KFUNCS: &str = "crib kfuncs not present in this kernel";
+
+const PIPES_UNSUPPORTED: &str = "no CRIB kfunc reads pipe buffers";
+const TCP_IN_FLIGHT: &str = "sent-but-unacknowledged TCP data sits in the retransmit queue, \
+     which the CRIB skb iterator does not walk";
+
+/// The program type the objects were loaded as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadedAs {
+    Crib,
+    Syscall,
+}
+
+fn err(op: Operation, e: impl std::fmt::Display) -> EngineError {
+    EngineError::unsupported(EngineKind::Crib, op, e.to_string())
+}
+
+/// Which CRIB kfuncs the running kernel lacks (empty = all there).
+pub fn missing_kfuncs(f: &KernelFeatures) -> Vec<&'static str> {
+    let mut v = Vec::new();
+    for (have, name) in [
+        (f.task_from_vpid, "bpf_task_from_vpid"),
+        (f.crib_file_from_fd, "bpf_crib_file_from_fd"),
+        (f.crib_file_iter, "bpf_iter_crib_file_new"),
+        (f.crib_sock_from_file, "bpf_crib_sock_from_file"),
+        (f.crib_skb_iter, "bpf_iter_crib_skb_new"),
+        (f.task_vma_iter_kfunc, "bpf_iter_task_vma_new"),
+    ] {
+        if !have {
+            v.push(name);
+        }
+    }
+    v
+}
+
+/// Open + load `name` with every program set to `prog_type`, sleepable.
+fn load_as(name: &'static str, bytes: Option<&'static [u8]>, prog_type: u32) -> Result<RbObject, BpfError> {
+    let mut open = bpfobj::open(name, bytes)?;
+    for mut p in open.progs_mut() {
+        let raw = p.as_libbpf_object().as_ptr();
+        // SAFETY: raw is a valid bpf_program of an opened, not yet loaded object.
+        let rc = unsafe { libbpf_sys::bpf_program__set_type(raw, prog_type) };
+        if rc != 0 {
+            return Err(BpfError::Run {
+                object: name,
+                prog: p.name().to_string_lossy().into_owned(),
+                what: format!("cannot set program type {prog_type}"),
+            });
+        }
+        p.set_flags(libbpf_sys::BPF_F_SLEEPABLE);
+    }
+    RbObject::new(name, bpfobj::load(name, open)?)
+}
+
+/// Load as BPF_PROG_TYPE_CRIB, else as BPF_PROG_TYPE_SYSCALL.
+fn load_crib_object(name: &'static str, bytes: Option<&'static [u8]>) -> Result<(RbObject, LoadedAs), String> {
+    match load_as(name, bytes, BPF_PROG_TYPE_CRIB) {
+        Ok(o) => Ok((o, LoadedAs::Crib)),
+        Err(crib_err) => match load_as(name, bytes, BPF_PROG_TYPE_SYSCALL) {
+            Ok(o) => Ok((o, LoadedAs::Syscall)),
+            Err(sys_err) => Err(format!(
+                "as BPF_PROG_TYPE_CRIB: {crib_err}; as BPF_PROG_TYPE_SYSCALL: {sys_err}"
+            )),
+        },
+    }
+}
+
+fn require_kfuncs(op: Operation) -> EngineResult<()> {
+    let missing = missing_kfuncs(&KernelFeatures::detect());
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(EngineError::unsupported(
+            EngineKind::Crib,
+            op,
+            format!("{NO_KFUNCS} (missing from its BTF: {})", missing.join(", ")),
+        ))
+    }
+}
+
+pub struct CribEngine {
+    dump: RbObject,
+    loaded_as: LoadedAs,
+    page_size: u64,
+    /// Sockets read by the last `files` pass (same program), by pid.
+    sockets_of: Option<(i32, Vec<SocketRecord>)>,
+}
+
+impl CribEngine {
+    pub fn open() -> EngineResult<Self> {
+        require_kfuncs(Operation::Task)?;
+        let (dump, loaded_as) =
+            load_crib_object(DUMP, objects::CRIB_DUMP).map_err(|e| err(Operation::Task, e))?;
+        Ok(CribEngine {
+            dump,
+            loaded_as,
+            page_size: convert::page_size(),
+            sockets_of: None,
+        })
+    }
+
+    pub fn loaded_as(&self) -> LoadedAs {
+        self.loaded_as
+    }
+
+    fn run(&self, op: Operation, prog: &str, pid: i32, fd: i32, queue: u32) -> EngineResult<Vec<WireRecord>> {
+        let mut ctx = bpfobj::args(pid, fd, queue);
+        self.dump.run(prog, &mut ctx).map_err(|e| match e {
+            BpfError::Run { ref what, .. } if what.contains("No such process") => EngineError::Io {
+                engine: EngineKind::Crib,
+                pid,
+                what: format!("{}: no such process", op.name()),
+                source: std::io::Error::from_raw_os_error(libc::ESRCH),
+            },
+            e => err(op, e),
+        })
+    }
+
+    fn read_queue(&self, pid: i32, fd: i32, queue: u16, stream: bool) -> EngineResult<Vec<Segment>> {
+        let recs = self.run(Operation::Queues, "crib_dump_queue", pid, fd, u32::from(queue))?;
+        frames_to_segments(&recs, stream).map_err(|e| err(Operation::Queues, format!("fd {fd}: {e}")))
+    }
+}
+
+/// Reassemble SKB chunk records into one segment per frame, checking that
+/// every frame arrived whole.
+pub fn frames_to_segments(recs: &[WireRecord], stream: bool) -> Result<Vec<Segment>, String> {
+    let mut frames: BTreeMap<u32, (u32, Vec<u8>, Option<SockAddr>)> = BTreeMap::new();
+    for r in recs {
+        let WireRecord::Skb(s) = r else { continue };
+        let entry = frames
+            .entry(s.index)
+            .or_insert_with(|| (s.frame_len, Vec::new(), source_addr(s)));
+        if s.offset as usize != entry.1.len() {
+            return Err(format!(
+                "frame {}: chunk at offset {} after {} bytes",
+                s.index,
+                s.offset,
+                entry.1.len()
+            ));
+        }
+        entry.1.extend_from_slice(&s.data);
+    }
+    let mut out = Vec::with_capacity(frames.len());
+    for (index, (frame_len, data, addr)) in frames {
+        if data.len() != frame_len as usize {
+            return Err(format!(
+                "frame {index}: {} of {frame_len} bytes read",
+                data.len()
+            ));
+        }
+        out.push(Segment {
+            data,
+            addr: if stream { None } else { addr },
+        });
+    }
+    Ok(out)
+}
+
+fn source_addr(s: &wire::Skb) -> Option<SockAddr> {
+    let ip = match s.family {
+        2 => IpAddr::V4(Ipv4Addr::new(s.addr[0], s.addr[1], s.addr[2], s.addr[3])),
+        10 => IpAddr::V6(Ipv6Addr::from(s.addr)),
+        _ => return None,
+    };
+    Some(SockAddr::Inet { ip, port: s.port })
+}
+
+impl DumpEngine for CribEngine {
+    fn kind(&self) -> EngineKind {
+        EngineKind::Crib
+    }
+
+    fn task(&mut self, pid: i32) -> EngineResult<TaskRecord> {
+        let recs = self.run(Operation::Task, "crib_dump_task", pid, -1, 0)?;
+        recs.iter()
+            .find_map(|r| match r {
+                WireRecord::Task(t) => Some(convert::task(t)),
+                _ => None,
+            })
+            .ok_or_else(|| err(Operation::Task, "no task record in a complete dump"))
+    }
+
+    fn files(&mut self, pid: i32) -> EngineResult<FilesDump> {
+        let recs = self.run(Operation::Files, "crib_dump_files", pid, -1, 0)?;
+        let mut files = Vec::new();
+        let mut socks = Vec::new();
+        for r in &recs {
+            match r {
+                WireRecord::File(f) => files.push(convert::file(f)),
+                WireRecord::Inet(s) => socks.push(convert::inet(s)),
+                WireRecord::Unix(u) => socks.push(convert::unix(u)),
+                _ => {}
+            }
+        }
+        socks.sort_by_key(|s| s.ino);
+        socks.dedup_by_key(|s| s.ino);
+        self.sockets_of = Some((pid, socks));
+        let mut pipes: Vec<PipeRecord> = Vec::new();
+        for f in files.iter().filter(|f| f.kind == FileKind::Pipe) {
+            if !pipes.iter().any(|p| p.ino == f.ino) {
+                pipes.push(PipeRecord {
+                    ino: f.ino,
+                    data: Captured::unavailable(PIPES_UNSUPPORTED),
+                });
+            }
+        }
+        let contents = super::unlinked::read_all(EngineKind::Crib, pid, &files)?;
+        Ok(FilesDump {
+            files,
+            contents,
+            pipes,
+        })
+    }
+
+    fn memory_map(&mut self, pid: i32) -> EngineResult<Vec<MappingRecord>> {
+        let recs = self.run(Operation::MemoryMap, "crib_dump_vmas", pid, -1, 0)?;
+        Ok(recs
+            .iter()
+            .filter_map(|r| match r {
+                WireRecord::Vma(v) => Some(convert::vma(v, self.page_size)),
+                _ => None,
+            })
+            .collect())
+    }
+
+    fn sockets(&mut self, pid: i32, files: &[FileRecord]) -> EngineResult<Vec<SocketRecord>> {
+        let cached = matches!(&self.sockets_of, Some((p, _)) if *p == pid);
+        if !cached {
+            self.files(pid)?;
+        }
+        let wanted: Vec<u64> = files
+            .iter()
+            .filter(|f| f.kind == FileKind::Socket)
+            .map(|f| f.ino)
+            .collect();
+        let all = self.sockets_of.take().map(|(_, s)| s).unwrap_or_default();
+        Ok(all.into_iter().filter(|s| wanted.contains(&s.ino)).collect())
+    }
+
+    fn queues(
+        &mut self,
+        pid: i32,
+        files: &[FileRecord],
+        sockets: &mut [SocketRecord],
+        pipes: &mut [PipeRecord],
+    ) -> EngineResult<()> {
+        for s in sockets.iter_mut() {
+            let Some(fd) = files.iter().find(|f| f.ino == s.ino && f.kind == FileKind::Socket) else {
+                let why = format!("no fd of pid {pid} refers to socket {}", s.ino);
+                s.recv_queue = Captured::unavailable(why.clone());
+                s.write_queue = Captured::unavailable(why);
+                continue;
+            };
+            let stream = s.is_stream();
+            s.recv_queue = Captured::Data(self.read_queue(pid, fd.fd, wire::QUEUE_RECEIVE, stream)?);
+            let in_flight = s
+                .tcp
+                .as_ref()
+                .map(|t| t.write_seq.wrapping_sub(t.unsent_len).wrapping_sub(t.snd_una))
+                .unwrap_or(0);
+            s.write_queue = if in_flight != 0 {
+                Captured::unavailable(format!("{TCP_IN_FLIGHT} ({in_flight} bytes in flight)"))
+            } else {
+                Captured::Data(self.read_queue(pid, fd.fd, wire::QUEUE_WRITE, stream)?)
+            };
+        }
+        for p in pipes.iter_mut() {
+            p.data = Captured::unavailable(PIPES_UNSUPPORTED);
+        }
+        Ok(())
+    }
+}
+
+/// One datagram to put back on a UDP socket's receive queue.
+#[derive(Debug, Clone)]
+pub struct RestoreDatagram<'a> {
+    pub data: &'a [u8],
+    /// Source address and port (its family must match the socket's).
+    pub source: (IpAddr, u16),
+    /// Receive time, CLOCK_REALTIME ns; 0 = now.
+    pub tstamp_ns: u64,
+    pub mark: u32,
+}
+
+/// The restore side: `bpf_crib_udp_queue_rcv` through `bpf/crib_restore.bpf.c`.
+/// Loaded once, used for every datagram.
+pub struct CribRestorer {
+    obj: RbObject,
+    loaded_as: LoadedAs,
+}
+
+/// Largest payload the restore program takes (its map value, less one).
+pub const RESTORE_DATA_MAX: usize = 65535;
+
+impl CribRestorer {
+    pub fn open() -> EngineResult<Self> {
+        let f = KernelFeatures::detect();
+        if !f.crib_restore || !f.crib_file_from_fd || !f.task_from_vpid {
+            return Err(EngineError::unsupported(
+                EngineKind::Crib,
+                Operation::Queues,
+                format!("{NO_KFUNCS} (bpf_crib_udp_queue_rcv)"),
+            ));
+        }
+        let (obj, loaded_as) =
+            load_crib_object(RESTORE, objects::CRIB_RESTORE).map_err(|e| err(Operation::Queues, e))?;
+        Ok(CribRestorer { obj, loaded_as })
+    }
+
+    pub fn loaded_as(&self) -> LoadedAs {
+        self.loaded_as
+    }
+
+    /// Queue `d` on the receive queue of UDP socket `fd` of process `pid`
+    /// (pid in the caller's pid namespace).
+    pub fn udp_queue_rcv(&self, pid: i32, fd: i32, d: &RestoreDatagram<'_>) -> EngineResult<()> {
+        if d.data.len() > RESTORE_DATA_MAX {
+            return Err(err(
+                Operation::Queues,
+                format!("datagram of {} bytes exceeds {RESTORE_DATA_MAX}", d.data.len()),
+            ));
+        }
+        let map = self
+            .obj
+            .obj
+            .maps()
+            .find(|m| m.name() == "crib_restore_data")
+            .ok_or_else(|| err(Operation::Queues, "crib_restore_data map missing"))?;
+        let mut value = vec![0u8; map.value_size() as usize];
+        value[..d.data.len()].copy_from_slice(d.data);
+        map.update(&0u32.to_ne_bytes(), &value, MapFlags::ANY)
+            .map_err(|e| err(Operation::Queues, format!("crib_restore_data: {e}")))?;
+        let mut ctx = restore_args(pid, fd, d);
+        self.obj
+            .run("crib_restore_udp_rcv", &mut ctx)
+            .map(|_| ())
+            .map_err(|e| err(Operation::Queues, format!("pid {pid} fd {fd}: {e}")))
+    }
+}
+
+/// `struct crib_restore_args` (records.h).
+pub fn restore_args(pid: i32, fd: i32, d: &RestoreDatagram<'_>) -> [u8; 56] {
+    let mut a = [0u8; 56];
+    a[0..4].copy_from_slice(&pid.to_le_bytes());
+    a[4..8].copy_from_slice(&fd.to_le_bytes());
+    a[8..12].copy_from_slice(&(d.data.len() as u32).to_le_bytes());
+    a[16..24].copy_from_slice(&d.tstamp_ns.to_le_bytes());
+    let family: u16 = match d.source.0 {
+        IpAddr::V4(v4) => {
+            a[24..28].copy_from_slice(&v4.octets());
+            2
+        }
+        IpAddr::V6(v6) => {
+            a[24..40].copy_from_slice(&v6.octets());
+            10
+        }
+    };
+    a[40..42].copy_from_slice(&d.source.1.to_le_bytes());
+    a[42..44].copy_from_slice(&family.to_le_bytes());
+    a[44..48].copy_from_slice(&d.mark.to_le_bytes());
+    a
+}

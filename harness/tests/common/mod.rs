@@ -1,0 +1,229 @@
+//! A live child process with a known set of files, mappings and sockets, for
+//! engine tests. Forked from the test; the child only makes raw syscalls on
+//! memory prepared before the fork (no allocation after fork in a threaded
+//! test binary), reports ready through a pipe, then sleeps until killed.
+#![allow(dead_code)]
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// fd numbers the child arranges (dup2'ed to fixed numbers).
+pub mod fd {
+    pub const FILE_RW: i32 = 100;
+    pub const FILE_RO_CLOEXEC: i32 = 101;
+    pub const FILE_UNLINKED: i32 = 102;
+    pub const PIPE_R: i32 = 103;
+    pub const PIPE_W: i32 = 104;
+    pub const UNIX_STREAM_A: i32 = 105;
+    pub const UNIX_STREAM_B: i32 = 106;
+    pub const UNIX_DGRAM_A: i32 = 107;
+    pub const UNIX_DGRAM_B: i32 = 108;
+    pub const TCP_LISTEN: i32 = 109;
+    pub const TCP_CLIENT: i32 = 110;
+    pub const TCP_SERVER: i32 = 111;
+    pub const UDP_CONNECTED: i32 = 112;
+    pub const UDP_CORKED: i32 = 113;
+    pub const UDP_RECV: i32 = 114;
+}
+
+/// Payloads the child leaves in queues.
+pub const PIPE_DATA: &[u8] = b"pipe!";
+pub const UNIX_STREAM_DATA: &[u8] = b"unix stream bytes";
+pub const UNIX_DGRAM_DATA: &[u8] = b"unix datagram";
+pub const TCP_DATA: &[u8] = b"tcp unread data";
+pub const UDP_CORK_DATA: &[u8] = b"corked udp payload, pending";
+pub const UDP_RECV_DATA: &[u8] = b"udp datagram waiting";
+pub const FILE_POS: i64 = 7;
+
+pub struct LiveChild {
+    pub pid: i32,
+    pub dir: tempfile::TempDir,
+    pub file_path: PathBuf,
+    pub unlinked_path: PathBuf,
+}
+
+impl Drop for LiveChild {
+    fn drop(&mut self) {
+        // SAFETY: plain syscalls on our own child.
+        unsafe {
+            libc::kill(self.pid, libc::SIGKILL);
+            libc::waitpid(self.pid, std::ptr::null_mut(), 0);
+        }
+    }
+}
+
+fn cstr(p: &std::path::Path) -> CString {
+    CString::new(p.as_os_str().as_encoded_bytes()).expect("temp path has no NUL")
+}
+
+/// Fork the child and wait (at most 10 s) until its state is in place.
+pub fn spawn() -> LiveChild {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file_path = dir.path().join("data.bin");
+    let ro_path = dir.path().join("ro.txt");
+    let unlinked_path = dir.path().join("gone.txt");
+    std::fs::write(&file_path, vec![0xabu8; 3 * 4096]).expect("write data file");
+    std::fs::write(&ro_path, b"read only").expect("write ro file");
+    std::fs::write(&unlinked_path, b"unlinked but open").expect("write unlinked");
+    let (c_file, c_ro, c_gone) = (cstr(&file_path), cstr(&ro_path), cstr(&unlinked_path));
+
+    let mut ready = [0i32; 2];
+    // SAFETY: pipe2 writes two fds into the array.
+    assert_eq!(unsafe { libc::pipe2(ready.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // SAFETY: the child only calls async-signal-safe syscalls, then _exit.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        // SAFETY: raw syscalls on prepared memory; never returns.
+        unsafe { child_main(&c_file, &c_ro, &c_gone, ready[1]) }
+    }
+    // SAFETY: closing our copy of the write end; ready[0] is owned from here.
+    unsafe { libc::close(ready[1]) };
+    let r = unsafe { OwnedFd::from_raw_fd(ready[0]) };
+    let child = LiveChild {
+        pid,
+        dir,
+        file_path,
+        unlinked_path,
+    };
+    let mut pfd = libc::pollfd {
+        fd: r.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one pollfd on the stack.
+    let n = unsafe { libc::poll(&mut pfd, 1, 10_000) };
+    assert_eq!(n, 1, "child did not get ready within 10 s");
+    let mut b = [0u8; 1];
+    // SAFETY: reading one byte into a stack buffer.
+    let got = unsafe { libc::read(r.as_raw_fd(), b.as_mut_ptr().cast(), 1) };
+    assert!(got == 1 && b[0] == b'R', "child failed while setting up (status byte {:?})", b[0]);
+    std::thread::sleep(Duration::from_millis(20));
+    child
+}
+
+unsafe fn die(ready: i32, what: u8) -> ! {
+    unsafe {
+        let b = [what];
+        libc::write(ready, b.as_ptr().cast(), 1);
+        libc::_exit(1)
+    }
+}
+
+unsafe fn check(ok: bool, ready: i32, what: u8) {
+    if !ok {
+        unsafe { die(ready, what) }
+    }
+}
+
+unsafe fn place(fd: i32, at: i32, ready: i32) {
+    unsafe {
+        check(fd >= 0, ready, b'o');
+        check(libc::dup2(fd, at) == at, ready, b'd');
+        libc::close(fd);
+    }
+}
+
+unsafe fn loopback(port: u16) -> libc::sockaddr_in {
+    libc::sockaddr_in {
+        sin_family: libc::AF_INET as u16,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from_ne_bytes([127, 0, 0, 1]),
+        },
+        sin_zero: [0; 8],
+    }
+}
+
+unsafe fn bound_port(fd: i32) -> u16 {
+    unsafe {
+        let mut a: libc::sockaddr_in = std::mem::zeroed();
+        let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        libc::getsockname(fd, (&raw mut a).cast(), &mut len);
+        u16::from_be(a.sin_port)
+    }
+}
+
+unsafe fn child_main(file: &CString, ro: &CString, gone: &CString, ready: i32) -> ! {
+    unsafe {
+        // Only our own fds: drop what the test binary had open (other
+        // tests' BPF objects, temp files) so the fd set is deterministic.
+        const READY: i32 = 200;
+        if libc::dup2(ready, READY) != READY {
+            libc::_exit(2);
+        }
+        libc::close_range(3, (READY - 1) as u32, 0);
+        libc::close_range((READY + 1) as u32, u32::MAX, 0);
+        let ready = READY;
+        let sin_len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        // files
+        let f = libc::open(file.as_ptr(), libc::O_RDWR);
+        place(f, fd::FILE_RW, ready);
+        check(libc::lseek(fd::FILE_RW, FILE_POS, libc::SEEK_SET) == FILE_POS, ready, b's');
+        place(libc::open(ro.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC), fd::FILE_RO_CLOEXEC, ready);
+        // dup2 drops O_CLOEXEC: set it again on the new fd
+        libc::fcntl(fd::FILE_RO_CLOEXEC, libc::F_SETFD, libc::FD_CLOEXEC);
+        place(libc::open(gone.as_ptr(), libc::O_RDONLY), fd::FILE_UNLINKED, ready);
+        check(libc::unlink(gone.as_ptr()) == 0, ready, b'u');
+        // pipe with data
+        let mut p = [0i32; 2];
+        check(libc::pipe(p.as_mut_ptr()) == 0, ready, b'p');
+        place(p[0], fd::PIPE_R, ready);
+        place(p[1], fd::PIPE_W, ready);
+        libc::write(fd::PIPE_W, PIPE_DATA.as_ptr().cast(), PIPE_DATA.len());
+        // unix pairs with queued data
+        let mut sp = [0i32; 2];
+        check(libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, sp.as_mut_ptr()) == 0, ready, b'x');
+        place(sp[0], fd::UNIX_STREAM_A, ready);
+        place(sp[1], fd::UNIX_STREAM_B, ready);
+        libc::write(fd::UNIX_STREAM_A, UNIX_STREAM_DATA.as_ptr().cast(), UNIX_STREAM_DATA.len());
+        check(libc::socketpair(libc::AF_UNIX, libc::SOCK_DGRAM, 0, sp.as_mut_ptr()) == 0, ready, b'y');
+        place(sp[0], fd::UNIX_DGRAM_A, ready);
+        place(sp[1], fd::UNIX_DGRAM_B, ready);
+        libc::write(fd::UNIX_DGRAM_A, UNIX_DGRAM_DATA.as_ptr().cast(), UNIX_DGRAM_DATA.len());
+        // TCP established pair on loopback, unread data on the server side
+        place(libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0), fd::TCP_LISTEN, ready);
+        let any = loopback(0);
+        check(libc::bind(fd::TCP_LISTEN, (&raw const any).cast(), sin_len) == 0, ready, b'b');
+        check(libc::listen(fd::TCP_LISTEN, 4) == 0, ready, b'l');
+        let to = loopback(bound_port(fd::TCP_LISTEN));
+        place(libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0), fd::TCP_CLIENT, ready);
+        check(libc::connect(fd::TCP_CLIENT, (&raw const to).cast(), sin_len) == 0, ready, b'c');
+        place(libc::accept(fd::TCP_LISTEN, std::ptr::null_mut(), std::ptr::null_mut()), fd::TCP_SERVER, ready);
+        libc::write(fd::TCP_CLIENT, TCP_DATA.as_ptr().cast(), TCP_DATA.len());
+        // UDP: a receiver with one datagram queued, a connected sender, a corked one
+        place(libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0), fd::UDP_RECV, ready);
+        check(libc::bind(fd::UDP_RECV, (&raw const any).cast(), sin_len) == 0, ready, b'B');
+        let rto = loopback(bound_port(fd::UDP_RECV));
+        place(libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0), fd::UDP_CONNECTED, ready);
+        check(libc::connect(fd::UDP_CONNECTED, (&raw const rto).cast(), sin_len) == 0, ready, b'C');
+        libc::send(fd::UDP_CONNECTED, UDP_RECV_DATA.as_ptr().cast(), UDP_RECV_DATA.len(), 0);
+        place(libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0), fd::UDP_CORKED, ready);
+        check(libc::connect(fd::UDP_CORKED, (&raw const rto).cast(), sin_len) == 0, ready, b'K');
+        let one: i32 = 1;
+        check(
+            libc::setsockopt(fd::UDP_CORKED, libc::SOL_UDP, libc::UDP_CORK, (&raw const one).cast(), 4) == 0,
+            ready,
+            b'k',
+        );
+        libc::send(fd::UDP_CORKED, UDP_CORK_DATA.as_ptr().cast(), UDP_CORK_DATA.len(), 0);
+        // mappings: anon private, anon shared, file shared, file private read-only
+        let rw = libc::PROT_READ | libc::PROT_WRITE;
+        let m1 = libc::mmap(std::ptr::null_mut(), 3 * 4096, rw, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0);
+        check(m1 != libc::MAP_FAILED, ready, b'1');
+        *(m1 as *mut u8) = 1;
+        let m2 = libc::mmap(std::ptr::null_mut(), 2 * 4096, rw, libc::MAP_SHARED | libc::MAP_ANONYMOUS, -1, 0);
+        check(m2 != libc::MAP_FAILED, ready, b'2');
+        let m3 = libc::mmap(std::ptr::null_mut(), 2 * 4096, rw, libc::MAP_SHARED, fd::FILE_RW, 4096);
+        check(m3 != libc::MAP_FAILED, ready, b'3');
+        let m4 = libc::mmap(std::ptr::null_mut(), 4096, libc::PROT_READ, libc::MAP_PRIVATE, fd::FILE_RW, 0);
+        check(m4 != libc::MAP_FAILED, ready, b'4');
+        let r = [b'R'];
+        libc::write(ready, r.as_ptr().cast(), 1);
+        loop {
+            libc::pause();
+        }
+    }
+}
