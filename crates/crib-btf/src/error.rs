@@ -56,12 +56,13 @@ pub enum LoadProblem {
     BtfExt(String),
 }
 
-/// A file that could not be loaded, with the file's path.
+/// A file that could not be loaded, with the file's path. Its message is
+/// complete on one line, so it exposes no `source()` (error chains would
+/// print the problem twice).
 #[derive(Debug, thiserror::Error)]
 #[error("{}: {problem}", path.display())]
 pub struct LoadError {
     pub path: PathBuf,
-    #[source]
     pub problem: LoadProblem,
 }
 

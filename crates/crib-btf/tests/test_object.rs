@@ -97,6 +97,20 @@ fn portability_matrix_over_the_corpus() {
         ["ok (no)"; 3]
     );
     assert_eq!(row("mm_struct", Some(ReloKind::TypeSize)), ["ok"; 3]);
+    assert_eq!(
+        row(
+            "task_struct___crib_old.tgid",
+            Some(ReloKind::FieldByteOffset)
+        ),
+        ["ok"; 3]
+    );
+    assert_eq!(
+        row("crib_no_such_type", Some(ReloKind::TypeExists)),
+        ["ok (no)"; 3]
+    );
+    let mut snap = rep.clone();
+    snap.path = "prog.bpf.o".into();
+    insta::assert_json_snapshot!("prog_object_matrix", snap);
 
     // The wrong prototype fails the run; absence alone does not.
     let r = check(

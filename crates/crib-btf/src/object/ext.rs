@@ -5,8 +5,7 @@
 use crate::btf::Btf;
 
 /// `enum bpf_core_relo_kind`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ReloKind {
     FieldByteOffset,
     FieldByteSize,
@@ -77,6 +76,13 @@ impl ReloKind {
             EnumvalValue => "enumval_value",
             TypeMatches => "type_matches",
         }
+    }
+}
+
+/// Serialized as [`ReloKind::name`] (libbpf's own short names).
+impl serde::Serialize for ReloKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
     }
 }
 
