@@ -1,7 +1,8 @@
 //! Running a dump: resolve the engine plan, call each operation, collect a [`Dump`].
 
+use crate::engine::DumpEngine;
 use crate::engine::{EngineChoice, EngineError, EngineKind, EngineSet, KernelFeatures, Plan};
-use crate::model::{Captured, Dump, DumpInfo, FileKind, Operation};
+use crate::model::{Captured, Dump, DumpInfo, FileKind, Operation, TaskRecord};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DumpError {
@@ -37,7 +38,12 @@ impl DumpRequest {
 
 /// Dump a task with the engines the plan picks.
 pub fn dump(req: &DumpRequest) -> Result<Dump, DumpError> {
-    dump_with(req, &KernelFeatures::detect())
+    // Only `auto` needs to know the kernel; a fixed engine skips reading BTF.
+    let features = match req.engine {
+        EngineChoice::Auto => KernelFeatures::detect(),
+        EngineChoice::Fixed(_) => KernelFeatures::default(),
+    };
+    dump_with(req, &features)
 }
 
 pub fn dump_with(req: &DumpRequest, features: &KernelFeatures) -> Result<Dump, DumpError> {
@@ -61,51 +67,75 @@ pub fn dump_with(req: &DumpRequest, features: &KernelFeatures) -> Result<Dump, D
     }
     let plan = Plan::resolve(req.engine, &ops, features);
     let mut set = EngineSet::default();
-    let mut info = DumpInfo::default();
-    let run = |op: Operation| {
-        let engine = plan.engine_for(op).unwrap_or(EngineKind::Procfs);
-        (engine, move |source| DumpError::Engine {
-            op: op.name(),
-            engine,
-            source,
-        })
-    };
-
-    let (k, e) = run(Operation::Task);
-    info.engines.push((Operation::Task, k.name().into()));
-    let task = set.get(k).and_then(|en| en.task(pid)).map_err(e)?;
     let mut dump = Dump {
-        info,
-        task,
+        info: DumpInfo::default(),
+        task: TaskRecord {
+            pid,
+            vpid: 0,
+            pidns_level: 0,
+            comm: String::new(),
+            namespaces: Default::default(),
+        },
         files: Vec::new(),
         contents: Vec::new(),
         pipes: Vec::new(),
         mappings: Vec::new(),
         sockets: Vec::new(),
     };
-    for &op in &ops[1..] {
-        let (k, e) = run(op);
-        dump.info.engines.push((op, k.name().into()));
-        let engine = set.get(k).map_err(e)?;
-        let (_, e) = run(op);
-        match op {
-            Operation::Files => {
-                let f = engine.files(pid).map_err(e)?;
-                dump.files = f.files;
-                dump.contents = f.contents;
-                dump.pipes = f.pipes;
+    let mut fallbacks = Vec::new();
+    for &op in &ops {
+        let primary = plan.engine_for(op).unwrap_or(EngineKind::Procfs);
+        let err = |engine| {
+            move |source| DumpError::Engine {
+                op: op.name(),
+                engine,
+                source,
             }
-            Operation::MemoryMap => dump.mappings = engine.memory_map(pid).map_err(e)?,
-            Operation::Sockets => dump.sockets = engine.sockets(pid, &dump.files).map_err(e)?,
-            Operation::Queues => engine
-                .queues(pid, &dump.files, &mut dump.sockets, &mut dump.pipes)
-                .map_err(e)?,
-            Operation::Task => {}
-        }
+        };
+        let first = set.get(primary).and_then(|e| run_op(e, op, pid, &mut dump));
+        let used = match first {
+            Ok(()) => primary.name().to_string(),
+            // An engine forced with --engine that lacks this operation: the
+            // oracle engine does it, and the dump says so.
+            Err(EngineError::Unsupported { reason, .. }) if primary != EngineKind::Procfs => {
+                set.get(EngineKind::Procfs)
+                    .and_then(|e| run_op(e, op, pid, &mut dump))
+                    .map_err(err(EngineKind::Procfs))?;
+                fallbacks.push(format!(
+                    "{}: {primary} cannot ({reason}); procfs was used",
+                    op.name()
+                ));
+                format!("procfs (fallback from {primary})")
+            }
+            Err(e) => return Err(err(primary)(e)),
+        };
+        dump.info.engines.push((op, used));
     }
     dump.info.notes = limits(&dump);
+    dump.info.notes.extend(fallbacks);
     dump.normalize();
     Ok(dump)
+}
+
+fn run_op(
+    e: &mut dyn DumpEngine,
+    op: Operation,
+    pid: i32,
+    d: &mut Dump,
+) -> Result<(), EngineError> {
+    match op {
+        Operation::Task => d.task = e.task(pid)?,
+        Operation::Files => {
+            let f = e.files(pid)?;
+            d.files = f.files;
+            d.contents = f.contents;
+            d.pipes = f.pipes;
+        }
+        Operation::MemoryMap => d.mappings = e.memory_map(pid)?,
+        Operation::Sockets => d.sockets = e.sockets(pid, &d.files)?,
+        Operation::Queues => e.queues(pid, &d.files, &mut d.sockets, &mut d.pipes)?,
+    }
+    Ok(())
 }
 
 /// Plain-language list of what the dump could not see.

@@ -58,10 +58,17 @@ impl KernelFeatures {
             path: path.display().to_string(),
             source,
         })?;
-        let names = btf_names(&data).map_err(|problem| FeatureError::Format {
+        let strs = btf_strings(&data).map_err(|problem| FeatureError::Format {
             path: path.display().to_string(),
             problem,
         })?;
+        // One pass over the string section, keeping only the names we ask
+        // about (the full set is ~100k strings).
+        let names: HashSet<&str> = strs
+            .split(|&b| b == 0)
+            .filter_map(|s| std::str::from_utf8(s).ok())
+            .filter(|s| WANTED.contains(s))
+            .collect();
         Ok(KernelFeatures::from_names(&names))
     }
 
@@ -82,8 +89,31 @@ impl KernelFeatures {
     }
 }
 
+/// The BTF names [`KernelFeatures`] looks for.
+pub const WANTED: &[&str] = &[
+    "bpf_task_from_vpid",
+    "bpf_iter__task",
+    "bpf_iter__task_file",
+    "bpf_iter__task_vma",
+    "bpf_iter_task_vma_new",
+    "bpf_crib_file_from_fd",
+    "bpf_iter_crib_file_new",
+    "bpf_crib_sock_from_file",
+    "bpf_iter_crib_skb_new",
+    "bpf_crib_udp_queue_rcv",
+];
+
 /// Every string of a raw BTF blob's string section.
 pub fn btf_names(data: &[u8]) -> Result<HashSet<&str>, String> {
+    Ok(btf_strings(data)?
+        .split(|&b| b == 0)
+        .filter_map(|s| std::str::from_utf8(s).ok())
+        .filter(|s| !s.is_empty())
+        .collect())
+}
+
+/// The string section of a raw BTF blob.
+pub fn btf_strings(data: &[u8]) -> Result<&[u8], String> {
     // struct btf_header { u16 magic; u8 version, flags; u32 hdr_len;
     //   u32 type_off, type_len, str_off, str_len; }
     let u32_at = |off: usize| -> Result<u32, String> {
@@ -112,9 +142,5 @@ pub fn btf_names(data: &[u8]) -> Result<HashSet<&str>, String> {
                 data.len()
             )
         })?;
-    Ok(strs
-        .split(|&b| b == 0)
-        .filter_map(|s| std::str::from_utf8(s).ok())
-        .filter(|s| !s.is_empty())
-        .collect())
+    Ok(strs)
 }

@@ -87,6 +87,7 @@ pub fn restore_sockets(
         let fd = fd
             .try_clone()
             .map_err(|e| RestoreError::obj(f, format!("dup: {e}")))?;
+        set_nonblock(&fd, f)?;
         for p in pending.iter_mut().filter(|p| p.target == f.fd) {
             p.fd = fd.as_raw_fd();
         }
@@ -111,6 +112,21 @@ pub fn finish_tcp(pending: Vec<PendingTcp>) -> R<()> {
                 .map_err(RestoreError::sys(format!("fd {fd}: send unsent data")))?;
         }
     }
+    Ok(())
+}
+
+/// O_NONBLOCK is a property of the open file, not of the socket.
+fn set_nonblock(fd: &OwnedFd, f: &FileRecord) -> R<()> {
+    let raw = fd.as_raw_fd();
+    let fl = sys::fcntl(raw, libc::F_GETFL, 0)
+        .map_err(|e| RestoreError::obj(f, format!("F_GETFL: {e}")))?;
+    let fl = if f.flags & libc::O_NONBLOCK as u32 != 0 {
+        fl | libc::O_NONBLOCK
+    } else {
+        fl & !libc::O_NONBLOCK
+    };
+    sys::fcntl(raw, libc::F_SETFL, fl as libc::c_long)
+        .map_err(|e| RestoreError::obj(f, format!("F_SETFL: {e}")))?;
     Ok(())
 }
 

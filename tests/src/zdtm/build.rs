@@ -1,0 +1,73 @@
+//! Compiling the C tests with the system C compiler (`CC`, default `cc`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("{cc}: cannot run: {source}")]
+    NoCompiler {
+        cc: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("compiling {test} failed:\n{stderr}")]
+    Compile { test: String, stderr: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn mtime(p: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(p).and_then(|m| m.modified()).ok()
+}
+
+/// Build `src/static/NAME.c` + the protocol library into `out/bin/NAME`
+/// (skipped when the binary is newer than every source).
+pub fn build_test(src: &Path, name: &str, out: &Path) -> Result<PathBuf, BuildError> {
+    let bin_dir = out.join("bin");
+    std::fs::create_dir_all(&bin_dir).map_err(|source| BuildError::Io {
+        path: bin_dir.clone(),
+        source,
+    })?;
+    let bin = bin_dir.join(name);
+    let lib = src.join("lib");
+    let inputs = [
+        src.join("static").join(format!("{name}.c")),
+        lib.join("zdtmtst.c"),
+        lib.join("zdtmtst.h"),
+    ];
+    if let Some(b) = mtime(&bin) {
+        if inputs.iter().all(|i| mtime(i).is_some_and(|m| m <= b)) {
+            return Ok(bin);
+        }
+    }
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let tmp = bin.with_extension("tmp");
+    let o = Command::new(&cc)
+        .args(["-O1", "-g", "-Wall", "-Werror", "-I"])
+        .arg(&lib)
+        .arg(&inputs[0])
+        .arg(&inputs[1])
+        .arg("-o")
+        .arg(&tmp)
+        .output()
+        .map_err(|source| BuildError::NoCompiler {
+            cc: cc.clone(),
+            source,
+        })?;
+    if !o.status.success() {
+        return Err(BuildError::Compile {
+            test: name.into(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        });
+    }
+    std::fs::rename(&tmp, &bin).map_err(|source| BuildError::Io {
+        path: bin.clone(),
+        source,
+    })?;
+    Ok(bin)
+}
