@@ -19,6 +19,11 @@ pub enum Format {
 }
 
 #[derive(clap::Args)]
+#[command(
+    after_help = "Exit status: 0 = every required item compatible; 1 = an incompatibility \
+(absence counts only with --require-present); 2 = bad input or usage.\n\
+JSON schema: docs/compat-json.md"
+)]
 pub struct Args {
     /// Directory of kfunc spec files.
     #[arg(long, default_value = "kfunc-specs")]
@@ -31,6 +36,7 @@ pub struct Args {
     /// Compiled BPF object whose kfunc calls and CO-RE relocations to check.
     #[arg(long = "object", value_name = "X.bpf.o")]
     objects: Vec<PathBuf>,
+    /// Output: a terminal table, JSON (docs/compat-json.md) or Markdown.
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
     /// Exact int sizes/signedness, const on pointer targets, array lengths.

@@ -69,7 +69,12 @@ pub fn check(k: &Kfunc, btf: &Btf, facts: KernelFacts, mode: Mode) -> Verdict {
 
 fn check_inner(k: &Kfunc, btf: &Btf, facts: KernelFacts, mode: Mode) -> Result<Verdict, BtfError> {
     let funcs = btf.find(&k.name, &[Kind::Func]);
-    let Some(func) = funcs.first() else {
+    // Static functions of the same name may exist in several units; a
+    // kfunc is global.
+    let global = funcs
+        .iter()
+        .find(|f| f.linkage() == crate::btf::Linkage::Global);
+    let Some(func) = global.or(funcs.first()) else {
         return Ok(Verdict::Absent);
     };
     let proto = btf.get(func.ref_type())?;
