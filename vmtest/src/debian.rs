@@ -88,8 +88,13 @@ pub fn cached(series: Series, root: &Path) -> Option<Kernel> {
     best.and_then(|(_, dir)| load(series, &dir).ok())
 }
 
-/// A cached kernel directory as a [`Kernel`].
+/// A cached kernel directory as a [`Kernel`] (its module set rebuilt from
+/// the kept `lib/modules` if it was made for another module list).
 fn load(series: Series, dir: &Path) -> Result<Kernel> {
+    let key = std::fs::read_to_string(dir.join("modules/wanted")).unwrap_or_default();
+    if key != modules::wanted_key() {
+        prepare_modules(dir)?;
+    }
     let order_file = dir.join("modules/order");
     let order = std::fs::read_to_string(&order_file).map_err(io(&order_file))?;
     let modules = order
@@ -207,23 +212,8 @@ fn fetch(pkg: &str, dir: &Path) -> Result<()> {
     let config = find_one("boot", "config-")?;
     let moddir = find_one("lib/modules", "")?;
 
-    let files = modules::index(&moddir.join("kernel"))?;
-    let builtin = modules::builtin(&moddir.join("modules.builtin"))?;
-    let order = modules::resolve(modules::GUEST_MODULES, &files, &builtin)?;
-
     let _ = std::fs::remove_dir_all(dir);
-    let mods_out = dir.join("modules");
-    std::fs::create_dir_all(&mods_out).map_err(io(&mods_out))?;
-    let mut order_text = String::new();
-    for m in &order {
-        let name = format!("{}.ko", m.name);
-        let p = mods_out.join(&name);
-        std::fs::write(&p, &m.bytes).map_err(io(&p))?;
-        order_text.push_str(&name);
-        order_text.push('\n');
-    }
-    let p = mods_out.join("order");
-    std::fs::write(&p, order_text).map_err(io(&p))?;
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
     std::fs::copy(&vmlinuz, dir.join("vmlinuz")).map_err(io(&vmlinuz))?;
     std::fs::copy(&config, dir.join("config")).map_err(io(&config))?;
     // virtme-ng finds modules by walking up from the image to a directory
@@ -237,8 +227,43 @@ fn fetch(pkg: &str, dir: &Path) -> Result<()> {
     if let Some(name) = vmlinuz.file_name() {
         std::fs::copy(&vmlinuz, boot.join(name)).map_err(io(&vmlinuz))?;
     }
+    prepare_modules(dir)?;
     std::fs::write(dir.join("complete"), pkg).map_err(io(dir.join("complete")))?;
     let _ = std::fs::remove_dir_all(&scratch);
+    Ok(())
+}
+
+/// Write `modules/` (uncompressed, plus `order` and `wanted`) from the
+/// entry's `lib/modules/<ver>`.
+fn prepare_modules(dir: &Path) -> Result<()> {
+    let lib = dir.join("lib/modules");
+    let moddir = std::fs::read_dir(&lib)
+        .map_err(io(&lib))?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.is_dir())
+        .ok_or_else(|| Error::BadFile {
+            path: lib.clone(),
+            detail: "no kernel version directory".into(),
+        })?;
+    let files = modules::index(&moddir.join("kernel"))?;
+    let builtin = modules::builtin(&moddir.join("modules.builtin"))?;
+    let order = modules::resolve_guest(&files, &builtin)?;
+    let mods_out = dir.join("modules");
+    let _ = std::fs::remove_dir_all(&mods_out);
+    std::fs::create_dir_all(&mods_out).map_err(io(&mods_out))?;
+    let mut order_text = String::new();
+    for m in &order {
+        let name = format!("{}.ko", m.name);
+        let p = mods_out.join(&name);
+        std::fs::write(&p, &m.bytes).map_err(io(&p))?;
+        order_text.push_str(&name);
+        order_text.push('\n');
+    }
+    let p = mods_out.join("order");
+    std::fs::write(&p, order_text).map_err(io(&p))?;
+    let p = mods_out.join("wanted");
+    std::fs::write(&p, modules::wanted_key()).map_err(io(&p))?;
     Ok(())
 }
 

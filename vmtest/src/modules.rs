@@ -11,6 +11,18 @@ use std::path::{Path, PathBuf};
 /// The modules the guest init needs, by name; their dependencies follow.
 pub const GUEST_MODULES: &[&str] = &["virtio_pci", "virtio_console", "9pnet_virtio", "9p"];
 
+/// Modules tests use when the kernel has them as modules (socket diag for
+/// the procfs/CRIU-style engines); absent ones are skipped.
+pub const OPTIONAL_MODULES: &[&str] = &[
+    "unix_diag",
+    "inet_diag",
+    "tcp_diag",
+    "udp_diag",
+    "raw_diag",
+    "netlink_diag",
+    "af_packet_diag",
+];
+
 /// Canonical module name: `-` and `_` are the same to the kernel.
 pub fn canonical(name: &str) -> String {
     name.replace('-', "_")
@@ -134,6 +146,21 @@ pub fn resolve(
         )?;
     }
     Ok(order)
+}
+
+/// [`resolve`] for the guest modules plus whichever optional ones exist.
+pub fn resolve_guest(
+    files: &BTreeMap<String, PathBuf>,
+    builtin: &BTreeSet<String>,
+) -> Result<Vec<Module>> {
+    let mut wanted: Vec<&str> = GUEST_MODULES.to_vec();
+    wanted.extend(OPTIONAL_MODULES.iter().filter(|m| files.contains_key(**m)));
+    resolve(&wanted, files, builtin)
+}
+
+/// The module set a cache entry was built for (stale when this changes).
+pub fn wanted_key() -> String {
+    format!("{}|{}", GUEST_MODULES.join(","), OPTIONAL_MODULES.join(","))
 }
 
 fn visit(
