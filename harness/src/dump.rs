@@ -92,23 +92,18 @@ pub fn dump_with(req: &DumpRequest, features: &KernelFeatures) -> Result<Dump, D
                 source,
             }
         };
-        let first = set.get(primary).and_then(|e| run_op(e, op, pid, &mut dump));
-        let used = match first {
-            Ok(()) => primary.name().to_string(),
-            // An engine forced with --engine that lacks this operation: the
-            // oracle engine does it, and the dump says so.
-            Err(EngineError::Unsupported { reason, .. }) if primary != EngineKind::Procfs => {
-                set.get(EngineKind::Procfs)
-                    .and_then(|e| run_op(e, op, pid, &mut dump))
-                    .map_err(err(EngineKind::Procfs))?;
-                fallbacks.push(format!(
-                    "{}: {primary} cannot ({reason}); procfs was used",
-                    op.name()
-                ));
-                format!("procfs (fallback from {primary})")
+        set.get(primary)
+            .and_then(|e| run_op(e, op, pid, &mut dump))
+            .map_err(err(primary))?;
+        let used = match req.engine {
+            EngineChoice::Fixed(k) if k != primary => {
+                format!("{primary} ({k} has no {} reader)", op.name())
             }
-            Err(e) => return Err(err(primary)(e)),
+            _ => primary.name().to_string(),
         };
+        if used != primary.name() {
+            fallbacks.push(format!("{}: {used}", op.name()));
+        }
         dump.info.engines.push((op, used));
     }
     dump.info.notes = limits(&dump);

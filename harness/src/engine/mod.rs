@@ -15,12 +15,12 @@
 
 pub mod bpfobj;
 pub mod convert;
+pub mod crib;
 pub mod features;
 pub mod procfs;
 pub mod unlinked;
 pub mod upstream;
 pub mod wire;
-pub mod crib;
 
 pub use features::KernelFeatures;
 
@@ -53,6 +53,12 @@ impl EngineKind {
 
     pub fn parse(s: &str) -> Option<EngineKind> {
         EngineKind::ALL.into_iter().find(|k| k.name() == s)
+    }
+
+    /// Whether this engine has any way to do `op` (independent of the
+    /// kernel): upstream BPF cannot walk skb queues or pipe buffers.
+    pub fn implements(self, op: Operation) -> bool {
+        !(self == EngineKind::Upstream && op == Operation::Queues)
     }
 }
 
@@ -204,14 +210,28 @@ impl Plan {
     /// `auto`: the best candidate whose engine can be opened; `Fixed`: that
     /// engine for every operation.
     pub fn resolve(choice: EngineChoice, ops: &[Operation], f: &KernelFeatures) -> Plan {
+        // Opening a BPF engine loads programs: probe each kind at most once.
+        let mut usable: Vec<(EngineKind, bool)> = Vec::new();
+        let mut can_open = |k: EngineKind| match usable.iter().find(|(x, _)| *x == k) {
+            Some(&(_, ok)) => ok,
+            None => {
+                let ok = open_engine(k).is_ok();
+                usable.push((k, ok));
+                ok
+            }
+        };
         let steps = ops
             .iter()
             .map(|&op| {
                 let kind = match choice {
-                    EngineChoice::Fixed(k) => k,
+                    EngineChoice::Fixed(k) if k.implements(op) => k,
+                    // A forced engine that has no way to do `op` at all
+                    // (upstream BPF and socket queues): the oracle does it,
+                    // and the dump records which engine ran.
+                    EngineChoice::Fixed(_) => EngineKind::Procfs,
                     EngineChoice::Auto => candidates(op, f)
                         .into_iter()
-                        .find(|&k| open_engine(k).is_ok())
+                        .find(|&k| k == EngineKind::Procfs || can_open(k))
                         .unwrap_or(EngineKind::Procfs),
                 };
                 (op, kind)

@@ -175,8 +175,8 @@ fn run_inner(
     let w = work_dir(cfg, t, engine)?;
     let timeout = Duration::from_secs(t.desc.timeout);
     let (o, e) = log_file(&w)?;
-    let mut child = Command::new(&bin)
-        .arg("--pidfile")
+    let mut cmd = Command::new(&bin);
+    cmd.arg("--pidfile")
         .arg(&w.pidfile)
         .arg("--outfile")
         .arg(&w.outfile)
@@ -185,7 +185,9 @@ fn run_inner(
         .current_dir(&w.dir)
         .stdin(Stdio::null())
         .stdout(o)
-        .stderr(e)
+        .stderr(e);
+    hermetic(&mut cmd);
+    let mut child = cmd
         .spawn()
         .map_err(|e| format!("start {}: {e}", bin.display()))?;
     let pid = match wait_pidfile(&w.pidfile, &mut child, timeout) {
@@ -263,8 +265,8 @@ fn after_dump(
 
     let (o, e) = log_file(w)?;
     let t0 = Instant::now();
-    let mut r = Command::new(&cfg.restorer)
-        .arg("restore")
+    let mut cmd = Command::new(&cfg.restorer);
+    cmd.arg("restore")
         .arg("--images")
         .arg(&w.images)
         .arg("--")
@@ -278,7 +280,9 @@ fn after_dump(
         .current_dir(&w.dir)
         .stdin(Stdio::null())
         .stdout(o)
-        .stderr(e)
+        .stderr(e);
+    hermetic(&mut cmd);
+    let mut r = cmd
         .spawn()
         .map_err(|e| format!("start restorer {}: {e}", cfg.restorer.display()))?;
     let timeout = Duration::from_secs(t.desc.timeout);
@@ -294,6 +298,20 @@ fn after_dump(
             Ok(()) => Err(format!("verify printed PASS but exited with {st}")),
             Err(v) => Err(v),
         },
+    }
+}
+
+/// Tests see only 0-2: descriptors the runner inherited (a CI pipe, a
+/// jobserver) would otherwise be dumped and restored as part of the test.
+fn hermetic(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: close_range is async-signal-safe and touches no Rust state.
+    unsafe {
+        cmd.pre_exec(|| {
+            // CLOSE_RANGE_CLOEXEC: std's own exec-error pipe must stay open until exec.
+            libc::close_range(3, u32::MAX, libc::CLOSE_RANGE_CLOEXEC as i32);
+            Ok(())
+        });
     }
 }
 
