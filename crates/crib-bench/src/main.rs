@@ -1,0 +1,56 @@
+//! `crib-bench`: the measuring side of `cargo xtask bench dump`.
+//!
+//! - `suite`: prepare a target process per size, time every engine the
+//!   running kernel opens against it (load, first dump, warm dumps, per
+//!   operation), count syscalls of one dump under strace, time `criu dump`
+//!   where it runs, and write one lane as JSON ([`schema::LaneRun`]).
+//! - `once`: open one engine and dump once between strace markers (the
+//!   suite runs this under strace; not meant to be called by hand).
+//!
+//! It runs the same way on the host and inside the VM guest, so the VM lane
+//! is this binary started by the VM runner.
+
+#[path = "../../../xtask/src/bench/dump/schema.rs"]
+mod schema;
+
+mod criu;
+mod marks;
+mod measure;
+mod strace;
+mod suite;
+mod target;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "crib-bench",
+    about = "Dump engine benchmarks (driven by cargo xtask bench dump)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Measure every available engine on prepared processes; write JSON.
+    Suite(suite::Args),
+    /// One marked dump of `--pid` with `--engine` (run under strace).
+    Once(measure::OnceArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let r: Result<()> = match Cli::parse().cmd {
+        Cmd::Suite(a) => suite::run(a),
+        Cmd::Once(a) => measure::once(a),
+    };
+    match r {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("crib-bench: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

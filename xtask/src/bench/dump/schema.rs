@@ -1,0 +1,89 @@
+//! The measurement format `crib-bench suite` writes and `cargo xtask bench
+//! dump` reads (one source: the bench binary includes this file by path).
+//! Raw samples are kept so the report can be recomputed.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One lane (host kernel, or the patched kernel in the VM).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LaneRun {
+    /// `host` or `vm`.
+    pub lane: String,
+    /// `uname -r` where the measurement ran.
+    pub kernel: String,
+    /// Ran under emulation (absolute times mean little).
+    pub emulated: bool,
+    pub sizes: Vec<SizeRun>,
+    /// Engines that could not be measured at all, and why.
+    pub notes: Vec<String>,
+}
+
+/// Every engine against one prepared process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SizeRun {
+    /// Requested open fds and mappings.
+    pub n: u64,
+    /// Requested socket groups (TCP pair, UDP pair, unix stream + dgram pairs).
+    pub socket_groups: u64,
+    /// What the target reported once ready (its own /proc).
+    pub target_fds: u64,
+    pub target_maps: u64,
+    pub engines: Vec<EngineRun>,
+}
+
+/// One engine on one prepared process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EngineRun {
+    /// `crib`, `upstream`, `procfs` or `criu`.
+    pub engine: String,
+    /// Why the engine was not measured (then everything else is empty).
+    pub unavailable: Option<String>,
+    /// Engine open (program load + verification for BPF engines), ns per open.
+    pub load_ns: Vec<u64>,
+    /// The first dump after opening (page cache, BTF, maps still cold), ns.
+    pub first_dump_ns: Option<u64>,
+    /// Whole dump (the supported operations), ns per warm repetition.
+    pub total_ns: Vec<u64>,
+    /// Per operation (`task`, `files`, `mm`, `sockets`, `queues`).
+    pub ops: BTreeMap<String, OpRun>,
+    /// Record counts of the last dump (they must not change between reps).
+    pub records: Records,
+    /// Syscalls of one warm dump (a separate run under strace).
+    pub syscalls: Option<Syscalls>,
+    /// Syscalls of one engine open (program load), same run.
+    pub load_syscalls: Option<Syscalls>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OpRun {
+    /// ns per warm repetition; empty when unsupported.
+    pub ns: Vec<u64>,
+    /// Set when the engine refused the operation.
+    pub unsupported: Option<String>,
+    /// Items the engine marked `Unavailable` (e.g. queues it cannot read).
+    pub unavailable_items: u64,
+    pub syscalls: Option<Syscalls>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Records {
+    pub files: u64,
+    pub mappings: u64,
+    pub sockets: u64,
+    pub pipes: u64,
+    /// Queue bytes captured (socket queues + pipe buffers).
+    pub queued_bytes: u64,
+}
+
+/// Counted from an strace of the region.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Syscalls {
+    pub total: u64,
+    /// Bytes the kernel copied to user buffers by data-returning calls
+    /// (read family, recv family, getdents64, readlink): the sum of their
+    /// return values. Ring buffer records are read from shared memory and
+    /// are not counted here.
+    pub bytes_to_user: u64,
+    pub by_name: BTreeMap<String, u64>,
+}
