@@ -85,10 +85,19 @@ fn run() -> Result<(), String> {
             continue;
         }
         let obj = out.join(format!("{stem}.bpf.o"));
-        compile(&clang, src, &obj, &[&include, &vmlinux_dir, Path::new(&libbpf_inc)])?;
+        compile(
+            &clang,
+            src,
+            &obj,
+            &[&include, &vmlinux_dir, Path::new(&libbpf_inc)],
+        )?;
         let installed = install_dir.join(format!("{stem}.bpf.o"));
         fs::copy(&obj, &installed).map_err(|e| {
-            format!("cannot copy {} to {}: {e}", obj.display(), installed.display())
+            format!(
+                "cannot copy {} to {}: {e}",
+                obj.display(),
+                installed.display()
+            )
         })?;
         let _ = writeln!(
             rs,
@@ -101,7 +110,8 @@ fn run() -> Result<(), String> {
         "/// Where build.rs installed the objects.\npub const INSTALL_DIR: &str = {:?};",
         install_dir.display().to_string()
     );
-    fs::write(out.join("bpf_objects.rs"), rs).map_err(|e| format!("cannot write bpf_objects.rs: {e}"))
+    fs::write(out.join("bpf_objects.rs"), rs)
+        .map_err(|e| format!("cannot write bpf_objects.rs: {e}"))
 }
 
 fn env_var(name: &str) -> Result<String, String> {
@@ -164,7 +174,15 @@ fn gen_vmlinux_h(bpftool: &str, dir: &Path) -> Result<(), String> {
 
 fn compile(clang: &str, src: &Path, obj: &Path, includes: &[&Path]) -> Result<(), String> {
     let mut cmd = Command::new(clang);
-    cmd.args(["-O2", "-g", "-target", "bpf", "-D__TARGET_ARCH_x86", "-Wall", "-Werror"]);
+    cmd.args([
+        "-O2",
+        "-g",
+        "-target",
+        "bpf",
+        "-D__TARGET_ARCH_x86",
+        "-Wall",
+        "-Werror",
+    ]);
     // static inline helpers in shared headers are not used by every object.
     cmd.arg("-Wno-unused-function");
     for inc in includes {

@@ -34,7 +34,11 @@ fn upstream_equals_procfs_on_a_live_child() {
     // the vma iterators, like the kernel's own mm walk, do not see it.
     pf.mappings.retain(|m| m.path != "[vsyscall]");
     let diffs = diff_dumps(&up, &pf);
-    assert!(diffs.is_empty(), "upstream != procfs:\n{}", diffs.join("\n"));
+    assert!(
+        diffs.is_empty(),
+        "upstream != procfs:\n{}",
+        diffs.join("\n")
+    );
     // The comparison must have had something to compare.
     assert!(up.files.len() >= 15, "files: {:?}", up.files);
     assert!(up.sockets.len() >= 8, "sockets: {:?}", up.sockets);
@@ -67,7 +71,10 @@ fn upstream_sees_the_known_state() {
     assert!(gone.unlinked);
     assert_eq!(gone.path, child.unlinked_path.to_string_lossy());
     assert_eq!(by_fd(fd::PIPE_R).kind, FileKind::Pipe);
-    assert_eq!(by_fd(fd::PIPE_R).path, format!("pipe:[{}]", by_fd(fd::PIPE_R).ino));
+    assert_eq!(
+        by_fd(fd::PIPE_R).path,
+        format!("pipe:[{}]", by_fd(fd::PIPE_R).ino)
+    );
     assert_eq!(by_fd(fd::TCP_SERVER).kind, FileKind::Socket);
 
     let socks = e.sockets(child.pid, &files).expect("sockets");
@@ -82,15 +89,24 @@ fn upstream_sees_the_known_state() {
     assert_eq!(srv.state, 1, "TCP_ESTABLISHED");
     let tcp = srv.tcp.as_ref().expect("tcp state");
     let client = sock(fd::TCP_CLIENT).tcp.clone().expect("client tcp");
-    assert_eq!(tcp.rcv_nxt, client.write_seq, "the server got all the client wrote");
+    assert_eq!(
+        tcp.rcv_nxt, client.write_seq,
+        "the server got all the client wrote"
+    );
     assert_eq!(client.snd_una, client.write_seq, "and acknowledged it");
     assert_eq!(client.unsent_len, 0);
     let cork = sock(fd::UDP_CORKED).udp.as_ref().expect("udp state");
     assert!(cork.corked);
     // udp_sock.len counts the UDP header of the pending frame
-    assert_eq!(cork.pending_len, Some(common::UDP_CORK_DATA.len() as u32 + 8));
+    assert_eq!(
+        cork.pending_len,
+        Some(common::UDP_CORK_DATA.len() as u32 + 8)
+    );
     assert!(!sock(fd::UDP_CONNECTED).udp.as_ref().expect("udp").corked);
-    assert!(matches!(sock(fd::UDP_CONNECTED).remote, SockAddr::Inet { .. }));
+    assert!(matches!(
+        sock(fd::UDP_CONNECTED).remote,
+        SockAddr::Inet { .. }
+    ));
     let ua = sock(fd::UNIX_STREAM_A);
     assert_eq!(
         ua.unix.as_ref().expect("unix").peer_ino,
@@ -111,15 +127,31 @@ fn upstream_sees_the_known_state() {
 #[test]
 fn queues_are_reported_unsupported_never_empty() {
     let child = common::spawn();
-    let d = dump_with(child.pid, EngineKind::Upstream);
-    let cork_ino = d.file(fd::UDP_CORKED).expect("corked fd").ino;
-    let s = d.socket(cork_ino).expect("corked socket");
-    match &s.write_queue {
-        Captured::Unavailable { reason } => assert_eq!(reason, QUEUES_UNSUPPORTED),
-        Captured::Data(v) => panic!("upstream claimed a corked write queue: {v:?}"),
+    let mut e = upstream();
+    let f = e.files(child.pid).expect("files");
+    let mut socks = e.sockets(child.pid, &f.files).expect("sockets");
+    let mut pipes = f.pipes.clone();
+    assert!(!pipes.is_empty() && !socks.is_empty());
+    e.queues(child.pid, &f.files, &mut socks, &mut pipes)
+        .expect("queues is not an error, it says what it cannot see");
+    let cork_ino = f
+        .files
+        .iter()
+        .find(|x| x.fd == fd::UDP_CORKED)
+        .expect("corked fd")
+        .ino;
+    let s = socks
+        .iter()
+        .find(|s| s.ino == cork_ino)
+        .expect("corked socket");
+    for q in [&s.write_queue, &s.recv_queue] {
+        match q {
+            Captured::Unavailable { reason } => assert_eq!(reason, QUEUES_UNSUPPORTED),
+            Captured::Data(v) => panic!("upstream claimed a queue it cannot read: {v:?}"),
+        }
     }
-    assert!(d.pipes.iter().all(|p| p.data.data().is_none()));
-    assert!(d.info.notes.iter().any(|n| n.contains("corked UDP")));
+    assert!(socks.iter().all(|s| s.write_queue.data().is_none()));
+    assert!(pipes.iter().all(|p| p.data.data().is_none()));
 }
 
 #[test]
@@ -128,7 +160,9 @@ fn syscall_path_equals_iterator_path() {
     let mut e = upstream();
     if !(f.task_from_vpid && f.task_vma_iter_kfunc) {
         // Not a skip: on such a kernel the engine must say why.
-        let err = e.memory_map_syscall(1).expect_err("no kfuncs, no syscall path");
+        let err = e
+            .memory_map_syscall(1)
+            .expect_err("no kfuncs, no syscall path");
         assert!(err.to_string().contains("bpf_task_from_vpid"), "{err}");
         return;
     }

@@ -9,6 +9,7 @@ use crate::model::{
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 const DELETED: &str = " (deleted)";
+const TCP_ESTABLISHED: u8 = 1;
 
 pub fn task(t: &wire::Task) -> TaskRecord {
     let n = &t.ns_ino;
@@ -150,7 +151,9 @@ pub fn inet(s: &wire::Inet) -> SocketRecord {
             priority: Some(s.priority),
             nodelay: is_tcp.then_some(s.opts & sockopt::NODELAY != 0),
         },
-        tcp: is_tcp.then(|| TcpState {
+        // like procfs: sequence state only for established connections
+        // (what TCP_REPAIR can restore; a listener has none)
+        tcp: (is_tcp && s.state == TCP_ESTABLISHED).then(|| TcpState {
             write_seq: s.write_seq,
             rcv_nxt: s.rcv_nxt,
             snd_una: s.snd_una,

@@ -10,7 +10,9 @@
 
 use super::bpfobj::{self, objects, BpfError, RbObject};
 use super::wire::{self, WireRecord};
-use super::{convert, DumpEngine, EngineError, EngineKind, EngineResult, FilesDump, KernelFeatures};
+use super::{
+    convert, DumpEngine, EngineError, EngineKind, EngineResult, FilesDump, KernelFeatures,
+};
 use crate::model::{
     Captured, FileKind, FileRecord, MappingRecord, Operation, PipeRecord, Segment, SockAddr,
     SocketRecord, TaskRecord,
@@ -65,7 +67,11 @@ pub fn missing_kfuncs(f: &KernelFeatures) -> Vec<&'static str> {
 }
 
 /// Open + load `name` with every program set to `prog_type`, sleepable.
-fn load_as(name: &'static str, bytes: Option<&'static [u8]>, prog_type: u32) -> Result<RbObject, BpfError> {
+fn load_as(
+    name: &'static str,
+    bytes: Option<&'static [u8]>,
+    prog_type: u32,
+) -> Result<RbObject, BpfError> {
     let mut open = bpfobj::open(name, bytes)?;
     for mut p in open.progs_mut() {
         let raw = p.as_libbpf_object().as_ptr();
@@ -84,7 +90,10 @@ fn load_as(name: &'static str, bytes: Option<&'static [u8]>, prog_type: u32) -> 
 }
 
 /// Load as BPF_PROG_TYPE_CRIB, else as BPF_PROG_TYPE_SYSCALL.
-fn load_crib_object(name: &'static str, bytes: Option<&'static [u8]>) -> Result<(RbObject, LoadedAs), String> {
+fn load_crib_object(
+    name: &'static str,
+    bytes: Option<&'static [u8]>,
+) -> Result<(RbObject, LoadedAs), String> {
     match load_as(name, bytes, BPF_PROG_TYPE_CRIB) {
         Ok(o) => Ok((o, LoadedAs::Crib)),
         Err(crib_err) => match load_as(name, bytes, BPF_PROG_TYPE_SYSCALL) {
@@ -134,7 +143,14 @@ impl CribEngine {
         self.loaded_as
     }
 
-    fn run(&self, op: Operation, prog: &str, pid: i32, fd: i32, queue: u32) -> EngineResult<Vec<WireRecord>> {
+    fn run(
+        &self,
+        op: Operation,
+        prog: &str,
+        pid: i32,
+        fd: i32,
+        queue: u32,
+    ) -> EngineResult<Vec<WireRecord>> {
         let mut ctx = bpfobj::args(pid, fd, queue);
         self.dump.run(prog, &mut ctx).map_err(|e| match e {
             BpfError::Run { ref what, .. } if what.contains("No such process") => EngineError::Io {
@@ -147,9 +163,22 @@ impl CribEngine {
         })
     }
 
-    fn read_queue(&self, pid: i32, fd: i32, queue: u16, stream: bool) -> EngineResult<Vec<Segment>> {
-        let recs = self.run(Operation::Queues, "crib_dump_queue", pid, fd, u32::from(queue))?;
-        frames_to_segments(&recs, stream).map_err(|e| err(Operation::Queues, format!("fd {fd}: {e}")))
+    fn read_queue(
+        &self,
+        pid: i32,
+        fd: i32,
+        queue: u16,
+        stream: bool,
+    ) -> EngineResult<Vec<Segment>> {
+        let recs = self.run(
+            Operation::Queues,
+            "crib_dump_queue",
+            pid,
+            fd,
+            u32::from(queue),
+        )?;
+        frames_to_segments(&recs, stream)
+            .map_err(|e| err(Operation::Queues, format!("fd {fd}: {e}")))
     }
 }
 
@@ -266,7 +295,10 @@ impl DumpEngine for CribEngine {
             .map(|f| f.ino)
             .collect();
         let all = self.sockets_of.take().map(|(_, s)| s).unwrap_or_default();
-        Ok(all.into_iter().filter(|s| wanted.contains(&s.ino)).collect())
+        Ok(all
+            .into_iter()
+            .filter(|s| wanted.contains(&s.ino))
+            .collect())
     }
 
     fn queues(
@@ -277,18 +309,26 @@ impl DumpEngine for CribEngine {
         pipes: &mut [PipeRecord],
     ) -> EngineResult<()> {
         for s in sockets.iter_mut() {
-            let Some(fd) = files.iter().find(|f| f.ino == s.ino && f.kind == FileKind::Socket) else {
+            let Some(fd) = files
+                .iter()
+                .find(|f| f.ino == s.ino && f.kind == FileKind::Socket)
+            else {
                 let why = format!("no fd of pid {pid} refers to socket {}", s.ino);
                 s.recv_queue = Captured::unavailable(why.clone());
                 s.write_queue = Captured::unavailable(why);
                 continue;
             };
             let stream = s.is_stream();
-            s.recv_queue = Captured::Data(self.read_queue(pid, fd.fd, wire::QUEUE_RECEIVE, stream)?);
+            s.recv_queue =
+                Captured::Data(self.read_queue(pid, fd.fd, wire::QUEUE_RECEIVE, stream)?);
             let in_flight = s
                 .tcp
                 .as_ref()
-                .map(|t| t.write_seq.wrapping_sub(t.unsent_len).wrapping_sub(t.snd_una))
+                .map(|t| {
+                    t.write_seq
+                        .wrapping_sub(t.unsent_len)
+                        .wrapping_sub(t.snd_una)
+                })
                 .unwrap_or(0);
             s.write_queue = if in_flight != 0 {
                 Captured::unavailable(format!("{TCP_IN_FLIGHT} ({in_flight} bytes in flight)"))
@@ -334,8 +374,8 @@ impl CribRestorer {
                 format!("{NO_KFUNCS} (bpf_crib_udp_queue_rcv)"),
             ));
         }
-        let (obj, loaded_as) =
-            load_crib_object(RESTORE, objects::CRIB_RESTORE).map_err(|e| err(Operation::Queues, e))?;
+        let (obj, loaded_as) = load_crib_object(RESTORE, objects::CRIB_RESTORE)
+            .map_err(|e| err(Operation::Queues, e))?;
         Ok(CribRestorer { obj, loaded_as })
     }
 
@@ -349,7 +389,10 @@ impl CribRestorer {
         if d.data.len() > RESTORE_DATA_MAX {
             return Err(err(
                 Operation::Queues,
-                format!("datagram of {} bytes exceeds {RESTORE_DATA_MAX}", d.data.len()),
+                format!(
+                    "datagram of {} bytes exceeds {RESTORE_DATA_MAX}",
+                    d.data.len()
+                ),
             ));
         }
         let map = self

@@ -11,9 +11,16 @@ use crate::model::{FileContents, FileKind, FileRecord};
 /// Largest unlinked file whose contents a dump saves (same as procfs).
 pub const MAX_UNLINKED_BYTES: u64 = 64 << 20;
 
-pub fn read_all(engine: EngineKind, pid: i32, files: &[FileRecord]) -> EngineResult<Vec<FileContents>> {
+pub fn read_all(
+    engine: EngineKind,
+    pid: i32,
+    files: &[FileRecord],
+) -> EngineResult<Vec<FileContents>> {
     let mut out = Vec::new();
-    for f in files.iter().filter(|f| f.kind == FileKind::Regular && f.unlinked) {
+    for f in files
+        .iter()
+        .filter(|f| f.kind == FileKind::Regular && f.unlinked)
+    {
         let link = format!("/proc/{pid}/fd/{}", f.fd);
         if f.size > MAX_UNLINKED_BYTES {
             return Err(EngineError::Parse {

@@ -305,7 +305,7 @@ impl At {
         }
     }
     /// The last `var` bytes of `rec`, which must not overlap the fixed part.
-    fn tail<'a>(self, rec: &'a [u8], fixed: usize, var: u64) -> Result<&'a [u8], WireError> {
+    fn tail(self, rec: &[u8], fixed: usize, var: u64) -> Result<&[u8], WireError> {
         let bad = || WireError::BadVarLen {
             offset: self.offset,
             rtype: self.rtype,

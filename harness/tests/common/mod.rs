@@ -71,7 +71,10 @@ pub fn spawn() -> LiveChild {
 
     let mut ready = [0i32; 2];
     // SAFETY: pipe2 writes two fds into the array.
-    assert_eq!(unsafe { libc::pipe2(ready.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    assert_eq!(
+        unsafe { libc::pipe2(ready.as_mut_ptr(), libc::O_CLOEXEC) },
+        0
+    );
     // SAFETY: the child only calls async-signal-safe syscalls, then _exit.
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0, "fork failed");
@@ -99,7 +102,11 @@ pub fn spawn() -> LiveChild {
     let mut b = [0u8; 1];
     // SAFETY: reading one byte into a stack buffer.
     let got = unsafe { libc::read(r.as_raw_fd(), b.as_mut_ptr().cast(), 1) };
-    assert!(got == 1 && b[0] == b'R', "child failed while setting up (status byte {:?})", b[0]);
+    assert!(
+        got == 1 && b[0] == b'R',
+        "child failed while setting up (status byte {:?})",
+        b[0]
+    );
     std::thread::sleep(Duration::from_millis(20));
     child
 }
@@ -161,11 +168,23 @@ unsafe fn child_main(file: &CString, ro: &CString, gone: &CString, ready: i32) -
         // files
         let f = libc::open(file.as_ptr(), libc::O_RDWR);
         place(f, fd::FILE_RW, ready);
-        check(libc::lseek(fd::FILE_RW, FILE_POS, libc::SEEK_SET) == FILE_POS, ready, b's');
-        place(libc::open(ro.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC), fd::FILE_RO_CLOEXEC, ready);
+        check(
+            libc::lseek(fd::FILE_RW, FILE_POS, libc::SEEK_SET) == FILE_POS,
+            ready,
+            b's',
+        );
+        place(
+            libc::open(ro.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC),
+            fd::FILE_RO_CLOEXEC,
+            ready,
+        );
         // dup2 drops O_CLOEXEC: set it again on the new fd
         libc::fcntl(fd::FILE_RO_CLOEXEC, libc::F_SETFD, libc::FD_CLOEXEC);
-        place(libc::open(gone.as_ptr(), libc::O_RDONLY), fd::FILE_UNLINKED, ready);
+        place(
+            libc::open(gone.as_ptr(), libc::O_RDONLY),
+            fd::FILE_UNLINKED,
+            ready,
+        );
         check(libc::unlink(gone.as_ptr()) == 0, ready, b'u');
         // pipe with data
         let mut p = [0i32; 2];
@@ -175,50 +194,154 @@ unsafe fn child_main(file: &CString, ro: &CString, gone: &CString, ready: i32) -
         libc::write(fd::PIPE_W, PIPE_DATA.as_ptr().cast(), PIPE_DATA.len());
         // unix pairs with queued data
         let mut sp = [0i32; 2];
-        check(libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, sp.as_mut_ptr()) == 0, ready, b'x');
+        check(
+            libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, sp.as_mut_ptr()) == 0,
+            ready,
+            b'x',
+        );
         place(sp[0], fd::UNIX_STREAM_A, ready);
         place(sp[1], fd::UNIX_STREAM_B, ready);
-        libc::write(fd::UNIX_STREAM_A, UNIX_STREAM_DATA.as_ptr().cast(), UNIX_STREAM_DATA.len());
-        check(libc::socketpair(libc::AF_UNIX, libc::SOCK_DGRAM, 0, sp.as_mut_ptr()) == 0, ready, b'y');
+        libc::write(
+            fd::UNIX_STREAM_A,
+            UNIX_STREAM_DATA.as_ptr().cast(),
+            UNIX_STREAM_DATA.len(),
+        );
+        check(
+            libc::socketpair(libc::AF_UNIX, libc::SOCK_DGRAM, 0, sp.as_mut_ptr()) == 0,
+            ready,
+            b'y',
+        );
         place(sp[0], fd::UNIX_DGRAM_A, ready);
         place(sp[1], fd::UNIX_DGRAM_B, ready);
-        libc::write(fd::UNIX_DGRAM_A, UNIX_DGRAM_DATA.as_ptr().cast(), UNIX_DGRAM_DATA.len());
+        libc::write(
+            fd::UNIX_DGRAM_A,
+            UNIX_DGRAM_DATA.as_ptr().cast(),
+            UNIX_DGRAM_DATA.len(),
+        );
         // TCP established pair on loopback, unread data on the server side
-        place(libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0), fd::TCP_LISTEN, ready);
+        place(
+            libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0),
+            fd::TCP_LISTEN,
+            ready,
+        );
         let any = loopback(0);
-        check(libc::bind(fd::TCP_LISTEN, (&raw const any).cast(), sin_len) == 0, ready, b'b');
+        check(
+            libc::bind(fd::TCP_LISTEN, (&raw const any).cast(), sin_len) == 0,
+            ready,
+            b'b',
+        );
         check(libc::listen(fd::TCP_LISTEN, 4) == 0, ready, b'l');
         let to = loopback(bound_port(fd::TCP_LISTEN));
-        place(libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0), fd::TCP_CLIENT, ready);
-        check(libc::connect(fd::TCP_CLIENT, (&raw const to).cast(), sin_len) == 0, ready, b'c');
-        place(libc::accept(fd::TCP_LISTEN, std::ptr::null_mut(), std::ptr::null_mut()), fd::TCP_SERVER, ready);
+        place(
+            libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0),
+            fd::TCP_CLIENT,
+            ready,
+        );
+        check(
+            libc::connect(fd::TCP_CLIENT, (&raw const to).cast(), sin_len) == 0,
+            ready,
+            b'c',
+        );
+        place(
+            libc::accept(fd::TCP_LISTEN, std::ptr::null_mut(), std::ptr::null_mut()),
+            fd::TCP_SERVER,
+            ready,
+        );
         libc::write(fd::TCP_CLIENT, TCP_DATA.as_ptr().cast(), TCP_DATA.len());
         // UDP: a receiver with one datagram queued, a connected sender, a corked one
-        place(libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0), fd::UDP_RECV, ready);
-        check(libc::bind(fd::UDP_RECV, (&raw const any).cast(), sin_len) == 0, ready, b'B');
+        place(
+            libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0),
+            fd::UDP_RECV,
+            ready,
+        );
+        check(
+            libc::bind(fd::UDP_RECV, (&raw const any).cast(), sin_len) == 0,
+            ready,
+            b'B',
+        );
         let rto = loopback(bound_port(fd::UDP_RECV));
-        place(libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0), fd::UDP_CONNECTED, ready);
-        check(libc::connect(fd::UDP_CONNECTED, (&raw const rto).cast(), sin_len) == 0, ready, b'C');
-        libc::send(fd::UDP_CONNECTED, UDP_RECV_DATA.as_ptr().cast(), UDP_RECV_DATA.len(), 0);
-        place(libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0), fd::UDP_CORKED, ready);
-        check(libc::connect(fd::UDP_CORKED, (&raw const rto).cast(), sin_len) == 0, ready, b'K');
+        place(
+            libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0),
+            fd::UDP_CONNECTED,
+            ready,
+        );
+        check(
+            libc::connect(fd::UDP_CONNECTED, (&raw const rto).cast(), sin_len) == 0,
+            ready,
+            b'C',
+        );
+        libc::send(
+            fd::UDP_CONNECTED,
+            UDP_RECV_DATA.as_ptr().cast(),
+            UDP_RECV_DATA.len(),
+            0,
+        );
+        place(
+            libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0),
+            fd::UDP_CORKED,
+            ready,
+        );
+        check(
+            libc::connect(fd::UDP_CORKED, (&raw const rto).cast(), sin_len) == 0,
+            ready,
+            b'K',
+        );
         let one: i32 = 1;
         check(
-            libc::setsockopt(fd::UDP_CORKED, libc::SOL_UDP, libc::UDP_CORK, (&raw const one).cast(), 4) == 0,
+            libc::setsockopt(
+                fd::UDP_CORKED,
+                libc::SOL_UDP,
+                libc::UDP_CORK,
+                (&raw const one).cast(),
+                4,
+            ) == 0,
             ready,
             b'k',
         );
-        libc::send(fd::UDP_CORKED, UDP_CORK_DATA.as_ptr().cast(), UDP_CORK_DATA.len(), 0);
+        libc::send(
+            fd::UDP_CORKED,
+            UDP_CORK_DATA.as_ptr().cast(),
+            UDP_CORK_DATA.len(),
+            0,
+        );
         // mappings: anon private, anon shared, file shared, file private read-only
         let rw = libc::PROT_READ | libc::PROT_WRITE;
-        let m1 = libc::mmap(std::ptr::null_mut(), 3 * 4096, rw, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0);
+        let m1 = libc::mmap(
+            std::ptr::null_mut(),
+            3 * 4096,
+            rw,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
         check(m1 != libc::MAP_FAILED, ready, b'1');
         *(m1 as *mut u8) = 1;
-        let m2 = libc::mmap(std::ptr::null_mut(), 2 * 4096, rw, libc::MAP_SHARED | libc::MAP_ANONYMOUS, -1, 0);
+        let m2 = libc::mmap(
+            std::ptr::null_mut(),
+            2 * 4096,
+            rw,
+            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
         check(m2 != libc::MAP_FAILED, ready, b'2');
-        let m3 = libc::mmap(std::ptr::null_mut(), 2 * 4096, rw, libc::MAP_SHARED, fd::FILE_RW, 4096);
+        let m3 = libc::mmap(
+            std::ptr::null_mut(),
+            2 * 4096,
+            rw,
+            libc::MAP_SHARED,
+            fd::FILE_RW,
+            4096,
+        );
         check(m3 != libc::MAP_FAILED, ready, b'3');
-        let m4 = libc::mmap(std::ptr::null_mut(), 4096, libc::PROT_READ, libc::MAP_PRIVATE, fd::FILE_RW, 0);
+        let m4 = libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ,
+            libc::MAP_PRIVATE,
+            fd::FILE_RW,
+            0,
+        );
         check(m4 != libc::MAP_FAILED, ready, b'4');
         let r = [b'R'];
         libc::write(ready, r.as_ptr().cast(), 1);

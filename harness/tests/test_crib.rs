@@ -1,0 +1,258 @@
+//! The `crib` engine. Two lanes:
+//! - host (`cargo test`): the objects are built and well-formed, and on a
+//!   kernel without the CRIB kfuncs the engine and the restorer refuse to
+//!   open with "crib kfuncs not present in this kernel";
+//! - VM (`#[ignore]`d here; run by `cargo xtask vmtest` as
+//!   `test_crib --include-ignored` on the patched kernel): dumps of a live
+//!   child against procfs, every queue incl. a corked UDP write queue, and
+//!   the UDP receive-queue restore kfunc. On a kernel without the kfuncs the
+//!   VM tests fail, they do not skip.
+
+mod common;
+
+use common::fd;
+use crib_harness::diff::diff_dumps;
+use crib_harness::dump::{dump, DumpRequest};
+use crib_harness::engine::bpfobj::{self, objects};
+use crib_harness::engine::crib::{
+    missing_kfuncs, CribEngine, CribRestorer, RestoreDatagram, NO_KFUNCS,
+};
+use crib_harness::engine::{DumpEngine, EngineChoice, EngineKind, KernelFeatures};
+use crib_harness::model::{Captured, Dump, SockAddr};
+use std::net::{IpAddr, Ipv4Addr, UdpSocket};
+use std::os::fd::AsRawFd;
+
+const VM_LANE: &str = "VM lane: needs the CRIB-patched kernel (cargo xtask vmtest)";
+
+#[test]
+fn crib_objects_are_built_with_their_programs() {
+    for (name, bytes, progs) in [
+        (
+            "crib_dump",
+            objects::CRIB_DUMP,
+            &[
+                "crib_dump_task",
+                "crib_dump_files",
+                "crib_dump_vmas",
+                "crib_dump_queue",
+            ][..],
+        ),
+        (
+            "crib_restore",
+            objects::CRIB_RESTORE,
+            &["crib_restore_udp_rcv"][..],
+        ),
+    ] {
+        let open = bpfobj::open(name, bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let found: Vec<String> = open
+            .progs()
+            .map(|p| {
+                assert_eq!(
+                    p.section(),
+                    "crib",
+                    "{name}: programs live in SEC(\"crib\")"
+                );
+                p.name().to_string_lossy().into_owned()
+            })
+            .collect();
+        for p in progs {
+            assert!(
+                found.iter().any(|f| f == p),
+                "{name}: {p} missing from {found:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn without_kfuncs_the_engine_says_so() {
+    let missing = missing_kfuncs(&KernelFeatures::detect());
+    match CribEngine::open() {
+        Ok(_) => assert!(
+            missing.is_empty(),
+            "opened although {missing:?} are missing"
+        ),
+        Err(e) => {
+            assert!(
+                !missing.is_empty(),
+                "all kfuncs present but open failed: {e}"
+            );
+            let msg = e.to_string();
+            assert!(msg.contains(NO_KFUNCS), "{msg}");
+            assert!(msg.contains(missing[0]), "names what is missing: {msg}");
+        }
+    }
+    if !KernelFeatures::detect().crib_restore {
+        let e = CribRestorer::open()
+            .err()
+            .expect("no restore kfunc, no restorer");
+        assert!(e.to_string().contains(NO_KFUNCS), "{e}");
+    }
+}
+
+#[test]
+fn auto_selection_never_picks_crib_without_kfuncs() {
+    let f = KernelFeatures::detect();
+    if missing_kfuncs(&f).is_empty() {
+        return; // the patched kernel: crib is a legitimate choice there
+    }
+    let child = common::spawn();
+    let d = dump(&DumpRequest::all(child.pid, EngineChoice::Auto)).expect("auto dump");
+    assert!(
+        d.info.engines.iter().all(|(_, e)| e != "crib"),
+        "{:?}",
+        d.info.engines
+    );
+}
+
+fn crib() -> CribEngine {
+    CribEngine::open().unwrap_or_else(|e| panic!("{VM_LANE}: {e}"))
+}
+
+fn crib_dump(pid: i32) -> Dump {
+    dump(&DumpRequest::all(
+        pid,
+        EngineChoice::Fixed(EngineKind::Crib),
+    ))
+    .unwrap_or_else(|e| panic!("crib dump of {pid}: {e}"))
+}
+
+#[test]
+#[ignore = "VM lane: needs the CRIB-patched kernel (cargo xtask vmtest)"]
+fn vm_crib_equals_procfs_on_a_live_child() {
+    let child = common::spawn();
+    let c = crib_dump(child.pid);
+    let mut p = dump(&DumpRequest::all(
+        child.pid,
+        EngineChoice::Fixed(EngineKind::Procfs),
+    ))
+    .expect("procfs dump");
+    p.mappings.retain(|m| m.path != "[vsyscall]");
+    let diffs = diff_dumps(&c, &p);
+    assert!(diffs.is_empty(), "crib != procfs:\n{}", diffs.join("\n"));
+    assert!(c.files.len() >= 15 && c.sockets.len() >= 8 && c.mappings.len() >= 10);
+}
+
+#[test]
+#[ignore = "VM lane: needs the CRIB-patched kernel (cargo xtask vmtest)"]
+fn vm_crib_equals_upstream() {
+    let child = common::spawn();
+    let c = crib_dump(child.pid);
+    let u = dump(&DumpRequest::all(
+        child.pid,
+        EngineChoice::Fixed(EngineKind::Upstream),
+    ))
+    .expect("upstream dump");
+    let diffs = diff_dumps(&c, &u);
+    assert!(diffs.is_empty(), "crib != upstream:\n{}", diffs.join("\n"));
+}
+
+#[test]
+#[ignore = "VM lane: needs the CRIB-patched kernel (cargo xtask vmtest)"]
+fn vm_crib_reads_every_queue_including_corked_udp() {
+    let child = common::spawn();
+    let d = crib_dump(child.pid);
+    let sock = |n: i32| {
+        let ino = d.file(n).unwrap_or_else(|| panic!("fd {n}")).ino;
+        d.socket(ino).unwrap_or_else(|| panic!("socket of fd {n}"))
+    };
+    let data = |q: &Captured<Vec<crib_harness::model::Segment>>| -> Vec<Vec<u8>> {
+        match q {
+            Captured::Data(segs) => segs.iter().map(|s| s.data.clone()).collect(),
+            Captured::Unavailable { reason } => panic!("queue unavailable: {reason}"),
+        }
+    };
+    // the point of CRIB: the pending frame of a corked UDP socket
+    let cork = sock(fd::UDP_CORKED);
+    assert!(cork.udp.as_ref().expect("udp").corked);
+    assert_eq!(data(&cork.write_queue).concat(), common::UDP_CORK_DATA);
+    // a datagram waiting to be read, with its source
+    let rx = sock(fd::UDP_RECV);
+    let segs = rx.recv_queue.data().expect("udp receive queue");
+    assert_eq!(segs.len(), 1);
+    assert_eq!(segs[0].data, common::UDP_RECV_DATA);
+    match &segs[0].addr {
+        Some(SockAddr::Inet { ip, port }) => {
+            assert_eq!(*ip, IpAddr::V4(Ipv4Addr::LOCALHOST));
+            assert_eq!(
+                Some(*port),
+                match &sock(fd::UDP_CONNECTED).local {
+                    SockAddr::Inet { port, .. } => Some(*port),
+                    _ => None,
+                }
+            );
+        }
+        other => panic!("source address: {other:?}"),
+    }
+    assert_eq!(
+        data(&sock(fd::TCP_SERVER).recv_queue).concat(),
+        common::TCP_DATA
+    );
+    assert_eq!(data(&sock(fd::TCP_CLIENT).write_queue).concat(), b"");
+    assert_eq!(
+        data(&sock(fd::UNIX_STREAM_B).recv_queue).concat(),
+        common::UNIX_STREAM_DATA
+    );
+    assert_eq!(
+        data(&sock(fd::UNIX_DGRAM_B).recv_queue),
+        vec![common::UNIX_DGRAM_DATA.to_vec()]
+    );
+    assert!(data(&sock(fd::UDP_CONNECTED).write_queue).is_empty());
+}
+
+#[test]
+#[ignore = "VM lane: needs the CRIB-patched kernel (cargo xtask vmtest)"]
+fn vm_crib_resident_engine_dumps_many_times() {
+    let child = common::spawn();
+    let mut e = crib();
+    let first = e.files(child.pid).expect("files").files;
+    for _ in 0..20 {
+        assert_eq!(e.files(child.pid).expect("again").files, first);
+    }
+    let t = e.task(child.pid).expect("task");
+    assert_eq!(t.pid, child.pid);
+}
+
+#[test]
+#[ignore = "VM lane: needs the CRIB-patched kernel (cargo xtask vmtest)"]
+fn vm_crib_restore_queues_a_datagram() {
+    let r = CribRestorer::open().unwrap_or_else(|e| panic!("{VM_LANE}: {e}"));
+    let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let payload = b"restored by bpf_crib_udp_queue_rcv";
+    let src = (IpAddr::V4(Ipv4Addr::new(127, 0, 0, 9)), 4242);
+    r.udp_queue_rcv(
+        std::process::id() as i32,
+        sock.as_raw_fd(),
+        &RestoreDatagram {
+            data: payload,
+            source: src,
+            tstamp_ns: 0,
+            mark: 0,
+        },
+    )
+    .expect("queue a datagram");
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+        .expect("timeout");
+    let mut buf = [0u8; 128];
+    let (n, from) = sock.recv_from(&mut buf).expect("the datagram is there");
+    assert_eq!(&buf[..n], payload);
+    assert_eq!(from.ip(), src.0);
+    assert_eq!(from.port(), src.1);
+    // a family that does not match the socket is refused, not queued
+    let err = r
+        .udp_queue_rcv(
+            std::process::id() as i32,
+            sock.as_raw_fd(),
+            &RestoreDatagram {
+                data: payload,
+                source: ("::1".parse().expect("v6"), 1),
+                tstamp_ns: 0,
+                mark: 0,
+            },
+        )
+        .expect_err("wrong family");
+    assert!(
+        err.to_string().contains("family") || err.to_string().contains("not supported"),
+        "{err}"
+    );
+}

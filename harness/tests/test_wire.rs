@@ -1,0 +1,310 @@
+//! The wire-format decoder: round trips of every record kind (proptest),
+//! corrupt and truncated input (errors naming the record, never a panic),
+//! unknown and newer records (reported / prefix-decoded, never misparsed).
+
+use crib_harness::engine::wire::{
+    self, decode_sample, decode_stream, encode, fixed_len, rec_type, WireError, WireRecord,
+};
+use proptest::prelude::*;
+
+fn file_strategy() -> impl Strategy<Value = wire::File> {
+    (
+        any::<i32>(),
+        any::<u32>(),
+        any::<i64>(),
+        any::<(u64, u64, u32, u32, u32, u32, u32, bool)>(),
+        proptest::collection::vec(any::<u8>(), 0..600),
+    )
+        .prop_map(
+            |(fd, flags, pos, (ino, size, dev, mode, mnt_id, fmode, nlink, cloexec), path)| {
+                wire::File {
+                    fd,
+                    flags,
+                    pos,
+                    ino,
+                    size,
+                    dev,
+                    mode,
+                    mnt_id,
+                    fmode,
+                    nlink,
+                    cloexec,
+                    path,
+                }
+            },
+        )
+}
+
+fn vma_strategy() -> impl Strategy<Value = wire::Vma> {
+    (
+        any::<(u64, u64, u64, u64, u64, u32, u32)>(),
+        proptest::collection::vec(any::<u8>(), 0..600),
+    )
+        .prop_map(
+            |((start, end, pgoff, vm_flags, ino, dev, special), path)| wire::Vma {
+                start,
+                end,
+                pgoff,
+                vm_flags,
+                ino,
+                dev,
+                special,
+                path,
+            },
+        )
+}
+
+fn unix_strategy() -> impl Strategy<Value = wire::Unix> {
+    (
+        any::<(u64, u64, u16, u8, u8, u32)>(),
+        proptest::collection::vec(any::<u8>(), 0..108),
+        proptest::collection::vec(any::<u8>(), 0..108),
+    )
+        .prop_map(
+            |((ino, peer_ino, sock_type, state, shutdown, rqueue_len), path, peer_path)| {
+                wire::Unix {
+                    ino,
+                    peer_ino,
+                    sock_type,
+                    state,
+                    shutdown,
+                    rqueue_len,
+                    path,
+                    peer_path,
+                }
+            },
+        )
+}
+
+fn skb_strategy() -> impl Strategy<Value = wire::Skb> {
+    (
+        any::<(u64, i32, u16, u16, u32, u32, u32, u64)>(),
+        any::<([u8; 16], u16, u16, u32)>(),
+        proptest::collection::vec(any::<u8>(), 0..3000),
+    )
+        .prop_map(
+            |(
+                (sock_ino, fd, queue, flags, index, frame_len, offset, tstamp_ns),
+                (addr, port, family, mark),
+                data,
+            )| {
+                wire::Skb {
+                    sock_ino,
+                    fd,
+                    queue,
+                    flags,
+                    index,
+                    frame_len,
+                    offset,
+                    tstamp_ns,
+                    addr,
+                    port,
+                    family,
+                    mark,
+                    data,
+                }
+            },
+        )
+}
+
+fn task_strategy() -> impl Strategy<Value = wire::Task> {
+    (
+        any::<(u32, u32, u32, u32, u32, u32, u32)>(),
+        any::<[u64; 7]>(),
+        "[a-z0-9_]{0,15}",
+    )
+        .prop_map(
+            |((tgid, pid, ppid, ns_tgid, ns_level, uid, gid), ns_ino, comm)| wire::Task {
+                tgid,
+                pid,
+                ppid,
+                ns_tgid,
+                ns_level,
+                uid,
+                gid,
+                ns_ino,
+                comm,
+            },
+        )
+}
+
+fn record_strategy() -> impl Strategy<Value = (Vec<u8>, WireRecord)> {
+    prop_oneof![
+        file_strategy().prop_map(|f| (encode::file(&f), WireRecord::File(f))),
+        vma_strategy().prop_map(|v| (encode::vma(&v), WireRecord::Vma(v))),
+        unix_strategy().prop_map(|u| (encode::unix(&u), WireRecord::Unix(u))),
+        skb_strategy().prop_map(|s| (encode::skb(&s), WireRecord::Skb(s))),
+        task_strategy().prop_map(|t| (encode::task(&t), WireRecord::Task(t))),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn stream_round_trip(recs in proptest::collection::vec(record_strategy(), 0..12)) {
+        let mut buf = Vec::new();
+        for (bytes, _) in &recs {
+            buf.extend_from_slice(bytes);
+        }
+        let got = decode_stream(&buf).expect("valid stream");
+        let want: Vec<WireRecord> = recs.into_iter().map(|(_, r)| r).collect();
+        prop_assert_eq!(got, want);
+    }
+
+    #[test]
+    fn sample_allows_slack_after_len((bytes, rec) in record_strategy(), slack in 0usize..64) {
+        let mut b = bytes.clone();
+        b.extend(std::iter::repeat_n(0xee, slack));
+        prop_assert_eq!(decode_sample(&b).expect("sample"), rec);
+    }
+
+    #[test]
+    fn every_truncation_is_an_error((bytes, _) in record_strategy(), cut in 0usize..4000) {
+        let cut = cut % bytes.len();
+        prop_assert!(decode_stream(&bytes[..cut]).is_err() || cut == 0);
+    }
+
+    #[test]
+    fn random_bytes_never_panic(buf in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let _ = decode_stream(&buf);
+        let _ = decode_sample(&buf);
+    }
+
+    #[test]
+    fn corrupt_lengths_are_caught((bytes, _) in record_strategy(), len in any::<u32>()) {
+        let mut b = bytes.clone();
+        b[4..8].copy_from_slice(&len.to_le_bytes());
+        match decode_stream(&b) {
+            Ok(recs) => {
+                // only a length that still frames whole records can pass
+                prop_assert!(len as usize <= b.len());
+                prop_assert!(!recs.is_empty());
+            }
+            Err(e) => prop_assert!(!e.to_string().is_empty()),
+        }
+    }
+}
+
+fn hdr(rtype: u16, version: u16, len: u32) -> Vec<u8> {
+    let mut v = rtype.to_le_bytes().to_vec();
+    v.extend_from_slice(&version.to_le_bytes());
+    v.extend_from_slice(&len.to_le_bytes());
+    v
+}
+
+#[test]
+fn unknown_type_is_reported_and_skipped() {
+    let mut buf = hdr(99, 1, 16);
+    buf.extend_from_slice(&[7u8; 8]);
+    let end = encode::end(&wire::End {
+        prog: 2,
+        error: 0,
+        records: 1,
+        dropped: 0,
+    });
+    buf.extend_from_slice(&end);
+    let recs = decode_stream(&buf).expect("stream");
+    assert_eq!(
+        recs[0],
+        WireRecord::Unknown {
+            rtype: 99,
+            version: 1,
+            len: 16
+        }
+    );
+    assert!(matches!(recs[1], WireRecord::End(_)));
+}
+
+#[test]
+fn newer_version_decodes_the_known_prefix_and_finds_the_path() {
+    let f = wire::File {
+        fd: 3,
+        flags: 2,
+        pos: 9,
+        ino: 1,
+        size: 2,
+        dev: 3,
+        mode: 0o100644,
+        mnt_id: 5,
+        fmode: 3,
+        nlink: 1,
+        cloexec: true,
+        path: b"/tmp/x".to_vec(),
+    };
+    let v1 = encode::file(&f);
+    // a v2 program appended 8 bytes of new fields before the path
+    let mut v2 = v1[..fixed_len::FILE].to_vec();
+    v2.extend_from_slice(&[0xaa; 8]);
+    v2.extend_from_slice(&f.path);
+    v2[2..4].copy_from_slice(&2u16.to_le_bytes());
+    let len = v2.len() as u32;
+    v2[4..8].copy_from_slice(&len.to_le_bytes());
+    assert_eq!(decode_stream(&v2).expect("v2"), vec![WireRecord::File(f)]);
+}
+
+#[test]
+fn errors_name_the_record() {
+    let short = hdr(rec_type::FILE, 1, 20);
+    let mut buf = short.clone();
+    buf.extend_from_slice(&[0u8; 12]);
+    let e = decode_stream(&buf).expect_err("too short");
+    assert!(
+        matches!(
+            e,
+            WireError::TooShort {
+                name: "file",
+                need: 72,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("file"), "{e}");
+
+    let e = decode_stream(&[1, 0, 1]).expect_err("header");
+    assert_eq!(e, WireError::TruncatedHeader { offset: 0, have: 3 });
+
+    let e = decode_stream(&hdr(rec_type::VMA, 0, 8)).expect_err("version 0");
+    assert!(matches!(e, WireError::BadVersion { .. }));
+
+    // path_len larger than the record
+    let mut v = encode::vma(&wire::Vma {
+        start: 0,
+        end: 4096,
+        pgoff: 0,
+        vm_flags: 1,
+        ino: 0,
+        dev: 0,
+        special: 0,
+        path: b"abc".to_vec(),
+    });
+    v[fixed_len::VMA - 8..fixed_len::VMA - 4].copy_from_slice(&1000u32.to_le_bytes());
+    let e = decode_stream(&v).expect_err("var part");
+    assert!(
+        matches!(
+            e,
+            WireError::BadVarLen {
+                name: "vma",
+                var: 1000,
+                ..
+            }
+        ),
+        "{e}"
+    );
+
+    // a second record whose length runs past the buffer: offset names it
+    let mut two = encode::end(&wire::End {
+        prog: 1,
+        error: 0,
+        records: 0,
+        dropped: 0,
+    });
+    two.extend_from_slice(&hdr(rec_type::END, 1, 500));
+    let e = decode_stream(&two).expect_err("second truncated");
+    assert!(matches!(e, WireError::Truncated { offset: 24, .. }), "{e}");
+}
+
+#[test]
+fn zero_length_record_cannot_loop_forever() {
+    let e = decode_stream(&hdr(42, 1, 0)).expect_err("len 0");
+    assert!(matches!(e, WireError::TooShort { need: 8, .. }));
+}
