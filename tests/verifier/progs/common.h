@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Shared by the verifier accept/reject programs. */
+#ifndef __CRIB_VERIFIER_COMMON_H
+#define __CRIB_VERIFIER_COMMON_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+/* crib_verifier build defines CRIB_VMLINUX_HAS_CRIB_TYPES when vmlinux.h
+ * (from the kernel under test) already has the CRIB structs. */
+#include "crib/kfuncs.h"
+
+/* Same values as <linux/bpf_crib.h>; BTF may not carry the enum. */
+#define Q_WRITE 0
+#define Q_RECEIVE 1
+
+#define E2BIG 7
+#define EINVAL 22
+#define EPROTOTYPE 91
+
+/* What the loader passes in ctx_in (see README.md). */
+struct crib_test_ctx {
+	int pid;
+	int fd;		/* UDP socket: 1 datagram received, 1 corked */
+	int rfd;	/* empty UDP socket, target of restore tests */
+	int port;	/* host-order port fd is bound to */
+};
+
+/* Payload the loader queues on both queues of fd. */
+#define TEST_PAYLOAD "crib-verifier"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* A referenced sock for the loader's fd, or NULL. */
+static __always_inline struct sock *ctx_sock(struct crib_test_ctx *ctx, int fd)
+{
+	struct task_struct *t = bpf_task_from_vpid(ctx->pid);
+	struct file *f;
+	struct sock *sk;
+
+	if (!t)
+		return NULL;
+	f = bpf_crib_file_from_fd(t, fd);
+	bpf_task_release(t);
+	if (!f)
+		return NULL;
+	sk = bpf_crib_sock_from_file(f);
+	bpf_crib_put_file(f);
+	return sk;
+}
+
+/* 10.1.2.3:4242, the source restore programs give their datagrams. */
+#define RESTORE_SADDR 0x0302010a
+#define RESTORE_SPORT 4242
+#define RESTORE_PAYLOAD "crib-restored"
+#define AF_INET 2
+#define AF_INET6 10
+
+static __always_inline void restore_info(struct bpf_crib_skb_info *info,
+					 __u32 sz, __u32 version)
+{
+	__builtin_memset(info, 0, sizeof(*info));
+	info->sz = sz;
+	info->version = version;
+	info->family = AF_INET;
+	*(__u32 *)info->saddr = RESTORE_SADDR;
+	info->sport = __builtin_bswap16(RESTORE_SPORT);
+}
+
+#endif
