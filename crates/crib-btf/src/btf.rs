@@ -246,9 +246,13 @@ impl Btf {
         Ok(btf)
     }
 
-    /// The linear pass: record type starts, index names and decl tags.
+    /// The linear pass: record type starts, index names and decl tags, and
+    /// check every type id a record refers to exists (so a dangling id is a
+    /// load error, not a surprise in the middle of a check).
     fn index(&mut self, data: &[u8], types_end: usize) -> Result<(), BtfError> {
         let mut at = self.types_start;
+        // Largest referenced id, and the type referring to it.
+        let mut max_ref = (0u32, 0u32);
         while at < types_end {
             let id = self.offsets.len() as u32 + 1;
             if id == u32::MAX {
@@ -285,7 +289,54 @@ impl Btf {
                 let comp = rd_u32(sect, at + 12, "decl tag")? as i32;
                 self.decl_tags.push((id, size_or_type, comp));
             }
+            let mut note = |r: u32| {
+                if r > max_ref.1 {
+                    max_ref = (id, r);
+                }
+            };
+            let word = |i: usize| rd_u32(sect, at + 12 + 4 * i, "type record");
+            match kind {
+                Kind::Ptr
+                | Kind::Typedef
+                | Kind::Volatile
+                | Kind::Const
+                | Kind::Restrict
+                | Kind::TypeTag
+                | Kind::Func
+                | Kind::Var
+                | Kind::DeclTag
+                | Kind::FuncProto => note(size_or_type),
+                _ => {}
+            }
+            match kind {
+                Kind::Array => {
+                    note(word(0)?);
+                    note(word(1)?);
+                }
+                Kind::Struct | Kind::Union => {
+                    for i in 0..vlen {
+                        note(word(3 * i + 1)?);
+                    }
+                }
+                Kind::FuncProto => {
+                    for i in 0..vlen {
+                        note(word(2 * i + 1)?);
+                    }
+                }
+                Kind::Datasec => {
+                    for i in 0..vlen {
+                        note(word(3 * i)?);
+                    }
+                }
+                _ => {}
+            }
             at += len;
+        }
+        if max_ref.1 > self.offsets.len() as u32 {
+            return Err(BtfError::BadTypeRef {
+                id: max_ref.0,
+                target: max_ref.1,
+            });
         }
         Ok(())
     }

@@ -25,6 +25,8 @@ pub enum BtfError {
     UnknownKind { id: u32, kind: u32 },
     #[error("unknown type id {0}")]
     UnknownTypeId(u32),
+    #[error("type [{id}] refers to unknown type id {target}")]
+    BadTypeRef { id: u32, target: u32 },
     #[error("string offset {0} is outside the string section or not NUL-terminated UTF-8")]
     BadString(u32),
     #[error("type chain starting at [{0}] is too deep or loops")]
@@ -52,6 +54,8 @@ pub enum LoadProblem {
         "unrecognized file format (not raw BTF, ELF, xz/gzip/zstd or a compressed kernel image)"
     )]
     UnknownFormat,
+    #[error("module BTF is split BTF on top of vmlinux and is not supported; check /sys/kernel/btf/vmlinux")]
+    SplitBtf,
     #[error(".BTF.ext: {0}")]
     BtfExt(String),
 }

@@ -16,7 +16,11 @@ pub const SYS_VMLINUX: &str = "/sys/kernel/btf/vmlinux";
 pub fn load(path: impl AsRef<Path>) -> Result<Btf, LoadError> {
     let path = path.as_ref();
     let data = std::fs::read(path).map_err(|e| LoadError::new(path, e))?;
-    from_bytes(data).map_err(|p| LoadError::new(path, p))
+    let is_module = path.starts_with("/sys/kernel/btf") && path != Path::new(SYS_VMLINUX);
+    from_bytes(data).map_err(|p| match p {
+        LoadProblem::Btf(_) if is_module => LoadError::new(path, LoadProblem::SplitBtf),
+        p => LoadError::new(path, p),
+    })
 }
 
 /// Like [`load`], for bytes already in memory.
