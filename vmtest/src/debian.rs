@@ -115,9 +115,9 @@ pub fn newest_package(series: Series) -> Result<String> {
     let out = Command::new("apt-cache")
         .args(["pkgnames", "linux-image-"])
         .output()
-        .map_err(|source| Error::Spawn {
+        .map_err(|err| Error::Spawn {
             program: "apt-cache".into(),
-            source,
+            err,
         })?;
     let text = String::from_utf8_lossy(&out.stdout);
     text.lines()
@@ -152,9 +152,9 @@ pub fn ensure(series: Series, refresh: bool) -> Result<Kernel> {
 }
 
 fn run(cmd: &mut Command, what: &str) -> Result<()> {
-    let out = cmd.output().map_err(|source| Error::Spawn {
+    let out = cmd.output().map_err(|err| Error::Spawn {
         program: what.into(),
-        source,
+        err,
     })?;
     if !out.status.success() {
         return Err(Error::Tool {

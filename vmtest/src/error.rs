@@ -7,17 +7,14 @@ use std::path::PathBuf;
 pub enum Error {
     #[error("kernel image {0}: no such file")]
     KernelMissing(PathBuf),
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("running {program}: {source}")]
+    // The io::Error is part of the message, not a `source`: callers print
+    // error chains, and the cause would show twice.
+    #[error("{path}: {err}")]
+    Io { path: PathBuf, err: std::io::Error },
+    #[error("running {program}: {err}")]
     Spawn {
         program: String,
-        #[source]
-        source: std::io::Error,
+        err: std::io::Error,
     },
     #[error("{program} failed: {detail}")]
     Tool { program: String, detail: String },
@@ -34,5 +31,5 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Attach a path to an io::Error.
 pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
     let path = path.into();
-    move |source| Error::Io { path, source }
+    move |err| Error::Io { path, err }
 }

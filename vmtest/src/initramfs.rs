@@ -17,7 +17,7 @@ pub fn write(kernel: &Kernel, out: &Path) -> Result<PathBuf> {
     let busybox = Path::new(BUSYBOX);
     let bb = std::fs::read(busybox).map_err(|e| Error::Io {
         path: busybox.to_path_buf(),
-        source: std::io::Error::new(e.kind(), format!("{e} (install busybox-static)")),
+        err: std::io::Error::new(e.kind(), format!("{e} (install busybox-static)")),
     })?;
     if !is_static_elf(&bb) {
         return Err(Error::BadFile {

@@ -64,9 +64,9 @@ impl GroupChild {
                 Ok(())
             });
         }
-        let child = cmd.spawn().map_err(|source| Error::Spawn {
+        let child = cmd.spawn().map_err(|err| Error::Spawn {
             program: program.clone(),
-            source,
+            err,
         })?;
         let pgid = child.id() as i32;
         let slot = GROUPS.iter().position(|s| {

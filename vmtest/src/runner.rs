@@ -158,10 +158,10 @@ fn run(kernel: &Kernel, job: Option<&Job>, opts: &RunOptions) -> Result<BootRepo
 
     let start = Instant::now();
     let mut child = GroupChild::spawn(cmd).map_err(|e| match e {
-        Error::Spawn { program, source } if source.kind() == std::io::ErrorKind::NotFound => {
+        Error::Spawn { program, err } if err.kind() == std::io::ErrorKind::NotFound => {
             Error::Spawn {
                 program: format!("{program} (install qemu-system-x86)"),
-                source,
+                err,
             }
         }
         e => e,

@@ -34,9 +34,9 @@ pub fn check_installed() -> Result<()> {
             program: "vng --version".into(),
             detail: s.to_string(),
         }),
-        Err(source) => Err(Error::Spawn {
+        Err(err) => Err(Error::Spawn {
             program: "vng (pip install virtme-ng)".into(),
-            source,
+            err,
         }),
     }
 }

@@ -8,13 +8,14 @@
 mod build;
 mod lanes;
 mod matrix;
-mod output;
+pub mod output;
 
 use anyhow::{bail, Result};
 use crib_vmtest::{Accel, BootReport};
 use std::path::PathBuf;
 
-pub use lanes::LaneSummary;
+pub use build::ensure_vng;
+pub use lanes::{pick_accel, resolve_kernel, LaneSummary};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Runner {

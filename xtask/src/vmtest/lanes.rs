@@ -102,8 +102,13 @@ fn plan(args: &Args) -> Result<Vec<Resolved>> {
         load_config(&cfg_path)?
     };
     if let Some(k) = &args.kernel {
-        let name = if crib_vmtest::job::valid_name(k) {
-            k.clone()
+        // A path kernel is named by its file name (names become directories).
+        let base = Path::new(k)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let name = if crib_vmtest::job::valid_name(&base) && !base.contains('/') {
+            base
         } else {
             "kernel".to_string()
         };
@@ -286,7 +291,7 @@ pub fn run(args: &Args) -> Result<Vec<BootReport>> {
             p,
             &job_for(p),
             accel,
-            &run_dir.join(&p.name),
+            &run_dir.join(p.name.replace('/', "_")),
             &det,
         )?;
         reports.push(r);
