@@ -54,17 +54,52 @@ fn walk(path: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
                 out.push(format!("{path}.{k}: only in the second dump"));
             }
         }
-        (Value::Array(xa), Value::Array(xb)) => {
-            if xa.len() != xb.len() {
-                out.push(format!("{path}: {} items != {} items", xa.len(), xb.len()));
+        (Value::Array(xa), Value::Array(xb)) => match record_key(xa, xb) {
+            // Records are matched by identity, so one missing record is one
+            // line, not a cascade of shifted comparisons.
+            Some(key) => {
+                for va in xa {
+                    let id = &va[key];
+                    let p = format!("{path}[{key}={id}]");
+                    match xb.iter().find(|vb| &vb[key] == id) {
+                        Some(vb) => walk(&p, va, vb, out),
+                        None => out.push(format!("{p}: only in the first dump")),
+                    }
+                }
+                for vb in xb
+                    .iter()
+                    .filter(|vb| !xa.iter().any(|va| va[key] == vb[key]))
+                {
+                    out.push(format!(
+                        "{path}[{key}={}]: only in the second dump",
+                        vb[key]
+                    ));
+                }
             }
-            for (i, (va, vb)) in xa.iter().zip(xb).enumerate() {
-                walk(&format!("{path}[{i}]"), va, vb, out);
+            None => {
+                if xa.len() != xb.len() {
+                    out.push(format!("{path}: {} items != {} items", xa.len(), xb.len()));
+                }
+                for (i, (va, vb)) in xa.iter().zip(xb).enumerate() {
+                    walk(&format!("{path}[{i}]"), va, vb, out);
+                }
             }
-        }
+        },
         _ if a != b => out.push(format!("{path}: {} != {}", short(a), short(b))),
         _ => {}
     }
+}
+
+/// The identity field of a record array (`fd` for files, `ino` for sockets
+/// and pipes, `start` for mappings), if every element has it.
+fn record_key(xa: &[Value], xb: &[Value]) -> Option<&'static str> {
+    ["fd", "start", "ino"].into_iter().find(|k| {
+        !(xa.is_empty() && xb.is_empty())
+            && xa
+                .iter()
+                .chain(xb)
+                .all(|v| v.get(k).is_some_and(|x| !x.is_null()))
+    })
 }
 
 fn short(v: &Value) -> String {

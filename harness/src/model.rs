@@ -463,6 +463,8 @@ impl Dump {
         self.files.sort_by_key(|f| f.fd);
         self.contents.sort_by_key(|c| c.fd);
         self.pipes.sort_by_key(|p| p.ino);
+        // The vsyscall page is a gate area procfs appends, not a VMA of the mm.
+        self.mappings.retain(|m| m.path != "[vsyscall]");
         self.mappings.iter_mut().for_each(MappingRecord::normalize);
         self.mappings.sort_by_key(|m| m.start);
         self.sockets.iter_mut().for_each(SocketRecord::normalize);

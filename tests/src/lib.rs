@@ -5,5 +5,5 @@
 //! - [`mixer`]: a target process holding a generated mix of files, pipes,
 //!   sockets and mappings, for differential engine tests.
 
-// pub mod mixer;
+pub mod mixer;
 pub mod zdtm;

@@ -18,7 +18,11 @@ fn config(lane: &str, sabotage: Sabotage) -> RunConfig {
 
 fn tests() -> Vec<TestCase> {
     let t = zdtm::desc::load_tests(&zdtm::source_dir()).unwrap_or_else(|e| panic!("{e}"));
-    assert!(t.len() >= 12, "expected the full suite, found {} tests", t.len());
+    assert!(
+        t.len() >= 12,
+        "expected the full suite, found {} tests",
+        t.len()
+    );
     t
 }
 
@@ -51,13 +55,20 @@ fn lane(name: &str, engines: &[EngineSel]) -> Vec<Outcome> {
         .unwrap_or_else(|e| panic!("writing results: {e}"));
     std::fs::write(cfg.out.join("results.txt"), &table).unwrap_or_else(|e| panic!("{e}"));
     let bad: Vec<&Outcome> = out.iter().filter(|o| !o.status.ok()).collect();
-    assert!(bad.is_empty(), "not ok:\n{}", report::table(&bad.into_iter().cloned().collect::<Vec<_>>()));
+    assert!(
+        bad.is_empty(),
+        "not ok:\n{}",
+        report::table(&bad.into_iter().cloned().collect::<Vec<_>>())
+    );
     out
 }
 
 #[test]
 fn host_lane_live_and_procfs() {
-    let out = lane("host-procfs", &[EngineSel::Live, EngineSel::Engine(EngineKind::Procfs)]);
+    let out = lane(
+        "host-procfs",
+        &[EngineSel::Live, EngineSel::Engine(EngineKind::Procfs)],
+    );
     // The corked test must be a real, explained failure for procfs.
     let corked = out
         .iter()
@@ -65,7 +76,9 @@ fn host_lane_live_and_procfs() {
         .expect("udp_corked ran");
     assert_eq!(corked.status, Status::Xfail);
     assert!(
-        corked.reason.contains("cannot see the write queue of a corked UDP socket"),
+        corked
+            .reason
+            .contains("cannot see the write queue of a corked UDP socket"),
         "reason: {}",
         corked.reason
     );
@@ -78,7 +91,11 @@ fn host_lane_upstream() {
 
 fn sabotaged(lane: &str, s: Sabotage, test: &str) -> Outcome {
     require_root();
-    zdtm::run_test(&config(lane, s), &one(test), EngineSel::Engine(EngineKind::Procfs))
+    zdtm::run_test(
+        &config(lane, s),
+        &one(test),
+        EngineSel::Engine(EngineKind::Procfs),
+    )
 }
 
 #[test]
@@ -108,8 +125,16 @@ fn runner_without_sabotage_passes_the_same_tests() {
 fn every_descriptor_parses_and_names_known_engines() {
     for t in tests() {
         for e in t.desc.crfail.iter().chain(t.desc.engines.iter().flatten()) {
-            assert!(EngineSel::parse(e).is_some(), "{}: unknown engine {e:?}", t.name);
+            assert!(
+                EngineSel::parse(e).is_some(),
+                "{}: unknown engine {e:?}",
+                t.name
+            );
         }
-        assert!(["any", "crib"].contains(&t.desc.kernels.as_str()), "{}: kernels", t.name);
+        assert!(
+            ["any", "crib"].contains(&t.desc.kernels.as_str()),
+            "{}: kernels",
+            t.name
+        );
     }
 }

@@ -40,18 +40,51 @@ pub fn build_test(src: &Path, name: &str, out: &Path) -> Result<PathBuf, BuildEr
         lib.join("zdtmtst.c"),
         lib.join("zdtmtst.h"),
     ];
+    compile(&inputs, &lib, &bin, name)
+}
+
+/// Build a standalone tool `src/tools/NAME.c` into `out/bin/NAME`.
+pub fn build_tool(src: &Path, name: &str, out: &Path) -> Result<PathBuf, BuildError> {
+    let bin_dir = out.join("bin");
+    std::fs::create_dir_all(&bin_dir).map_err(|source| BuildError::Io {
+        path: bin_dir.clone(),
+        source,
+    })?;
+    let source = src.join("tools").join(format!("{name}.c"));
+    compile(
+        &[source.clone(), source],
+        &src.join("tools"),
+        &bin_dir.join(name),
+        name,
+    )
+}
+
+/// `inputs[0..2]` are compiled (equal paths compile once); all are dependencies.
+fn compile(
+    inputs: &[PathBuf],
+    include: &Path,
+    bin: &Path,
+    name: &str,
+) -> Result<PathBuf, BuildError> {
+    let bin = bin.to_path_buf();
+    let lib = include;
     if let Some(b) = mtime(&bin) {
         if inputs.iter().all(|i| mtime(i).is_some_and(|m| m <= b)) {
             return Ok(bin);
         }
     }
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    let tmp = bin.with_extension("tmp");
+    // Unique per thread: parallel tests may build the same tool.
+    let tmp = bin.with_extension(format!(
+        "tmp.{}.{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
     let o = Command::new(&cc)
         .args(["-O1", "-g", "-Wall", "-Werror", "-I"])
         .arg(&lib)
         .arg(&inputs[0])
-        .arg(&inputs[1])
+        .args((inputs[1] != inputs[0]).then_some(&inputs[1]))
         .arg("-o")
         .arg(&tmp)
         .output()
