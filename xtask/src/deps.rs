@@ -36,6 +36,11 @@ pub const KERNEL: &[&str] = &[
 /// Packages for booting kernels under QEMU.
 pub const VM: &[&str] = &["qemu-system-x86", "busybox-static", "cpio", "kmod"];
 
+/// Packages for `cargo xtask bench dump`: syscall counts (strace) and the
+/// `criu dump` comparison (criu; Debian's 3.17 cannot run on every kernel,
+/// the bench says so).
+pub const BENCH: &[&str] = &["strace", "criu"];
+
 #[derive(clap::Args)]
 pub struct Args {
     /// Only print what would be installed.
@@ -44,7 +49,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let all: Vec<&str> = BASE.iter().chain(KERNEL).chain(VM).copied().collect();
+    let all: Vec<&str> = BASE.iter().chain(KERNEL).chain(VM).chain(BENCH).copied().collect();
     if args.dry_run {
         let missing = missing(&all)?;
         println!("missing: {}", missing.join(" "));

@@ -23,9 +23,14 @@ pub fn unusable() -> Option<String> {
     }
     let text =
         String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
-    let first = text
-        .lines()
-        .find(|l| l.contains("Error"))
+    // The first error is often the generic "exited, status=1" of a helper;
+    // the next one says what went wrong.
+    let errors: Vec<&str> = text.lines().filter(|l| l.contains("Error")).collect();
+    let first = errors
+        .iter()
+        .find(|l| !l.contains("exited, status"))
+        .or(errors.first())
+        .copied()
         .or_else(|| text.lines().next())
         .unwrap_or("no output")
         .trim()

@@ -1,0 +1,89 @@
+//! The VM lane: `crib-bench suite` inside the patched kernel under QEMU
+//! (the host root is shared read-only, so the guest runs the very binaries
+//! the host lane just built); the guest writes its JSON into the runner's
+//! writable share.
+
+use super::schema::LaneRun;
+use anyhow::{bail, Context, Result};
+use crib_vmtest::splat::Detector;
+use crib_vmtest::{Accel, GuestCommand, Job, Kernel, Machine, RunOptions};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Guest command budget: emulation makes the 10k sizes slow.
+const GUEST_TIMEOUT: Duration = Duration::from_secs(50 * 60);
+
+/// Boot the patched kernel and run `crib-bench suite` with `suite_args`.
+pub fn run(bench_bin: &Path, suite_args: &[String], out_dir: &Path) -> Result<LaneRun> {
+    let a = crate::kernel::ensure_built(None)
+        .context("the patched kernel (cargo xtask kernel build)")?;
+    let mut kernel = Kernel::from_path("patched", &a.bzimage)?;
+    kernel.config = Some(a.config.clone());
+    let words: Vec<String> = std::iter::once(bench_bin.display().to_string())
+        .chain(
+            [
+                "suite",
+                "--lane",
+                "vm",
+                "--emulated",
+                "--scratch",
+                "/tmp/crib-bench",
+            ]
+            .map(String::from),
+        )
+        .chain(suite_args.iter().cloned())
+        .map(|w| crib_vmtest::job::sh_quote(&w))
+        .collect();
+    let command = format!(
+        "{} --out \"$CRIB_VMTEST_OUT/vm-lane.json\"",
+        words.join(" ")
+    );
+    let job = Job {
+        cwd: crate::workspace_root(),
+        env: vec![],
+        tmpfs: crib_vmtest::job::DEFAULT_TMPFS
+            .iter()
+            .map(Into::into)
+            .collect(),
+        share: None,
+        commands: vec![GuestCommand {
+            name: "bench-dump".into(),
+            command,
+            timeout: GUEST_TIMEOUT,
+        }],
+    };
+    let opts = RunOptions {
+        machine: Machine {
+            memory_mib: 2048,
+            cpus: 2,
+            accel: Accel::Tcg,
+            cmdline: String::new(),
+        },
+        boot_timeout: Duration::from_secs(300),
+        out_dir: out_dir.to_path_buf(),
+        detector: Arc::new(Detector::new()),
+        progress: true,
+    };
+    let report =
+        crib_vmtest::runner::boot(&kernel, &job, &opts).context("booting the patched kernel")?;
+    if let Some(p) = report.boot_problem() {
+        bail!("VM lane: {p} (console: {})", report.console_log.display());
+    }
+    let cmd = report
+        .commands
+        .first()
+        .context("VM lane: the guest ran no command")?;
+    if cmd.status.is_failure() {
+        let tail: Vec<&str> = cmd.output.lines().rev().take(5).collect();
+        bail!(
+            "VM lane: crib-bench in the guest: {} ({})",
+            cmd.status.label(),
+            tail.into_iter().rev().collect::<Vec<_>>().join(" / ")
+        );
+    }
+    let json = out_dir.join("share/vm-lane.json");
+    let text =
+        std::fs::read_to_string(&json).with_context(|| format!("reading {}", json.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{}: not a lane result", json.display()))
+}
