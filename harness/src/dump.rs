@@ -105,6 +105,11 @@ pub fn dump_with(req: &DumpRequest, features: &KernelFeatures) -> Result<Dump, D
             fallbacks.push(format!("{}: {used}", op.name()));
         }
         dump.info.engines.push((op, used));
+        if op == Operation::Queues && primary != EngineKind::Procfs {
+            if let Some(note) = fill_queue_gaps(&mut set, pid, &mut dump, primary)? {
+                fallbacks.push(note);
+            }
+        }
     }
     dump.info.notes = limits(&dump);
     dump.info.notes.extend(fallbacks);
@@ -131,6 +136,60 @@ fn run_op(
         Operation::Queues => e.queues(pid, &d.files, &mut d.sockets, &mut d.pipes)?,
     }
     Ok(())
+}
+
+/// Queues (or pipe buffers) the chosen engine left unread are read by the
+/// oracle where it can, and the dump says which. The gaps procfs cannot fill
+/// either (a corked UDP write queue) stay `Unavailable`.
+fn fill_queue_gaps(
+    set: &mut EngineSet,
+    pid: i32,
+    d: &mut Dump,
+    primary: EngineKind,
+) -> Result<Option<String>, DumpError> {
+    let gap_socks: Vec<usize> = (0..d.sockets.len())
+        .filter(|&i| {
+            let s = &d.sockets[i];
+            s.recv_queue.data().is_none() || s.write_queue.data().is_none()
+        })
+        .collect();
+    let gap_pipes: Vec<usize> = (0..d.pipes.len())
+        .filter(|&i| d.pipes[i].data.data().is_none())
+        .collect();
+    if gap_socks.is_empty() && gap_pipes.is_empty() {
+        return Ok(None);
+    }
+    let mut socks: Vec<_> = gap_socks.iter().map(|&i| d.sockets[i].clone()).collect();
+    let mut pipes: Vec<_> = gap_pipes.iter().map(|&i| d.pipes[i].clone()).collect();
+    set.get(EngineKind::Procfs)
+        .and_then(|e| e.queues(pid, &d.files, &mut socks, &mut pipes))
+        .map_err(|source| DumpError::Engine {
+            op: Operation::Queues.name(),
+            engine: EngineKind::Procfs,
+            source,
+        })?;
+    let mut filled = Vec::new();
+    for (&i, s) in gap_socks.iter().zip(socks) {
+        let mine = &mut d.sockets[i];
+        for (q, theirs, name) in [
+            (&mut mine.recv_queue, s.recv_queue, "receive"),
+            (&mut mine.write_queue, s.write_queue, "write"),
+        ] {
+            if q.data().is_none() && theirs.data().is_some() {
+                *q = theirs;
+                filled.push(format!("socket {} {name} queue", mine.ino));
+            }
+        }
+    }
+    for (&i, p) in gap_pipes.iter().zip(pipes) {
+        if p.data.data().is_some() {
+            d.pipes[i].data = p.data;
+            filled.push(format!("pipe {}", d.pipes[i].ino));
+        }
+    }
+    Ok((!filled.is_empty()).then(|| {
+        format!("queues: {primary} could not read {}; procfs did", filled.join(", "))
+    }))
 }
 
 /// Plain-language list of what the dump could not see.
