@@ -9,96 +9,16 @@
 //! - a struct or opaque type is required when a required kfunc uses it.
 
 pub mod kfuncs;
+pub mod model;
+pub mod opaques;
 pub mod structs;
 pub mod verdict;
 
-use crate::btf::{Btf, Kind};
-use crate::object::{ObjectReport, ObjectStatus};
+use crate::object::ObjectReport;
 use crate::types::Mode;
 use crib_spec::{CType, SpecSet};
-use serde::Serialize;
-use std::path::PathBuf;
+pub use model::*;
 pub use verdict::{Problem, ProblemCode, Verdict};
-
-/// Version of the JSON report schema (`docs/compat-json.md`).
-pub const SCHEMA_VERSION: u32 = 1;
-
-/// A kernel to check: its BTF and how reports name it.
-#[derive(Debug)]
-pub struct Kernel {
-    pub label: String,
-    pub path: PathBuf,
-    pub btf: Btf,
-}
-
-/// Options of a check.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Options {
-    pub mode: Mode,
-    /// Count `absent` required items as failures.
-    pub require_present: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ItemKind {
-    Kfunc,
-    Struct,
-    Opaque,
-}
-
-/// One spec'd item and its verdict on each kernel (same order as
-/// [`Report::kernels`]).
-#[derive(Debug, Clone, Serialize)]
-pub struct ItemReport {
-    pub kind: ItemKind,
-    pub name: String,
-    pub family: String,
-    /// `crib` or `upstream`.
-    pub origin: String,
-    pub required: bool,
-    pub results: Vec<Verdict>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct KernelInfo {
-    pub label: String,
-    pub path: String,
-    pub type_count: u32,
-    pub kfunc_decl_tags: bool,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Summary {
-    /// Number of (item, kernel) pairs that fail under the policy above.
-    pub failures: usize,
-    pub ok: bool,
-}
-
-/// The whole result of `crib compat`.
-#[derive(Debug, Clone, Serialize)]
-pub struct Report {
-    pub schema_version: u32,
-    /// `relaxed` or `strict`.
-    pub mode: &'static str,
-    pub require_present: bool,
-    pub kernels: Vec<KernelInfo>,
-    pub items: Vec<ItemReport>,
-    pub objects: Vec<ObjectReport>,
-    pub summary: Summary,
-}
-
-impl Report {
-    /// Whether one verdict of a required-or-not item counts as a failure.
-    pub fn fails(required: bool, v: &Verdict, require_present: bool) -> bool {
-        required
-            && match v {
-                Verdict::Incompatible { .. } => true,
-                Verdict::Absent => require_present,
-                _ => false,
-            }
-    }
-}
 
 /// Check `spec` (and `objects`, already analysed) against `kernels`.
 pub fn check(
@@ -138,7 +58,7 @@ pub fn check(
                 },
                 results: kernels
                     .iter()
-                    .map(|k| check_opaque(&o.name, o.words, &k.btf))
+                    .map(|k| opaques::check(&o.name, o.words, &k.btf))
                     .collect(),
             });
         }
@@ -230,43 +150,5 @@ fn mentions(t: &CType, name: &str) -> bool {
         CType::Ptr { pointee, .. } => mentions(pointee, name),
         CType::Array { elem, .. } => mentions(elem, name),
         _ => false,
-    }
-}
-
-/// An opaque (iterator state) struct: its size must be `words * 8`.
-pub fn check_opaque(name: &str, words: u32, btf: &Btf) -> Verdict {
-    let Some(t) = btf.find_one(name, &[Kind::Struct]) else {
-        return Verdict::Absent;
-    };
-    let want = u64::from(words) * 8;
-    if u64::from(t.size()) == want {
-        Verdict::Compatible {
-            version: None,
-            decl_tagged: None,
-        }
-    } else {
-        Verdict::Incompatible {
-            problems: vec![Problem::new(
-                ProblemCode::OpaqueSize,
-                format!("size {}≠{want}", t.size()),
-                format!(
-                    "`struct {name}` is {} bytes in the kernel, the spec says {words} words ({want} bytes)",
-                    t.size()
-                ),
-            )],
-        }
-    }
-}
-
-impl ObjectStatus {
-    /// Same policy as spec items: absence-like statuses fail only with
-    /// `require_present`.
-    pub fn fails(&self, require_present: bool) -> bool {
-        match self {
-            ObjectStatus::Incompatible { .. } | ObjectStatus::Ambiguous { .. } => true,
-            ObjectStatus::Absent { weak } => require_present && !weak,
-            ObjectStatus::Unresolved { .. } => require_present,
-            ObjectStatus::Ok | ObjectStatus::NotFound { .. } => false,
-        }
     }
 }

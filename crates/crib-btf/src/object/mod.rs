@@ -119,6 +119,17 @@ pub enum ObjectStatus {
 }
 
 impl ObjectStatus {
+    /// Same policy as spec items: absence-like statuses fail only with
+    /// `require_present`.
+    pub fn fails(&self, require_present: bool) -> bool {
+        match self {
+            ObjectStatus::Incompatible { .. } | ObjectStatus::Ambiguous { .. } => true,
+            ObjectStatus::Absent { weak } => require_present && !weak,
+            ObjectStatus::Unresolved { .. } => require_present,
+            ObjectStatus::Ok | ObjectStatus::NotFound { .. } => false,
+        }
+    }
+
     pub fn cell(&self) -> String {
         match self {
             ObjectStatus::Ok => "ok".into(),

@@ -1,0 +1,89 @@
+//! The report of a check: kernels, items with one verdict per kernel,
+//! objects, and the summary that decides the exit status.
+
+use super::Verdict;
+use crate::btf::Btf;
+use crate::object::ObjectReport;
+use crate::types::Mode;
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// Version of the JSON report schema (`docs/compat-json.md`).
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A kernel to check: its BTF and how reports name it.
+#[derive(Debug)]
+pub struct Kernel {
+    pub label: String,
+    pub path: PathBuf,
+    pub btf: Btf,
+}
+
+/// Options of a check.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    pub mode: Mode,
+    /// Count `absent` required items as failures.
+    pub require_present: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemKind {
+    Kfunc,
+    Struct,
+    Opaque,
+}
+
+/// One spec'd item and its verdict on each kernel (same order as
+/// [`Report::kernels`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemReport {
+    pub kind: ItemKind,
+    pub name: String,
+    pub family: String,
+    /// `crib` or `upstream`.
+    pub origin: String,
+    pub required: bool,
+    pub results: Vec<Verdict>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct KernelInfo {
+    pub label: String,
+    pub path: String,
+    pub type_count: u32,
+    pub kfunc_decl_tags: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// Number of (item, kernel) pairs that fail under the policy above.
+    pub failures: usize,
+    pub ok: bool,
+}
+
+/// The whole result of `crib compat`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema_version: u32,
+    /// `relaxed` or `strict`.
+    pub mode: &'static str,
+    pub require_present: bool,
+    pub kernels: Vec<KernelInfo>,
+    pub items: Vec<ItemReport>,
+    pub objects: Vec<ObjectReport>,
+    pub summary: Summary,
+}
+
+impl Report {
+    /// Whether one verdict of a required-or-not item counts as a failure.
+    pub fn fails(required: bool, v: &Verdict, require_present: bool) -> bool {
+        required
+            && match v {
+                Verdict::Incompatible { .. } => true,
+                Verdict::Absent => require_present,
+                _ => false,
+            }
+    }
+}
