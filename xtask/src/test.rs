@@ -1,24 +1,220 @@
-//! `cargo xtask test`: every test lane, in order, with a summary.
+//! `cargo xtask test`: every test lane, in order, with one summary at the end.
+//!
+//! Lanes: `host` (the workspace's `cargo test`, which includes the host-side
+//! engines and the checker on the BTF corpus), then the VM lanes of
+//! `vmtest.toml` (`debian-6.12`, `debian-6.1`: stock kernels; `patched`: our
+//! series, built or reused from the cache), then the BPF load matrix. A lane
+//! that cannot run is a failure with its reason, never a silent skip.
 
-use anyhow::{bail, Result};
-use xshell::{cmd, Shell};
+use anyhow::{Context, Result};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+const VM_LANES: &[&str] = &["debian-6.12", "debian-6.1", "patched"];
 
 #[derive(clap::Args)]
 pub struct Args {
     /// Run only the host lane (no VM boots).
     #[arg(long)]
     pub host_only: bool,
+    /// Run only these VM lanes (repeatable; default: all).
+    #[arg(long = "lane", value_name = "NAME")]
+    pub lanes: Vec<String>,
+    /// Skip the BPF load matrix (debian-6.1, debian-6.12, patched vs `crib compat`).
+    #[arg(long)]
+    pub no_matrix: bool,
+}
+
+struct LaneResult {
+    name: String,
+    passed: usize,
+    failed: usize,
+    skipped: usize,
+    secs: f64,
+    note: String,
 }
 
 pub fn run(args: Args) -> Result<()> {
-    crate::deps::ensure(crate::deps::BASE)?;
-    let sh = Shell::new()?;
-    sh.change_dir(crate::workspace_root());
-    cmd!(sh, "cargo build --workspace --all-targets").run()?;
-    cmd!(sh, "cargo test --workspace --no-fail-fast").run()?;
-    if args.host_only {
-        eprintln!("[test] --host-only: VM lanes not run");
-        return Ok(());
+    let started = Instant::now();
+    let all: Vec<&str> = crate::deps::BASE
+        .iter()
+        .chain(crate::deps::KERNEL)
+        .chain(crate::deps::VM)
+        .chain(crate::deps::BENCH)
+        .copied()
+        .collect();
+    crate::deps::ensure(&all)?;
+
+    let mut results = vec![host_lane()?];
+    if !args.host_only {
+        let lanes: Vec<String> = if args.lanes.is_empty() {
+            VM_LANES.iter().map(|s| (*s).to_string()).collect()
+        } else {
+            args.lanes.clone()
+        };
+        for lane in &lanes {
+            results.push(vm_lane(lane));
+        }
+        if !args.no_matrix && args.lanes.is_empty() {
+            results.push(matrix_lane());
+        }
     }
-    bail!("VM lanes are not built yet")
+
+    println!();
+    println!(
+        "{:<14} {:>7} {:>7} {:>8} {:>8}  note",
+        "lane", "passed", "failed", "skipped", "secs"
+    );
+    for r in &results {
+        println!(
+            "{:<14} {:>7} {:>7} {:>8} {:>8.0}  {}",
+            r.name, r.passed, r.failed, r.skipped, r.secs, r.note
+        );
+    }
+    let passed: usize = results.iter().map(|r| r.passed).sum();
+    let failed: usize = results.iter().map(|r| r.failed).sum();
+    let skipped: usize = results.iter().map(|r| r.skipped).sum();
+    println!("all lanes took {:.0} s", started.elapsed().as_secs_f64());
+    println!("total: {passed} passed, {failed} failed, {skipped} skipped");
+    if failed > 0 {
+        anyhow::bail!("{failed} test(s) failed");
+    }
+    Ok(())
+}
+
+/// `cargo test --workspace`, streamed, with its `test result:` lines summed.
+fn host_lane() -> Result<LaneResult> {
+    let t = Instant::now();
+    eprintln!("[test] host lane: cargo test --workspace");
+    let mut child = Command::new(env!("CARGO"))
+        .args(["test", "--workspace", "--no-fail-fast", "--color", "never"])
+        .current_dir(crate::workspace_root())
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("starting cargo test")?;
+    let mut r = LaneResult {
+        name: "host".into(),
+        passed: 0,
+        failed: 0,
+        skipped: 0,
+        secs: 0.0,
+        note: String::new(),
+    };
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).lines() {
+            let line = line.context("reading cargo test output")?;
+            println!("{line}");
+            if let Some(counts) = parse_test_result(&line) {
+                r.passed += counts.0;
+                r.failed += counts.1;
+                r.skipped += counts.2;
+            }
+        }
+    }
+    let status = child.wait().context("waiting for cargo test")?;
+    if !status.success() && r.failed == 0 {
+        // A build error or a crashed test binary: no per-test line says so.
+        r.failed += 1;
+        r.note = format!("cargo test exited with {status}");
+    }
+    r.secs = t.elapsed().as_secs_f64();
+    Ok(r)
+}
+
+/// Counts of a libtest `test result: ok. 3 passed; 0 failed; 1 ignored; ...` line.
+fn parse_test_result(line: &str) -> Option<(usize, usize, usize)> {
+    let rest = line.trim().strip_prefix("test result: ")?;
+    let num = |key: &str| -> usize {
+        rest.split(';')
+            .find_map(|part| {
+                part.trim()
+                    .strip_suffix(key)?
+                    .trim()
+                    .rsplit(' ')
+                    .next()?
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or(0)
+    };
+    Some((num(" passed"), num(" failed"), num(" ignored")))
+}
+
+fn vm_lane(lane: &str) -> LaneResult {
+    let t = Instant::now();
+    eprintln!("[test] VM lane {lane}");
+    let mut r = LaneResult {
+        name: lane.to_string(),
+        passed: 0,
+        failed: 0,
+        skipped: 0,
+        secs: 0.0,
+        note: String::new(),
+    };
+    match crate::vmtest::run_lane(lane) {
+        Ok(s) => {
+            r.passed = s.passed;
+            r.failed = s.failed;
+            r.skipped = s.skipped;
+            r.note = match s.boot_problem {
+                Some(p) => format!("boot problem: {p}"),
+                None => s.run_dir.display().to_string(),
+            };
+        }
+        Err(e) => {
+            r.failed = 1;
+            r.note = format!("lane could not run: {e:#}");
+        }
+    }
+    r.secs = t.elapsed().as_secs_f64();
+    r
+}
+
+fn matrix_lane() -> LaneResult {
+    let t = Instant::now();
+    eprintln!("[test] BPF load matrix vs crib compat");
+    let mut r = LaneResult {
+        name: "matrix".into(),
+        passed: 0,
+        failed: 0,
+        skipped: 0,
+        secs: 0.0,
+        note: String::new(),
+    };
+    match matrix_args().and_then(crate::vmtest::run) {
+        Ok(()) => {
+            r.passed = 1;
+            r.note = "every kernel agreed with crib compat".into();
+        }
+        Err(e) => {
+            r.failed = 1;
+            r.note = format!("{e:#}");
+        }
+    }
+    r.secs = t.elapsed().as_secs_f64();
+    r
+}
+
+/// `cargo xtask vmtest --matrix` with every other option at its default.
+fn matrix_args() -> Result<crate::vmtest::Args> {
+    #[derive(clap::Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        args: crate::vmtest::Args,
+    }
+    use clap::Parser;
+    Ok(Wrap::try_parse_from(["vmtest", "--matrix"])?.args)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_test_result;
+
+    #[test]
+    fn parses_libtest_summary() {
+        let l = "test result: FAILED. 12 passed; 2 failed; 3 ignored; 0 measured; 0 filtered out; finished in 0.01s";
+        assert_eq!(parse_test_result(l), Some((12, 2, 3)));
+        assert_eq!(parse_test_result("running 3 tests"), None);
+    }
 }
