@@ -188,7 +188,10 @@ fn fill_queue_gaps(
         }
     }
     Ok((!filled.is_empty()).then(|| {
-        format!("queues: {primary} could not read {}; procfs did", filled.join(", "))
+        format!(
+            "queues: {primary} could not read {}; procfs did",
+            filled.join(", ")
+        )
     }))
 }
 

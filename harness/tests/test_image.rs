@@ -29,27 +29,40 @@ fn arb_addr() -> impl Strategy<Value = SockAddr> {
 
 fn arb_segments() -> impl Strategy<Value = Vec<Segment>> {
     proptest::collection::vec(
-        (proptest::collection::vec(any::<u8>(), 0..64), proptest::option::of(arb_addr()))
+        (
+            proptest::collection::vec(any::<u8>(), 0..64),
+            proptest::option::of(arb_addr()),
+        )
             .prop_map(|(data, addr)| Segment { data, addr }),
         0..4,
     )
 }
 
 fn arb_file() -> impl Strategy<Value = FileRecord> {
-    (any::<i32>(), any::<u32>(), any::<bool>(), any::<u64>(), "[ -~]{0,40}", any::<bool>(), any::<u64>())
-        .prop_map(|(fd, flags, cloexec, pos, path, unlinked, ino)| FileRecord {
-            fd,
-            flags,
-            cloexec,
-            pos,
-            kind: FileKind::Regular,
-            path,
-            unlinked,
-            ino,
-            dev: DevId { major: 8, minor: 1 },
-            mode: 0o100644,
-            size: pos / 2,
-        })
+    (
+        any::<i32>(),
+        any::<u32>(),
+        any::<bool>(),
+        any::<u64>(),
+        "[ -~]{0,40}",
+        any::<bool>(),
+        any::<u64>(),
+    )
+        .prop_map(
+            |(fd, flags, cloexec, pos, path, unlinked, ino)| FileRecord {
+                fd,
+                flags,
+                cloexec,
+                pos,
+                kind: FileKind::Regular,
+                path,
+                unlinked,
+                ino,
+                dev: DevId { major: 8, minor: 1 },
+                mode: 0o100644,
+                size: pos / 2,
+            },
+        )
 }
 
 fn arb_socket() -> impl Strategy<Value = SocketRecord> {
@@ -62,30 +75,32 @@ fn arb_socket() -> impl Strategy<Value = SocketRecord> {
         arb_captured(arb_segments()),
         proptest::option::of(any::<u32>()),
     )
-        .prop_map(|(ino, local, remote, corked, rq, wq, write_seq)| SocketRecord {
-            ino,
-            family: family::INET,
-            sock_type: sock_type::DGRAM,
-            protocol: 17,
-            state: 7,
-            local,
-            remote,
-            options: SockOptions {
-                reuseaddr: Some(corked),
-                ..Default::default()
+        .prop_map(
+            |(ino, local, remote, corked, rq, wq, write_seq)| SocketRecord {
+                ino,
+                family: family::INET,
+                sock_type: sock_type::DGRAM,
+                protocol: 17,
+                state: 7,
+                local,
+                remote,
+                options: SockOptions {
+                    reuseaddr: Some(corked),
+                    ..Default::default()
+                },
+                tcp: write_seq.map(|w| TcpState {
+                    write_seq: w,
+                    ..Default::default()
+                }),
+                udp: Some(UdpState {
+                    corked,
+                    pending_len: None,
+                }),
+                unix: None,
+                recv_queue: rq,
+                write_queue: wq,
             },
-            tcp: write_seq.map(|w| TcpState {
-                write_seq: w,
-                ..Default::default()
-            }),
-            udp: Some(UdpState {
-                corked,
-                pending_len: None,
-            }),
-            unix: None,
-            recv_queue: rq,
-            write_queue: wq,
-        })
+        )
 }
 
 fn arb_dump() -> impl Strategy<Value = Dump> {
@@ -93,7 +108,10 @@ fn arb_dump() -> impl Strategy<Value = Dump> {
         proptest::collection::vec(arb_file(), 0..6),
         proptest::collection::vec(arb_socket(), 0..4),
         proptest::collection::vec(
-            (any::<u64>(), arb_captured(proptest::collection::vec(any::<u8>(), 0..100)))
+            (
+                any::<u64>(),
+                arb_captured(proptest::collection::vec(any::<u8>(), 0..100)),
+            )
                 .prop_map(|(ino, data)| PipeRecord { ino, data }),
             0..3,
         ),
@@ -103,8 +121,8 @@ fn arb_dump() -> impl Strategy<Value = Dump> {
             0..2,
         ),
         proptest::collection::vec(
-            (any::<u64>(), any::<u64>(), any::<u64>(), "[ -~]{0,30}").prop_map(|(start, flags, pgoff, path)| {
-                MappingRecord {
+            (any::<u64>(), any::<u64>(), any::<u64>(), "[ -~]{0,30}").prop_map(
+                |(start, flags, pgoff, path)| MappingRecord {
                     start,
                     end: start.wrapping_add(4096),
                     flags,
@@ -112,8 +130,8 @@ fn arb_dump() -> impl Strategy<Value = Dump> {
                     path,
                     ino: 0,
                     dev: DevId::default(),
-                }
-            }),
+                },
+            ),
             0..4,
         ),
     )
@@ -175,13 +193,17 @@ proptest! {
 
 fn sample() -> Dump {
     let mut runner = proptest::test_runner::TestRunner::deterministic();
-    arb_dump().new_tree(&mut runner).map(|t| t.current()).unwrap_or_else(|e| panic!("{e}"))
+    arb_dump()
+        .new_tree(&mut runner)
+        .map(|t| t.current())
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]
 fn unknown_record_types_are_reported_not_parsed() {
     let d = sample();
-    let bytes = insert_raw_record(&encode(&d), 0x4242, b"{\"from\":\"the future\"}").expect("insert");
+    let bytes =
+        insert_raw_record(&encode(&d), 0x4242, b"{\"from\":\"the future\"}").expect("insert");
     let img = decode(Path::new(P), &bytes).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(img.dump, d);
     assert_eq!(img.unknown.len(), 1);
@@ -202,7 +224,10 @@ fn corrupt_record_error_names_file_and_record() {
     let e = decode(Path::new(P), &bytes).expect_err("corrupt");
     let msg = e.to_string();
     assert!(matches!(e, ImageError::Record { .. }), "{msg}");
-    assert!(msg.starts_with(P) && msg.contains("record #1") && msg.contains(rtype::name(t)), "{msg}");
+    assert!(
+        msg.starts_with(P) && msg.contains("record #1") && msg.contains(rtype::name(t)),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -210,10 +235,15 @@ fn wrong_magic_and_newer_version_are_clear_errors() {
     let bytes = encode(&sample());
     let mut bad = bytes.clone();
     bad[0] = b'X';
-    assert!(decode(Path::new(P), &bad).unwrap_err().to_string().contains("not a crib image"));
+    assert!(decode(Path::new(P), &bad)
+        .expect_err("bad magic")
+        .to_string()
+        .contains("not a crib image"));
     let mut newer = bytes;
     newer[8] = 9;
-    let msg = decode(Path::new(P), &newer).unwrap_err().to_string();
+    let msg = decode(Path::new(P), &newer)
+        .expect_err("newer version")
+        .to_string();
     assert!(msg.contains("format version 9"), "{msg}");
 }
 
@@ -224,6 +254,6 @@ fn write_and_read_dir() {
     crib_harness::image::write_dir(dir.path(), &d).unwrap_or_else(|e| panic!("{e}"));
     let img = crib_harness::image::read_dir(dir.path()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(img.dump, d);
-    let missing = crib_harness::image::read_dir(&dir.path().join("nope")).unwrap_err();
+    let missing = crib_harness::image::read_dir(&dir.path().join("nope")).expect_err("missing dir");
     assert!(missing.to_string().contains("nope/crib.img"), "{missing}");
 }

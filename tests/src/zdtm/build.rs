@@ -82,7 +82,7 @@ fn compile(
     ));
     let o = Command::new(&cc)
         .args(["-O1", "-g", "-Wall", "-Werror", "-I"])
-        .arg(&lib)
+        .arg(lib)
         .arg(&inputs[0])
         .args((inputs[1] != inputs[0]).then_some(&inputs[1]))
         .arg("-o")
