@@ -7,8 +7,11 @@
  *   iter/task       task identity and namespaces
  *   iter/task_file  open files (path via bpf_d_path, allowed for iterators)
  *   iter/task_vma   memory map (the smaps replacement)
- *   iter/tcp, iter/udp, iter/unix   sockets, filtered to the inodes of the
- *                   task's socket fds (sock_inos), which userspace fills
+ *   iter/task_file  (dump_file_socks) the sockets behind the task's fds:
+ *                   file->private_data is the struct socket
+ *   iter/tcp, iter/udp, iter/unix   the same sockets found from the other
+ *                   side, filtered to the task's socket inodes (sock_inos,
+ *                   filled by userspace): a second path, compared in tests
  *
  * Globals live in .bss, not .rodata, so one loaded object serves many dumps
  * (userspace rewrites them between dumps).
@@ -136,6 +139,45 @@ int dump_vma(struct bpf_iter__task_vma *ctx)
 		s->vma.path_len = n > 1 ? (n - 1) & CRIB_PATH_MASK : 0;
 	}
 	emit(ctx->meta->seq, &s->vma, sizeof(s->vma), s->path, s->vma.path_len);
+	return 0;
+}
+
+SEC("iter/task_file")
+int dump_file_socks(struct bpf_iter__task_file *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct file *file = ctx->file;
+	struct socket *sock;
+	struct scratch *s;
+	struct sock *sk;
+	__u64 ino;
+	__u16 family;
+
+	if (!task || !file || !wanted(task))
+		return 0;
+	if ((BPF_CORE_READ(file, f_inode, i_mode) & 0170000) != 0140000 /* S_IFSOCK */)
+		return 0;
+	if (BPF_CORE_READ(file, f_flags) & 010000000 /* O_PATH: no socket behind it */)
+		return 0;
+	sock = BPF_CORE_READ(file, private_data);
+	/* a socket file's private_data is its struct socket, which points back */
+	if (!sock || BPF_CORE_READ(sock, file) != file)
+		return 0;
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return 0;
+	s = get_scratch();
+	if (!s)
+		return 0;
+	ino = BPF_CORE_READ(file, f_inode, i_ino);
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family == AF_INET || family == AF_INET6) {
+		crib_fill_inet(&s->inet, sk, ino);
+		bpf_seq_write(ctx->meta->seq, &s->inet, sizeof(s->inet));
+	} else if (family == 1 /* AF_UNIX */) {
+		crib_fill_unix(&s->unx, (struct unix_sock *)sk, ino, s->path);
+		emit(ctx->meta->seq, &s->unx, sizeof(s->unx), s->path, s->unx.path_len + s->unx.peer_path_len);
+	}
 	return 0;
 }
 

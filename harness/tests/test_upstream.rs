@@ -180,6 +180,30 @@ fn syscall_path_equals_iterator_path() {
 }
 
 #[test]
+fn socket_iterators_find_the_same_sockets() {
+    let child = common::spawn();
+    let mut e = upstream();
+    let files = e.files(child.pid).expect("files").files;
+    let a = e.sockets(child.pid, &files).expect("via task_file");
+    let b = e
+        .sockets_via_socket_iters(child.pid, &files)
+        .expect("via iter/tcp, iter/udp, iter/unix");
+    assert_eq!(a.len(), 10, "{a:?}");
+    let missing: Vec<_> = a
+        .iter()
+        .filter(|x| !b.iter().any(|y| y.ino == x.ino))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "the socket iterators missed {missing:?}"
+    );
+    for (x, y) in a.iter().zip(&b) {
+        let (jx, jy) = (serde_json::to_value(x), serde_json::to_value(y));
+        assert_eq!(x, y, "socket {}: {jx:?}\n!=\n{jy:?}", x.ino);
+    }
+}
+
+#[test]
 fn resident_engine_dumps_many_times() {
     let child = common::spawn();
     let mut e = upstream();

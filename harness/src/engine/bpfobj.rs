@@ -141,8 +141,20 @@ pub fn run_iter(
     }
     // SAFETY: fd was just returned to us and is owned by nobody else.
     let mut file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    // Large reads: every read() that ends early makes the kernel stop and
+    // resume the iterator, and resuming a socket-table walk by bucket
+    // offset can skip sockets (seen with iter/unix when read_to_end's
+    // small first reads split the walk). 64 KiB is more than the kernel's
+    // own bpf_seq buffer (8 pages), so each read takes all it has.
     let mut buf = Vec::new();
-    file.read_to_end(&mut buf).map_err(io("read iterator"))?;
+    let mut chunk = vec![0u8; 64 << 10];
+    loop {
+        let n = file.read(&mut chunk).map_err(io("read iterator"))?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
     wire::decode_stream(&buf).map_err(|source| BpfError::Wire {
         object,
         prog: name.clone(),

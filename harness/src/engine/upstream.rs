@@ -165,6 +165,51 @@ impl UpstreamEngine {
             .ok_or_else(|| no_such(Operation::Task, pid))
     }
 
+    /// The same sockets as [`DumpEngine::sockets`], found from the other
+    /// side: iter/tcp, iter/udp and iter/unix walk the socket tables and keep
+    /// the inodes of the task's socket fds. They see only the dumper's network
+    /// namespace (another one is `Unsupported`, not an empty list).
+    pub fn sockets_via_socket_iters(
+        &mut self,
+        pid: i32,
+        files: &[FileRecord],
+    ) -> EngineResult<Vec<SocketRecord>> {
+        let inos: Vec<u64> = files
+            .iter()
+            .filter(|f| f.kind == FileKind::Socket)
+            .map(|f| f.ino)
+            .collect();
+        if inos.is_empty() {
+            return Ok(Vec::new());
+        }
+        let task = self.task(pid)?;
+        let own_net = std::fs::metadata("/proc/self/ns/net")
+            .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+            .unwrap_or(0);
+        if task.namespaces.net != own_net {
+            return Err(EngineError::unsupported(
+                EngineKind::Upstream,
+                Operation::Sockets,
+                format!(
+                    "pid {pid} is in another network namespace (net:[{}]); the socket iterators see only the dumper's",
+                    task.namespaces.net
+                ),
+            ));
+        }
+        self.fill_sock_filter(&inos)?;
+        let mut out = Vec::new();
+        for prog in ["dump_tcp", "dump_udp", "dump_unix"] {
+            for r in self.iterate(Operation::Sockets, prog, pid, false)? {
+                match r {
+                    WireRecord::Inet(s) => out.push(convert::inet(&s)),
+                    WireRecord::Unix(u) => out.push(convert::unix(&u)),
+                    _ => {}
+                }
+            }
+        }
+        Ok(keep_listed(out, files))
+    }
+
     fn fill_sock_filter(&self, inos: &[u64]) -> EngineResult<()> {
         let map = self
             .iter
@@ -198,6 +243,18 @@ impl UpstreamEngine {
         }
         Ok(())
     }
+}
+
+/// One record per socket inode among `files` (several fds may share one).
+fn keep_listed(mut socks: Vec<SocketRecord>, files: &[FileRecord]) -> Vec<SocketRecord> {
+    socks.retain(|s| {
+        files
+            .iter()
+            .any(|f| f.kind == FileKind::Socket && f.ino == s.ino)
+    });
+    socks.sort_by_key(|s| s.ino);
+    socks.dedup_by_key(|s| s.ino);
+    socks
 }
 
 fn no_such(op: Operation, pid: i32) -> EngineError {
@@ -272,44 +329,18 @@ impl DumpEngine for UpstreamEngine {
     }
 
     fn sockets(&mut self, pid: i32, files: &[FileRecord]) -> EngineResult<Vec<SocketRecord>> {
-        let inos: Vec<u64> = files
-            .iter()
-            .filter(|f| f.kind == FileKind::Socket)
-            .map(|f| f.ino)
-            .collect();
-        if inos.is_empty() {
+        if !files.iter().any(|f| f.kind == FileKind::Socket) {
             return Ok(Vec::new());
         }
-        // The socket iterators walk the dumper's network namespace.
-        let task = self.task(pid)?;
-        let own_net = std::fs::metadata("/proc/self/ns/net")
-            .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
-            .unwrap_or(0);
-        if task.namespaces.net != own_net {
-            return Err(EngineError::unsupported(
-                EngineKind::Upstream,
-                Operation::Sockets,
-                format!(
-                    "pid {pid} is in another network namespace (net:[{}]); the socket iterators see only the dumper's",
-                    task.namespaces.net
-                ),
-            ));
-        }
-        self.fill_sock_filter(&inos)?;
         let mut out = Vec::new();
-        for prog in ["dump_tcp", "dump_udp", "dump_unix"] {
-            for r in self.iterate(Operation::Sockets, prog, pid, false)? {
-                match r {
-                    WireRecord::Inet(s) => out.push(convert::inet(&s)),
-                    WireRecord::Unix(u) => out.push(convert::unix(&u)),
-                    _ => {}
-                }
+        for r in self.iterate(Operation::Sockets, "dump_file_socks", pid, true)? {
+            match r {
+                WireRecord::Inet(s) => out.push(convert::inet(&s)),
+                WireRecord::Unix(u) => out.push(convert::unix(&u)),
+                _ => {}
             }
         }
-        // A socket shared by several fds is one record.
-        out.sort_by_key(|s| s.ino);
-        out.dedup_by_key(|s| s.ino);
-        Ok(out)
+        Ok(keep_listed(out, files))
     }
 
     fn queues(
