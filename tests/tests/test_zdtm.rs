@@ -138,3 +138,25 @@ fn every_descriptor_parses_and_names_known_engines() {
         );
     }
 }
+
+/// The VM lane: every test under the `crib` engine on the patched kernel
+/// (run by `cargo xtask vmtest`, see vmtest.toml `zdtm/crib`). Results also
+/// go to `$CRIB_VMTEST_OUT/zdtm-crib.jsonl` when the harness provides it.
+#[test]
+#[ignore = "VM lane: needs the patched kernel's CRIB kfuncs (cargo xtask vmtest)"]
+fn vm_lane_crib() {
+    let out = lane(
+        "vm-crib",
+        &[EngineSel::Live, EngineSel::Engine(EngineKind::Crib)],
+    );
+    if let Some(dir) = std::env::var_os("CRIB_VMTEST_OUT") {
+        let p = PathBuf::from(dir).join("zdtm-crib.jsonl");
+        std::fs::write(&p, report::json_lines(&out))
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    }
+    let corked = out
+        .iter()
+        .find(|o| o.test == "udp_corked" && o.engine == "crib")
+        .expect("udp_corked ran");
+    assert_eq!(corked.status, Status::Pass, "{corked:?}");
+}
