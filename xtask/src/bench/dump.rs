@@ -15,6 +15,8 @@ mod report;
 pub mod schema;
 mod stats;
 mod table;
+#[cfg(test)]
+mod tests;
 mod vm_lane;
 
 use anyhow::{bail, Context, Result};

@@ -1,13 +1,24 @@
 //! Number formatting shared by the stdout table and the markdown report.
 
-/// A duration in ns, with a unit that keeps 3 significant digits.
+/// `v` with 3 significant digits (v >= 1).
+fn sig3(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// A duration in ns, in the unit that keeps 3 significant digits.
 pub fn dur(ns: f64) -> String {
     if ns >= 1e9 {
-        format!("{:.2} s", ns / 1e9)
+        format!("{} s", sig3(ns / 1e9))
     } else if ns >= 1e6 {
-        format!("{:.3} ms", ns / 1e6).replace(".000 ms", " ms")
+        format!("{} ms", sig3(ns / 1e6))
     } else if ns >= 1e3 {
-        format!("{:.1} µs", ns / 1e3)
+        format!("{} µs", sig3(ns / 1e3))
     } else {
         format!("{ns:.0} ns")
     }
@@ -47,9 +58,10 @@ mod tests {
     #[test]
     fn formats() {
         assert_eq!(dur(512.0), "512 ns");
-        assert_eq!(dur(1_500.0), "1.5 µs");
-        assert_eq!(dur(43_774_834.0), "43.775 ms");
-        assert_eq!(dur(2_000_000.0), "2 ms");
+        assert_eq!(dur(1_500.0), "1.50 µs");
+        assert_eq!(dur(43_774_834.0), "43.8 ms");
+        assert_eq!(dur(2_000_000.0), "2.00 ms");
+        assert_eq!(dur(551_786_000.0), "552 ms");
         assert_eq!(dur(3_210_000_000.0), "3.21 s");
         assert_eq!(times(Some(6.1)), "6.10x");
         assert_eq!(times(Some(25.04)), "25.0x");
