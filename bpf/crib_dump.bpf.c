@@ -109,19 +109,17 @@ int crib_dump_files(struct crib_args *args)
 	struct task_struct *task = bpf_task_from_vpid(args->pid);
 	struct bpf_iter_crib_file it;
 	struct file *file;
-	int i;
 
 	if (!task)
 		return crib_end(&e, -ESRCH);
 	bpf_iter_crib_file_new(&it, task);
-	/* bounded for the verifier; an fd table beyond this is reported */
-	for (i = 0; i < 65536; i++) {
+	/* an open-coded iterator loop: the verifier checks one iteration */
+	while ((file = bpf_iter_crib_file_next(&it))) {
 		struct crib_rec_file *r;
+		__u64 ino;
+		__u32 mode;
 		int fd;
 
-		file = bpf_iter_crib_file_next(&it);
-		if (!file)
-			break;
 		fd = bpf_iter_crib_file_fd(&it);
 		r = bpf_ringbuf_reserve(&crib_rb, sizeof(*r) + CRIB_PATH_MAX, 0);
 		if (!r) {
@@ -129,11 +127,14 @@ int crib_dump_files(struct crib_args *args)
 			continue;
 		}
 		crib_fill_file(r, task, fd, file);
-		r->path_len = crib_file_path((__u64)file, (struct crib_path_out *)(r + 1));
+		r->path_len = crib_path_of(file, (struct crib_path_out *)(r + 1));
 		crib_hdr(&r->hdr, CRIB_REC_FILE, CRIB_REC_FILE_V1, sizeof(*r) + r->path_len);
+		/* r is gone after submit */
+		mode = r->mode;
+		ino = r->ino;
 		crib_submit(&e, r);
-		if ((r->mode & 0170000) == 0140000 /* S_IFSOCK */)
-			emit_sock(&e, file, r->ino);
+		if ((mode & 0170000) == 0140000 /* S_IFSOCK */)
+			emit_sock(&e, file, ino);
 	}
 	bpf_iter_crib_file_destroy(&it);
 	bpf_task_release(task);
@@ -141,7 +142,7 @@ int crib_dump_files(struct crib_args *args)
 }
 
 /* Offset of the payload from skb->data, for a frame of a queue. */
-static __always_inline __u32 payload_offset(struct sock *sk, struct sk_buff *skb, __u32 queue, __u32 index)
+static __always_inline __u32 payload_offset(struct sock *sk, struct sk_buff *skb, __u32 queue, bool first)
 {
 	__u16 proto = BPF_CORE_READ(sk, sk_protocol);
 	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
@@ -161,7 +162,7 @@ static __always_inline __u32 payload_offset(struct sock *sk, struct sk_buff *skb
 		/* __ip_append_data(): data starts at the room for the IP header;
 		 * the first skb of the pending frame also holds the UDP header */
 		off = BPF_CORE_READ(skb, transport_header) - (__u32)(data - head);
-		if (index == 0)
+		if (first)
 			off += 8;
 		return off;
 	}
@@ -204,6 +205,9 @@ int crib_dump_queue(struct crib_args *args)
 	struct crib_emit e = { .prog = CRIB_PROG_QUEUES };
 	struct task_struct *task = bpf_task_from_vpid(args->pid);
 	__u32 queue = args->queue, index = 0;
+	/* a flag, not index == 0: branching on the counter would make it
+	 * precise and keep the iterator loop from converging */
+	bool first = true;
 	int fd = args->fd;
 	struct bpf_iter_crib_skb it;
 	struct sk_buff *skb;
@@ -226,7 +230,7 @@ int crib_dump_queue(struct crib_args *args)
 	bpf_iter_crib_skb_new(&it, sk, queue);
 	while ((skb = bpf_iter_crib_skb_next(&it))) {
 		__u32 len = BPF_CORE_READ(skb, len);
-		__u32 start = payload_offset(sk, skb, queue, index);
+		__u32 start = payload_offset(sk, skb, queue, first);
 		__u32 total = start < len ? len - start : 0;
 		__u32 done = 0;
 		int c;
@@ -274,6 +278,7 @@ int crib_dump_queue(struct crib_args *args)
 				break;
 		}
 		index++;
+		first = false;
 	}
 	bpf_iter_crib_skb_destroy(&it);
 	bpf_crib_sock_release(sk);

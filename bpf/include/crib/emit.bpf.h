@@ -72,7 +72,7 @@ static __always_inline void crib_emit_vma(struct crib_emit *e, struct vm_area_st
 	crib_fill_vma(r, vma, (char *)(r + 1));
 	file = BPF_CORE_READ(vma, vm_file);
 	if (file)
-		r->path_len = crib_file_path((__u64)file, (struct crib_path_out *)(r + 1));
+		r->path_len = crib_path_of(file, (struct crib_path_out *)(r + 1));
 	/* the sample keeps its reserved size; hdr.len says what is used */
 	crib_hdr(&r->hdr, CRIB_REC_VMA, CRIB_REC_VMA_V1, sizeof(*r) + r->path_len);
 	crib_submit(e, r);

@@ -88,12 +88,13 @@ static long crib_walk_step(__u64 i, void *ctx)
 	return 0;
 }
 
-/* Writes the path of the file at kernel address `file_addr` to out; returns
- * its length. A global function, so the verifier checks it once; the file
- * travels as a plain address (read with CO-RE probes only). */
-__noinline int crib_file_path(__u64 file_addr, struct crib_path_out *outp)
+/* Writes the path of (dentry, vfsmount) to out; returns its length. A
+ * global function, so the verifier checks it once. Its arguments are plain
+ * addresses, read with CO-RE probes only: a global function takes scalars
+ * from any caller, whereas a trusted pointer (from an iterator or an
+ * acquire kfunc) would be refused. Call it through crib_path_of(). */
+__noinline int crib_dentry_path(__u64 dentry_addr, __u64 vfsmnt_addr, struct crib_path_out *outp)
 {
-	struct file *file = (struct file *)file_addr;
 	__u32 zero = 0;
 	struct crib_path_buf *t = bpf_map_lookup_elem(&crib_path_scratch, &zero);
 	struct crib_walk w = {};
@@ -101,10 +102,11 @@ __noinline int crib_file_path(__u64 file_addr, struct crib_path_out *outp)
 	__u32 pos, n;
 	bool deleted;
 
-	if (!t || !file || !outp)
+	if (!t || !dentry_addr || !vfsmnt_addr || !outp)
 		return 0;
-	d = BPF_CORE_READ(file, f_path.dentry);
-	if (BPF_CORE_READ(d, d_parent) == d && d != BPF_CORE_READ(file, f_path.mnt, mnt_root)) {
+	d = (struct dentry *)dentry_addr;
+	if (BPF_CORE_READ(d, d_parent) == d &&
+	    d != BPF_CORE_READ((struct vfsmount *)vfsmnt_addr, mnt_root)) {
 		/* A pseudo file: d_path() asks the filesystem's d_dname(); these
 		 * are the answers of the three that processes hold most. */
 		unsigned long magic = BPF_CORE_READ(d, d_sb, s_magic);
@@ -125,7 +127,7 @@ __noinline int crib_file_path(__u64 file_addr, struct crib_path_out *outp)
 			return crib_mask_path(n - 1);
 	}
 	w.d = (__u64)d;
-	w.mnt = (__u64)BPF_CORE_READ(file, f_path.mnt) - bpf_core_field_offset(struct mount, mnt);
+	w.mnt = vfsmnt_addr - bpf_core_field_offset(struct mount, mnt);
 	w.pos = CRIB_PATH_MAX;
 	/* d_unlinked(): unhashed and not a root */
 	deleted = !BPF_CORE_READ(d, d_hash.pprev) && BPF_CORE_READ(d, d_parent) != d;
@@ -146,5 +148,11 @@ __noinline int crib_file_path(__u64 file_addr, struct crib_path_out *outp)
 	bpf_probe_read_kernel(outp->b, crib_mask_path(n), &t->b[pos & (CRIB_PATH_MAX - 1)]);
 	return n;
 }
+
+/* The path of `file` (any pointer kind) into `out` (struct crib_path_out *);
+ * the probe reads turn trusted pointers into the scalars the function takes. */
+#define crib_path_of(file, out)                                                  \
+	crib_dentry_path((__u64)BPF_CORE_READ(file, f_path.dentry),              \
+			 (__u64)BPF_CORE_READ(file, f_path.mnt), (out))
 
 #endif /* CRIB_PATH_BPF_H */
