@@ -31,7 +31,8 @@ pub struct Args {
     /// Without a command after `--`, runs the suite on it.
     #[arg(long, conflicts_with_all = ["targets", "matrix"])]
     pub kernel: Option<String>,
-    /// Targets of vmtest.toml to run (repeatable; default: [defaults] targets).
+    /// Targets of vmtest.toml to run (repeatable; default: [defaults] targets;
+    /// with --matrix: debian-6.1, debian-6.12, patched).
     #[arg(long = "target", value_name = "NAME")]
     pub targets: Vec<String>,
     /// Boot debian-6.1, debian-6.12 and patched; try to load every BPF

@@ -221,6 +221,7 @@ pub fn job_for(plan: &Resolved) -> Job {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 pub fn boot_one(
     runner: Runner,
     kernel: &Kernel,
