@@ -36,6 +36,10 @@ pub const KERNEL: &[&str] = &[
 /// Packages for booting kernels under QEMU.
 pub const VM: &[&str] = &["qemu-system-x86", "busybox-static", "cpio", "kmod"];
 
+/// Packages for the virtme-ng backend (`--runner vng`, `bench vm`): vng
+/// itself comes from PyPI; it needs udev on the host to return output.
+pub const VNG: &[&str] = &["udev", "python3-pip"];
+
 /// Packages for `cargo xtask bench dump`: syscall counts (strace) and the
 /// `criu dump` comparison (criu; Debian's 3.17 cannot run on every kernel,
 /// the bench says so).

@@ -26,8 +26,9 @@ pub fn ensure_tools(runner: Runner, kernel_build: bool) -> Result<()> {
     Ok(())
 }
 
-/// `vng` on PATH, else `pip install virtme-ng`.
+/// udev (deps.rs VNG) and `vng` on PATH, else `pip install virtme-ng`.
 pub fn ensure_vng() -> Result<()> {
+    crate::deps::ensure(crate::deps::VNG)?;
     if crib_vmtest::vng::check_installed().is_ok() {
         return Ok(());
     }
