@@ -154,7 +154,9 @@ static __always_inline __u32 payload_offset(struct sock *sk, struct sk_buff *skb
 		/* a stream skb the owner read in part: UNIXCB(skb).consumed */
 		struct unix_skb_parms *cb = (void *)&skb->cb;
 
-		if (BPF_CORE_READ(sk, sk_type) == 1 /* SOCK_STREAM */)
+		/* guarded: a kernel whose BTF lacks the type still loads */
+		if (bpf_core_type_exists(struct unix_skb_parms) &&
+		    BPF_CORE_READ(sk, sk_type) == 1 /* SOCK_STREAM */)
 			off = BPF_CORE_READ(cb, consumed);
 		return off;
 	}
