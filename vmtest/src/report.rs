@@ -120,23 +120,30 @@ pub fn tail_text(bytes: &[u8], max: usize) -> String {
     String::from_utf8_lossy(&bytes[start..]).into_owned()
 }
 
-/// A fixed-width table of every command of every boot.
+/// A fixed-width table of every command of every boot; a failed boot gets a
+/// `(boot)` row and its reason on the next line (outside the columns).
 pub fn summary_table(reports: &[BootReport]) -> String {
-    let mut rows = vec![[
-        "kernel".to_string(),
-        "test".to_string(),
-        "result".to_string(),
-        "time".to_string(),
-    ]];
+    // (cells, note printed under the row)
+    let mut rows: Vec<([String; 4], Option<String>)> = vec![(
+        [
+            "kernel".to_string(),
+            "test".to_string(),
+            "result".to_string(),
+            "time".to_string(),
+        ],
+        None,
+    )];
     for r in reports {
         if let Some(p) = r.boot_problem() {
-            rows.push([
-                r.kernel.clone(),
-                "(boot)".into(),
-                "FAIL".into(),
-                format!("{:.1}s", r.total_seconds),
-            ]);
-            rows.push([String::new(), p, String::new(), String::new()]);
+            rows.push((
+                [
+                    r.kernel.clone(),
+                    "(boot)".into(),
+                    "FAIL".into(),
+                    format!("{:.1}s", r.total_seconds),
+                ],
+                Some(p),
+            ));
         }
         for c in &r.commands {
             let mut res = c.status.label().to_string();
@@ -145,22 +152,25 @@ pub fn summary_table(reports: &[BootReport]) -> String {
                     res = format!("FAIL ({code})");
                 }
             }
-            rows.push([
-                r.kernel.clone(),
-                c.name.clone(),
-                res,
-                format!("{:.1}s", c.seconds),
-            ]);
+            rows.push((
+                [
+                    r.kernel.clone(),
+                    c.name.clone(),
+                    res,
+                    format!("{:.1}s", c.seconds),
+                ],
+                None,
+            ));
         }
     }
     let mut w = [0usize; 4];
-    for row in &rows {
+    for (row, _) in &rows {
         for (i, cell) in row.iter().enumerate() {
             w[i] = w[i].max(cell.chars().count());
         }
     }
     let mut out = String::new();
-    for row in &rows {
+    for (row, note) in &rows {
         let line = format!(
             "{:<w0$}  {:<w1$}  {:<w2$}  {:>w3$}",
             row[0],
@@ -174,6 +184,9 @@ pub fn summary_table(reports: &[BootReport]) -> String {
         );
         out.push_str(line.trim_end());
         out.push('\n');
+        if let Some(n) = note {
+            out.push_str(&format!("{:w0$}  -> {n}\n", "", w0 = w[0]));
+        }
     }
     out
 }

@@ -49,7 +49,9 @@ fn one(path: &Path) -> Result<String, String> {
     match load(path, Some(BPF_PROG_TYPE_CRIB)) {
         Ok(n) => Ok(format!("{n} program(s) loaded as BPF_PROG_TYPE_CRIB")),
         Err(crib) => match load(path, Some(libbpf_sys::BPF_PROG_TYPE_SYSCALL)) {
-            Ok(n) => Ok(format!("{n} program(s) loaded as BPF_PROG_TYPE_SYSCALL (CRIB type: {crib})")),
+            Ok(n) => Ok(format!(
+                "{n} program(s) loaded as BPF_PROG_TYPE_SYSCALL (CRIB type: {crib})"
+            )),
             Err(sys) => Err(format!("as CRIB: {crib}; as SYSCALL: {sys}")),
         },
     }
