@@ -6,7 +6,11 @@
 //! - `absent` fails only with `require_present` (a stock kernel lacking the
 //!   CRIB kfuncs is a normal row of the matrix, not an error);
 //! - items whose spec says `required = false` never fail;
-//! - a struct or opaque type is required when a required kfunc uses it.
+//! - a struct or opaque type is required when a required kfunc uses it;
+//! - objects fail where libbpf + the verifier would refuse them: a missing
+//!   or mismatched non-weak kfunc, an ambiguous CO-RE relocation, an
+//!   unresolved relocation the object does not guard with an existence
+//!   check (see [`crate::object::ObjectStatus::fails`]).
 
 pub mod kfuncs;
 pub mod model;
@@ -107,7 +111,7 @@ pub fn check(
         .iter()
         .flat_map(|o| o.entries.iter())
         .flat_map(|e| e.results.iter())
-        .filter(|s| s.fails(opts.require_present))
+        .filter(|s| s.fails())
         .count();
     Report {
         schema_version: SCHEMA_VERSION,

@@ -107,25 +107,30 @@ pub enum ObjectStatus {
     Ok,
     /// An existence relocation answers "no": the program handles it.
     NotFound { reason: String },
-    /// kfunc missing (`weak`: libbpf resolves it to 0 and loads).
+    /// kfunc missing: libbpf refuses to load the object, unless the kfunc
+    /// is `weak` (then it resolves to 0 and the object loads).
     Absent { weak: bool },
-    /// kfunc present with another prototype: libbpf refuses to load.
-    Incompatible { reason: String },
+    /// kfunc present with another prototype: libbpf refuses to load, unless
+    /// the kfunc is `weak` (then it is treated as absent).
+    Incompatible { reason: String, weak: bool },
     /// CO-RE relocation fails: libbpf poisons the instruction, which the
-    /// verifier accepts only if it is dead code.
-    Unresolved { reason: String },
+    /// verifier accepts only if it is dead code. `guarded`: the object also
+    /// asks whether the same target exists (`bpf_core_field_exists()` and
+    /// friends), so the poisoned instruction is presumably behind that test.
+    Unresolved { reason: String, guarded: bool },
     /// Several candidates give different answers: libbpf refuses to load.
     Ambiguous { reason: String },
 }
 
 impl ObjectStatus {
-    /// Same policy as spec items: absence-like statuses fail only with
-    /// `require_present`.
-    pub fn fails(&self, require_present: bool) -> bool {
+    /// Whether the object would fail to load on that kernel: a missing or
+    /// mismatched non-weak kfunc, an ambiguous relocation, a poisoned
+    /// instruction nothing guards.
+    pub fn fails(&self) -> bool {
         match self {
-            ObjectStatus::Incompatible { .. } | ObjectStatus::Ambiguous { .. } => true,
-            ObjectStatus::Absent { weak } => require_present && !weak,
-            ObjectStatus::Unresolved { .. } => require_present,
+            ObjectStatus::Absent { weak } | ObjectStatus::Incompatible { weak, .. } => !weak,
+            ObjectStatus::Unresolved { guarded, .. } => !guarded,
+            ObjectStatus::Ambiguous { .. } => true,
             ObjectStatus::Ok | ObjectStatus::NotFound { .. } => false,
         }
     }
@@ -136,8 +141,10 @@ impl ObjectStatus {
             ObjectStatus::NotFound { .. } => "ok (no)".into(),
             ObjectStatus::Absent { weak: true } => "absent (weak)".into(),
             ObjectStatus::Absent { weak: false } => "absent".into(),
-            ObjectStatus::Incompatible { .. } => "BAD: proto".into(),
-            ObjectStatus::Unresolved { .. } => "unresolved".into(),
+            ObjectStatus::Incompatible { weak: false, .. } => "BAD: proto".into(),
+            ObjectStatus::Incompatible { weak: true, .. } => "proto differs (weak)".into(),
+            ObjectStatus::Unresolved { guarded: false, .. } => "BAD: unresolved".into(),
+            ObjectStatus::Unresolved { guarded: true, .. } => "unresolved (guarded)".into(),
             ObjectStatus::Ambiguous { .. } => "BAD: ambiguous".into(),
         }
     }
@@ -178,7 +185,14 @@ pub fn analyze(obj: &BpfObject, kernels: &[Kernel], mode: Mode) -> ObjectReport 
             None => rows.push((r.kind, name, r, 1)),
         }
     }
+    // Targets the object also tests for existence.
+    let guarded: Vec<String> = rows
+        .iter()
+        .filter(|(k, _, _, _)| k.is_existence())
+        .map(|(_, n, _, _)| n.clone())
+        .collect();
     for (kind, name, r, count) in rows {
+        let is_guarded = guarded.contains(&name);
         entries.push(ObjectEntry {
             kind: "core",
             name,
@@ -190,7 +204,10 @@ pub fn analyze(obj: &BpfObject, kernels: &[Kernel], mode: Mode) -> ObjectReport 
                 .map(|k| match core::resolve(&obj.btf, r, &k.btf) {
                     core::Resolution::Ok => ObjectStatus::Ok,
                     core::Resolution::DoesNotExist(reason) => ObjectStatus::NotFound { reason },
-                    core::Resolution::Unresolved(reason) => ObjectStatus::Unresolved { reason },
+                    core::Resolution::Unresolved(reason) => ObjectStatus::Unresolved {
+                        reason,
+                        guarded: is_guarded,
+                    },
                     core::Resolution::Ambiguous(reason) => ObjectStatus::Ambiguous { reason },
                 })
                 .collect(),
@@ -211,6 +228,7 @@ fn kfunc_status(obj: &BpfObject, call: &KfuncCall, k: &Btf, mode: Mode) -> Objec
         Err(e) => {
             return ObjectStatus::Incompatible {
                 reason: e.to_string(),
+                weak: call.weak,
             }
         }
     };
@@ -222,9 +240,11 @@ fn kfunc_status(obj: &BpfObject, call: &KfuncCall, k: &Btf, mode: Mode) -> Objec
                 c_type(&obj.btf, local_proto),
                 c_type(k, kf.ref_type())
             ),
+            weak: call.weak,
         },
         Err(e) => ObjectStatus::Incompatible {
             reason: e.to_string(),
+            weak: call.weak,
         },
     }
 }

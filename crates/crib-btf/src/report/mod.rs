@@ -55,8 +55,8 @@ pub(crate) fn object_notes(r: &Report) -> Vec<(String, String, String)> {
         for e in &o.entries {
             for (s, k) in e.results.iter().zip(&r.kernels) {
                 let reason = match s {
-                    S::Incompatible { reason }
-                    | S::Unresolved { reason }
+                    S::Incompatible { reason, .. }
+                    | S::Unresolved { reason, .. }
                     | S::Ambiguous { reason } => reason,
                     _ => continue,
                 };
