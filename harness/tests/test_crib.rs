@@ -256,3 +256,60 @@ fn vm_crib_restore_queues_a_datagram() {
         "{err}"
     );
 }
+
+fn chunk(
+    index: u32,
+    frame_len: u32,
+    offset: u32,
+    data: &[u8],
+) -> crib_harness::engine::wire::WireRecord {
+    crib_harness::engine::wire::WireRecord::Skb(crib_harness::engine::wire::Skb {
+        sock_ino: 1,
+        fd: 3,
+        queue: 1,
+        flags: 0,
+        index,
+        frame_len,
+        offset,
+        tstamp_ns: 0,
+        addr: [127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        port: 5353,
+        family: 2,
+        mark: 0,
+        data: data.to_vec(),
+    })
+}
+
+#[test]
+fn frames_reassemble_from_chunks_and_keep_boundaries() {
+    use crib_harness::engine::crib::frames_to_segments;
+    let recs = vec![
+        chunk(0, 5, 0, b"abc"),
+        chunk(0, 5, 3, b"de"),
+        chunk(1, 0, 0, b""),
+        chunk(2, 2, 0, b"xy"),
+    ];
+    let dgram = frames_to_segments(&recs, false).expect("whole frames");
+    assert_eq!(dgram.len(), 3);
+    assert_eq!(dgram[0].data, b"abcde");
+    assert_eq!(dgram[1].data, b"");
+    assert_eq!(
+        dgram[2].addr,
+        Some(SockAddr::Inet {
+            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 5353
+        })
+    );
+    let stream = frames_to_segments(&recs, true).expect("stream");
+    assert!(stream.iter().all(|s| s.addr.is_none()));
+}
+
+#[test]
+fn a_cut_frame_is_an_error_not_a_short_queue() {
+    use crib_harness::engine::crib::frames_to_segments;
+    let e = frames_to_segments(&[chunk(0, 10, 0, b"abc")], false).expect_err("3 of 10");
+    assert!(e.contains("3 of 10"), "{e}");
+    let e = frames_to_segments(&[chunk(0, 6, 0, b"abc"), chunk(0, 6, 4, b"ef")], false)
+        .expect_err("gap");
+    assert!(e.contains("offset 4"), "{e}");
+}

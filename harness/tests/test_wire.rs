@@ -308,3 +308,100 @@ fn zero_length_record_cannot_loop_forever() {
     let e = decode_stream(&hdr(42, 1, 0)).expect_err("len 0");
     assert!(matches!(e, WireError::TooShort { need: 8, .. }));
 }
+
+/// The C structs, as compiled into the BPF objects, against the sizes and
+/// offsets the Rust side hard-codes (decoder fixed parts, program inputs).
+#[test]
+fn c_layouts_match_the_rust_decoder() {
+    use crib_harness::engine::bpfobj::objects;
+    use libbpf_rs::btf::types::{MemberAttr, Struct};
+    use libbpf_rs::btf::{Btf, HasSize};
+
+    fn members(s: &Struct<'_>) -> Vec<(String, u32)> {
+        s.iter()
+            .map(|m| {
+                let off = match m.attr {
+                    MemberAttr::Normal { offset } | MemberAttr::BitField { offset, .. } => offset,
+                };
+                (
+                    m.name
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                    off / 8,
+                )
+            })
+            .collect()
+    }
+
+    let dump = objects::CRIB_DUMP.expect("crib_dump built");
+    let btf = Btf::from_raw("crib_dump", dump)
+        .expect("parse BTF")
+        .expect("crib_dump has BTF");
+    let size = |name: &str| -> usize {
+        btf.type_by_name::<Struct<'_>>(name)
+            .unwrap_or_else(|| panic!("struct {name} not in crib_dump's BTF"))
+            .size()
+    };
+    for (name, want) in [
+        ("crib_rec_hdr", wire::HDR_LEN),
+        ("crib_rec_task", fixed_len::TASK),
+        ("crib_rec_file", fixed_len::FILE),
+        ("crib_rec_vma", fixed_len::VMA),
+        ("crib_rec_inet", fixed_len::INET),
+        ("crib_rec_unix", fixed_len::UNIX),
+        ("crib_rec_skb", fixed_len::SKB),
+        ("crib_rec_end", fixed_len::END),
+        ("crib_args", 16),
+    ] {
+        assert_eq!(size(name), want, "sizeof(struct {name})");
+    }
+    // SKB records are only produced on the patched kernel: pin every offset.
+    let skb = btf.type_by_name::<Struct<'_>>("crib_rec_skb").expect("skb");
+    let want: Vec<(String, u32)> = [
+        ("hdr", 0),
+        ("sock_ino", 8),
+        ("fd", 16),
+        ("queue", 20),
+        ("flags", 22),
+        ("index", 24),
+        ("frame_len", 28),
+        ("offset", 32),
+        ("data_len", 36),
+        ("tstamp_ns", 40),
+        ("addr", 48),
+        ("port", 64),
+        ("family", 66),
+        ("mark", 68),
+    ]
+    .iter()
+    .map(|(n, o)| (n.to_string(), *o))
+    .collect();
+    assert_eq!(members(&skb), want);
+
+    let restore = objects::CRIB_RESTORE.expect("crib_restore built");
+    let rbtf = Btf::from_raw("crib_restore", restore)
+        .expect("parse BTF")
+        .expect("crib_restore has BTF");
+    let args = rbtf
+        .type_by_name::<Struct<'_>>("crib_restore_args")
+        .expect("crib_restore_args");
+    assert_eq!(args.size(), 56);
+    // the offsets crib::restore_args() writes
+    let want: Vec<(String, u32)> = [
+        ("pid", 0),
+        ("fd", 4),
+        ("data_len", 8),
+        ("_pad", 12),
+        ("tstamp_ns", 16),
+        ("saddr", 24),
+        ("sport", 40),
+        ("family", 42),
+        ("mark", 44),
+        ("ifindex", 48),
+        ("tos", 52),
+    ]
+    .iter()
+    .map(|(n, o)| (n.to_string(), *o))
+    .collect();
+    assert_eq!(members(&args), want);
+}

@@ -78,4 +78,19 @@ static __always_inline void crib_emit_vma(struct crib_emit *e, struct vm_area_st
 	crib_submit(e, r);
 }
 
+/* Never called: they make every wire type part of the object's BTF, where
+ * harness/tests/test_wire.rs checks the layouts against the Rust decoder.
+ * (Uncalled global functions are neither loaded nor verified.) */
+__noinline int crib_wire_layout(struct crib_rec_task *t, struct crib_rec_file *f, struct crib_rec_vma *v,
+				struct crib_rec_inet *i, struct crib_rec_unix *u)
+{
+	return 0;
+}
+
+__noinline int crib_wire_layout2(struct crib_rec_skb *s, struct crib_rec_end *e, struct crib_rec_error *r,
+				 struct crib_rec_hdr *h)
+{
+	return 0;
+}
+
 #endif /* CRIB_EMIT_BPF_H */
