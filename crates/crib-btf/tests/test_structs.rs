@@ -364,3 +364,10 @@ proptest! {
         prop_assert!(!got.is_ok(), "mutation {:?} of v{} passed: {:?}", m, v, got);
     }
 }
+
+#[test]
+fn a_spec_without_fields_does_not_panic() {
+    let s = spec("empty", &[]);
+    let btf = kernel_struct("empty", &[], None);
+    assert!(!structs::check(&s, &btf, Mode::Relaxed).is_ok());
+}

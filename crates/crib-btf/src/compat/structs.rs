@@ -130,15 +130,17 @@ fn check_inner(s: &VersionedStruct, btf: &Btf, mode: Mode) -> Result<Verdict, Bt
             format!("the kernel struct ends before `{missing}`, a v1 field"),
         ));
     } else if version.is_none() && problems.is_empty() {
-        let missing = &s.fields[n_present];
-        problems.push(Problem::new(
-            C::PartialVersion,
-            format!("partial v{}", missing.since),
-            format!(
-                "the kernel has part of v{}: `{}` is missing",
-                missing.since, missing.name
-            ),
-        ));
+        // `None` only when the spec has no fields at all (never validated).
+        if let Some(missing) = s.fields.get(n_present) {
+            problems.push(Problem::new(
+                C::PartialVersion,
+                format!("partial v{}", missing.since),
+                format!(
+                    "the kernel has part of v{}: `{}` is missing",
+                    missing.since, missing.name
+                ),
+            ));
+        }
     }
 
     // Types, sizes and offsets against the spec layout.
