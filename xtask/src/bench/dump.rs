@@ -37,6 +37,10 @@ pub struct Args {
     /// Skip the VM lane (patched kernel under QEMU).
     #[arg(long)]
     pub no_vm: bool,
+    /// Kernel of the VM lane: patched (built by cargo xtask kernel, cached),
+    /// debian-6.12, debian-6.1 or a bzImage path.
+    #[arg(long, default_value = "patched")]
+    pub vm_kernel: String,
     /// Skip the host lane.
     #[arg(long)]
     pub no_host: bool,
@@ -168,11 +172,17 @@ fn measure(a: &Args, out: &Path) -> Result<Report> {
         skipped.push("vm: not requested (--no-vm)".to_string());
     } else {
         let plan = Plan::vm(a);
-        match vm_lane::run(&bin, &plan.suite_args(a.no_strace), &out.join("vm")) {
+        let lane = vm_lane::lane_name(&a.vm_kernel);
+        match vm_lane::run(
+            &a.vm_kernel,
+            &bin,
+            &plan.suite_args(a.no_strace),
+            &out.join(&lane),
+        ) {
             Ok(l) => lanes.push(lane_report(l)),
             Err(e) => {
-                eprintln!("[bench] VM lane failed: {e:#}");
-                skipped.push(format!("vm: {e:#}"));
+                eprintln!("[bench] {lane} lane failed: {e:#}");
+                skipped.push(format!("{lane}: {e:#}"));
             }
         }
     }
@@ -186,6 +196,9 @@ fn measure(a: &Args, out: &Path) -> Result<Report> {
         if on {
             command.push_str(flag);
         }
+    }
+    if !a.no_vm && a.vm_kernel != "patched" {
+        command.push_str(&format!(" --vm-kernel {}", a.vm_kernel));
     }
     if let Some(r) = a.reps {
         command.push_str(&format!(" --reps {r}"));

@@ -167,6 +167,49 @@ fn cold_warm_table(out: &mut String, lane: &LaneReport) {
     }
 }
 
+/// Share of the warm dump per operation and the engine's own top syscalls,
+/// at the largest N: where the time goes.
+fn breakdown_table(out: &mut String, s: &SizeSummary) {
+    let ops = ["task", "files", "mm", "sockets", "queues"];
+    let _ = writeln!(
+        out,
+        "\nWhere the time goes at N = {} (share of the sum of per-operation medians; the engine's own most frequent syscalls in one dump):\n",
+        s.n
+    );
+    let _ = writeln!(out, "| engine | {} | top syscalls |", ops.join(" | "));
+    let _ = writeln!(out, "|---|{}---|", "---|".repeat(ops.len()));
+    for e in s
+        .engines
+        .iter()
+        .filter(|e| e.unavailable.is_none() && !e.ops.is_empty())
+    {
+        let sum: f64 = e.ops.values().map(|x| x.median).sum();
+        let cells: Vec<String> = ops
+            .iter()
+            .map(|o| match e.ops.get(*o) {
+                Some(x) if sum > 0.0 => format!("{:.0}%", 100.0 * x.median / sum),
+                _ => "-".into(),
+            })
+            .collect();
+        let top: Vec<String> = e
+            .top_syscalls
+            .iter()
+            .map(|(n, c)| format!("{n} {c}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} |",
+            e.engine,
+            cells.join(" | "),
+            if top.is_empty() {
+                "-".into()
+            } else {
+                top.join(", ")
+            }
+        );
+    }
+}
+
 fn lane_section(out: &mut String, lane: &LaneReport, plots: &[String]) {
     let l = &lane.raw;
     let _ = writeln!(
@@ -182,6 +225,7 @@ fn lane_section(out: &mut String, lane: &LaneReport, plots: &[String]) {
     );
     if let Some(big) = lane.sizes.iter().max_by_key(|s| s.n) {
         size_table(out, big);
+        breakdown_table(out, big);
     }
     scaling_table(out, lane);
     cold_warm_table(out, lane);

@@ -69,6 +69,8 @@ pub struct EngineSummary {
     pub bytes_to_user: Option<u64>,
     pub load_syscalls: Option<u64>,
     pub op_syscalls: BTreeMap<String, u64>,
+    /// The engine's own most frequent syscalls in one dump, most first.
+    pub top_syscalls: Vec<(String, u64)>,
     /// What this engine did not fully dump (refused ops, unreadable items).
     pub gaps: Vec<String>,
     /// Operations whose cost in `dump`/`syscalls` is procfs's, because this
@@ -168,6 +170,17 @@ fn with_fallback(
     (totals, sys, borrowed)
 }
 
+fn top_syscalls(e: &EngineRun, k: usize) -> Vec<(String, u64)> {
+    let mut v: Vec<(String, u64)> = e
+        .syscalls
+        .as_ref()
+        .map(|s| s.by_name.iter().map(|(n, c)| (n.clone(), *c)).collect())
+        .unwrap_or_default();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    v.truncate(k);
+    v
+}
+
 fn summarize_engine(e: &EngineRun, base: Option<&EngineRun>) -> EngineSummary {
     let mut gaps = Vec::new();
     for (op, o) in &e.ops {
@@ -200,6 +213,7 @@ fn summarize_engine(e: &EngineRun, base: Option<&EngineRun>) -> EngineSummary {
             .iter()
             .filter_map(|(k, o)| Some((k.clone(), o.syscalls.as_ref()?.total)))
             .collect(),
+        top_syscalls: top_syscalls(e, 4),
         gaps,
         via_procfs,
         records: e.records.clone(),

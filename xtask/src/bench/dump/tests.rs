@@ -13,7 +13,13 @@ fn sys(total: u64, bytes: u64) -> Option<Syscalls> {
     Some(Syscalls {
         total,
         bytes_to_user: bytes,
-        by_name: BTreeMap::new(),
+        by_name: [
+            ("read".to_string(), total * 3 / 4),
+            ("close".to_string(), total / 4),
+        ]
+        .into_iter()
+        .filter(|(_, c)| *c > 0)
+        .collect(),
     })
 }
 

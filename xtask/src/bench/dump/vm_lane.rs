@@ -14,24 +14,41 @@ use std::time::Duration;
 /// Guest command budget: emulation makes the 10k sizes slow.
 const GUEST_TIMEOUT: Duration = Duration::from_secs(50 * 60);
 
-/// Boot the patched kernel and run `crib-bench suite` with `suite_args`.
-pub fn run(bench_bin: &Path, suite_args: &[String], out_dir: &Path) -> Result<LaneRun> {
-    let a = crate::kernel::ensure_built(None)
-        .context("the patched kernel (cargo xtask kernel build)")?;
-    let mut kernel = Kernel::from_path("patched", &a.bzimage)?;
-    kernel.config = Some(a.config.clone());
+/// The lane name for a kernel spec: `vm` for the patched kernel.
+pub fn lane_name(spec: &str) -> String {
+    match spec {
+        "patched" => "vm".into(),
+        s if crib_vmtest::job::valid_name(s) && !s.contains('/') => format!("vm-{s}"),
+        _ => "vm-custom".into(),
+    }
+}
+
+fn kernel(spec: &str) -> Result<Kernel> {
+    if spec == "patched" {
+        let a = crate::kernel::ensure_built(None)
+            .context("the patched kernel (cargo xtask kernel build)")?;
+        let mut k = Kernel::from_path("patched", &a.bzimage)?;
+        k.config = Some(a.config.clone());
+        return Ok(k);
+    }
+    Ok(Kernel::resolve(spec)?)
+}
+
+/// Boot `spec` (`patched`, `debian-6.12`, `debian-6.1` or a bzImage path)
+/// and run `crib-bench suite` with `suite_args` in it.
+pub fn run(spec: &str, bench_bin: &Path, suite_args: &[String], out_dir: &Path) -> Result<LaneRun> {
+    let kernel = kernel(spec)?;
+    let lane = lane_name(spec);
+    let fixed = [
+        "suite",
+        "--lane",
+        &lane,
+        "--emulated",
+        "--scratch",
+        "/tmp/crib-bench",
+    ];
     let words: Vec<String> = std::iter::once(bench_bin.display().to_string())
-        .chain(
-            [
-                "suite",
-                "--lane",
-                "vm",
-                "--emulated",
-                "--scratch",
-                "/tmp/crib-bench",
-            ]
-            .map(String::from),
-        )
+        .chain(fixed.iter().map(|s| s.to_string()))
         .chain(suite_args.iter().cloned())
         .map(|w| crib_vmtest::job::sh_quote(&w))
         .collect();
