@@ -4,14 +4,15 @@
 # over 9p, and runs the job the host wrote (path on the kernel command line as
 # crib_job=...). Results go over the virtio-serial port named crib.result;
 # the console only carries the kernel log.
-/bin/busybox mkdir -p /proc /sys /dev /tmp /mnt/root
-/bin/busybox --install -s /bin
 export PATH=/bin
+[ -e /bin/mount ] || /bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 
 log() { echo "<3>crib-vmtest: $*" > /dev/kmsg; }
+# Phase markers: in dmesg (with timestamps), not on the console.
+phase() { echo "<6>crib-vmtest: phase $*" > /dev/kmsg; }
 say() { [ -n "$PORT" ] && echo "$*" >&3; }
 finish() { sync; reboot -f; sleep 10; }
 die() { log "FATAL: $*"; say "FATAL $*"; finish; }
@@ -24,12 +25,22 @@ for a in $(cat /proc/cmdline); do
     esac
 done
 
+phase init
 if [ -f /modules/order ]; then
     while read -r m; do
         insmod "/modules/$m" || die "insmod $m failed"
     done < /modules/order
 fi
 
+phase modules-loaded
+# Optional modules (socket diag) load in the background during the mounts.
+EXTRA_PID=
+if [ -s /modules/extra ]; then
+    ( while read -r m; do
+          insmod "/modules/$m" || log "insmod $m failed"
+      done < /modules/extra ) &
+    EXTRA_PID=$!
+fi
 # The port's name arrives from the host shortly after the device appears.
 PORT=
 i=0
@@ -43,6 +54,7 @@ done
 [ -n "$PORT" ] || die "virtio-serial port crib.result not found"
 [ -c "$PORT" ] || mknod "$PORT" c $(cat "/sys/class/virtio-ports/${PORT#/dev/}/dev" | tr : ' ')
 exec 3<>"$PORT"
+phase port-open
 
 if [ -n "$PROBE" ]; then
     say "READY probe"
@@ -63,6 +75,8 @@ mount -t tracefs tracefs $R/sys/kernel/tracing 2>/dev/null
 mount -t debugfs debugfs $R/sys/kernel/debug 2>/dev/null
 mount -t cgroup2 cgroup2 $R/sys/fs/cgroup 2>/dev/null
 ip link set lo up 2>/dev/null
+[ -n "$EXTRA_PID" ] && wait $EXTRA_PID
+phase mounts-done
 [ -w /proc/sys/kernel/hung_task_timeout_secs ] && echo 30 > /proc/sys/kernel/hung_task_timeout_secs
 
 [ -n "$JOB" ] && [ -f "$R$JOB" ] || die "job file '$JOB' not visible in the guest"

@@ -95,17 +95,22 @@ fn load(series: Series, dir: &Path) -> Result<Kernel> {
     if key != modules::wanted_key() {
         prepare_modules(dir)?;
     }
-    let order_file = dir.join("modules/order");
-    let order = std::fs::read_to_string(&order_file).map_err(io(&order_file))?;
-    let modules = order
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(|m| dir.join("modules").join(m))
-        .collect();
+    let list = |file: &str| -> Result<Vec<PathBuf>> {
+        let p = dir.join("modules").join(file);
+        let text = std::fs::read_to_string(&p).map_err(io(&p))?;
+        Ok(text
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(|m| dir.join("modules").join(m))
+            .collect())
+    };
+    let modules = list("order")?;
+    let extra_modules = list("extra")?;
     Ok(Kernel {
         label: series.label().to_string(),
         image: dir.join("vmlinuz"),
         modules,
+        extra_modules,
         config: Some(dir.join("config")),
     })
 }
@@ -248,20 +253,22 @@ fn prepare_modules(dir: &Path) -> Result<()> {
         })?;
     let files = modules::index(&moddir.join("kernel"))?;
     let builtin = modules::builtin(&moddir.join("modules.builtin"))?;
-    let order = modules::resolve_guest(&files, &builtin)?;
+    let (required, extra) = modules::resolve_guest(&files, &builtin)?;
     let mods_out = dir.join("modules");
     let _ = std::fs::remove_dir_all(&mods_out);
     std::fs::create_dir_all(&mods_out).map_err(io(&mods_out))?;
-    let mut order_text = String::new();
-    for m in &order {
-        let name = format!("{}.ko", m.name);
-        let p = mods_out.join(&name);
-        std::fs::write(&p, &m.bytes).map_err(io(&p))?;
-        order_text.push_str(&name);
-        order_text.push('\n');
+    for (list, file) in [(&required, "order"), (&extra, "extra")] {
+        let mut text = String::new();
+        for m in list {
+            let name = format!("{}.ko", m.name);
+            let p = mods_out.join(&name);
+            std::fs::write(&p, &m.bytes).map_err(io(&p))?;
+            text.push_str(&name);
+            text.push('\n');
+        }
+        let p = mods_out.join(file);
+        std::fs::write(&p, text).map_err(io(&p))?;
     }
-    let p = mods_out.join("order");
-    std::fs::write(&p, order_text).map_err(io(&p))?;
     let p = mods_out.join("wanted");
     std::fs::write(&p, modules::wanted_key()).map_err(io(&p))?;
     Ok(())

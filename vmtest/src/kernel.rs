@@ -14,6 +14,9 @@ pub struct Kernel {
     pub image: PathBuf,
     /// Uncompressed modules in load order (empty when 9p/virtio are built in).
     pub modules: Vec<PathBuf>,
+    /// Modules tests may want (socket diag), loaded in the background while
+    /// the root is mounted, before the first command.
+    pub extra_modules: Vec<PathBuf>,
     /// The kernel's .config, when known.
     pub config: Option<PathBuf>,
 }
@@ -29,6 +32,7 @@ impl Kernel {
             label: label.into(),
             image,
             modules: Vec::new(),
+            extra_modules: Vec::new(),
             config: None,
         })
     }

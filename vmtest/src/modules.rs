@@ -133,14 +133,23 @@ pub fn resolve(
     files: &BTreeMap<String, PathBuf>,
     builtin: &BTreeSet<String>,
 ) -> Result<Vec<Module>> {
+    resolve_into(wanted, files, builtin, &mut BTreeSet::new())
+}
+
+/// [`resolve`], skipping modules already in `done` (and adding to it).
+fn resolve_into(
+    wanted: &[&str],
+    files: &BTreeMap<String, PathBuf>,
+    builtin: &BTreeSet<String>,
+    done: &mut BTreeSet<String>,
+) -> Result<Vec<Module>> {
     let mut order = Vec::new();
-    let mut done = BTreeSet::new();
     for w in wanted {
         visit(
             &canonical(w),
             files,
             builtin,
-            &mut done,
+            done,
             &mut Vec::new(),
             &mut order,
         )?;
@@ -148,19 +157,31 @@ pub fn resolve(
     Ok(order)
 }
 
-/// [`resolve`] for the guest modules plus whichever optional ones exist.
+/// The guest modules in load order, and after them whichever optional
+/// modules exist (loaded in the background while the root is mounted).
 pub fn resolve_guest(
     files: &BTreeMap<String, PathBuf>,
     builtin: &BTreeSet<String>,
-) -> Result<Vec<Module>> {
-    let mut wanted: Vec<&str> = GUEST_MODULES.to_vec();
-    wanted.extend(OPTIONAL_MODULES.iter().filter(|m| files.contains_key(**m)));
-    resolve(&wanted, files, builtin)
+) -> Result<(Vec<Module>, Vec<Module>)> {
+    let mut done = BTreeSet::new();
+    let required = resolve_into(GUEST_MODULES, files, builtin, &mut done)?;
+    let optional: Vec<&str> = OPTIONAL_MODULES
+        .iter()
+        .copied()
+        .filter(|m| files.contains_key(*m))
+        .collect();
+    let extra = resolve_into(&optional, files, builtin, &mut done)?;
+    Ok((required, extra))
 }
 
 /// The module set a cache entry was built for (stale when this changes).
 pub fn wanted_key() -> String {
-    format!("{}|{}", GUEST_MODULES.join(","), OPTIONAL_MODULES.join(","))
+    // v2: required modules in `order`, optional ones in `extra`.
+    format!(
+        "v2|{}|{}",
+        GUEST_MODULES.join(","),
+        OPTIONAL_MODULES.join(",")
+    )
 }
 
 fn visit(
