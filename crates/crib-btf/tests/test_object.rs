@@ -171,3 +171,18 @@ fn object_without_btf_is_a_named_error() {
         "{msg}"
     );
 }
+
+#[test]
+fn per_kernel_load_prediction() {
+    let (_t, obj) = prog();
+    let rep = object::analyze(&obj, common::corpus(), Mode::Relaxed);
+    // Fails everywhere: the unguarded relocation (and 6.1 lacks kfuncs).
+    assert_eq!(rep.loads, vec![false, false, false]);
+    let table = crib_btf::report::table(&check(
+        &common::real_specs(),
+        common::corpus(),
+        vec![rep],
+        Options::default(),
+    ));
+    assert!(table.contains("=> loads"), "{table}");
+}

@@ -154,6 +154,8 @@ impl ObjectStatus {
 #[derive(Debug, Clone, Serialize)]
 pub struct ObjectReport {
     pub path: String,
+    /// Per kernel: whether the object is predicted to load (no row fails).
+    pub loads: Vec<bool>,
     pub entries: Vec<ObjectEntry>,
 }
 
@@ -213,8 +215,16 @@ pub fn analyze(obj: &BpfObject, kernels: &[Kernel], mode: Mode) -> ObjectReport 
                 .collect(),
         });
     }
+    let loads = (0..kernels.len())
+        .map(|k| {
+            !entries
+                .iter()
+                .any(|e| e.results.get(k).is_some_and(ObjectStatus::fails))
+        })
+        .collect();
     ObjectReport {
         path: obj.path.display().to_string(),
+        loads,
         entries,
     }
 }

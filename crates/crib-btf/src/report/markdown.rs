@@ -75,6 +75,11 @@ pub fn markdown(r: &Report) -> String {
             }
             out.push('\n');
         }
+        out.push_str("| **loads** | | |");
+        for l in &o.loads {
+            out.push_str(if *l { " yes |" } else { " **NO** |" });
+        }
+        out.push('\n');
     }
     let notes = object_notes(r);
     if !notes.is_empty() {

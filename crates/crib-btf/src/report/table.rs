@@ -93,6 +93,13 @@ pub fn table(r: &Report) -> String {
             row.extend(e.results.iter().map(|s| s.cell()));
             rows.push(row);
         }
+        let mut verdict = vec!["=> loads".to_string(), String::new(), String::new()];
+        verdict.extend(
+            o.loads
+                .iter()
+                .map(|l| if *l { "yes" } else { "NO" }.to_string()),
+        );
+        rows.push(verdict);
         render_rows(&mut out, &rows);
     }
     let notes = object_notes(r);
