@@ -71,7 +71,7 @@ pub fn run(args: Args) -> Result<()> {
     if args.matrix {
         return matrix::run(&args);
     }
-    let reports = lanes::run(&args)?;
+    let (reports, _) = lanes::run(&args)?;
     finish(&reports, &args)
 }
 

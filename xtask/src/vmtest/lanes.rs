@@ -256,7 +256,8 @@ pub fn boot_one(
 }
 
 /// Everything `cargo xtask vmtest` does short of the final verdict.
-pub fn run(args: &Args) -> Result<Vec<BootReport>> {
+/// Returns the reports and the run directory.
+pub fn run(args: &Args) -> Result<(Vec<BootReport>, PathBuf)> {
     let clock = Clock::start();
     let mut plans = plan(args)?;
     let kernel_build = plans.iter().any(|p| p.kernel == "patched");
@@ -298,7 +299,7 @@ pub fn run(args: &Args) -> Result<Vec<BootReport>> {
         reports.push(r);
     }
     output::write_results(&run_dir, &reports, accel.name(), &why, &clock)?;
-    Ok(reports)
+    Ok((reports, run_dir))
 }
 
 #[allow(dead_code)]
@@ -314,12 +315,8 @@ pub fn run_lane(lane: &str) -> Result<LaneSummary> {
         no_build: false,
         command: vec![],
     };
-    let reports = run(&args)?;
+    let (reports, run_dir) = run(&args)?;
     let (passed, failed, skipped) = output::counts(&reports);
-    let run_dir = crate::workspace_root()
-        .join("target/vmtest/latest")
-        .canonicalize()
-        .unwrap_or_default();
     Ok(LaneSummary {
         lane: lane.to_string(),
         passed,
