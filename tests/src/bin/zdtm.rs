@@ -59,7 +59,7 @@ fn run(args: &[String]) -> Result<ExitCode> {
             "--engine" => {
                 let v = val()?;
                 engines.push(EngineSel::parse(v).with_context(|| {
-                    format!("--engine {v:?}: expected live, procfs, upstream or crib")
+                    format!("--engine {v:?}: expected live, procfs, upstream, crib or criu")
                 })?);
             }
             "--test" => only.push(val()?.clone()),

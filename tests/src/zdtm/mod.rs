@@ -1,6 +1,7 @@
 //! The ZDTM-style runner. See `tests/zdtm/lib/zdtmtst.h` for the protocol.
 
 pub mod build;
+mod criu;
 pub mod desc;
 pub mod mapcheck;
 pub mod proc;

@@ -18,18 +18,24 @@ pub enum EngineSel {
     /// No C/R: SIGTERM, the test verifies in place (checks the test itself).
     Live,
     Engine(EngineKind),
+    /// Whole-process C/R with the system's `criu`, for comparison: the
+    /// restored original gets SIGTERM and verifies in place (ZDTM's way).
+    Criu,
 }
 
 impl EngineSel {
     pub fn name(self) -> &'static str {
         match self {
             EngineSel::Live => "live",
+            EngineSel::Criu => "criu",
             EngineSel::Engine(k) => k.name(),
         }
     }
     pub fn parse(s: &str) -> Option<EngineSel> {
         if s == "live" {
             Some(EngineSel::Live)
+        } else if s == "criu" {
+            Some(EngineSel::Criu)
         } else {
             EngineKind::parse(s).map(EngineSel::Engine)
         }
@@ -105,13 +111,13 @@ pub fn run_test(cfg: &RunConfig, t: &TestCase, engine: EngineSel) -> Outcome {
     mk(status, reason, &tm)
 }
 
-struct Work {
-    dir: PathBuf,
-    pidfile: PathBuf,
-    outfile: PathBuf,
-    state: PathBuf,
-    images: PathBuf,
-    log: PathBuf,
+pub(super) struct Work {
+    pub(super) dir: PathBuf,
+    pub(super) pidfile: PathBuf,
+    pub(super) outfile: PathBuf,
+    pub(super) state: PathBuf,
+    pub(super) images: PathBuf,
+    pub(super) log: PathBuf,
 }
 
 fn work_dir(cfg: &RunConfig, t: &TestCase, engine: EngineSel) -> Result<Work, String> {
@@ -132,7 +138,7 @@ fn work_dir(cfg: &RunConfig, t: &TestCase, engine: EngineSel) -> Result<Work, St
 }
 
 /// The last line the test wrote to its outfile decides.
-fn verdict(w: &Work) -> Result<(), String> {
+pub(super) fn verdict(w: &Work) -> Result<(), String> {
     let out = std::fs::read_to_string(&w.outfile).unwrap_or_default();
     match out.lines().last() {
         Some("PASS") => Ok(()),
@@ -212,6 +218,20 @@ fn run_inner(
                 ));
             }
             return verdict(&w);
+        }
+        EngineSel::Criu => {
+            let r = super::criu::cycle(
+                &w,
+                pid,
+                &mut child,
+                timeout,
+                &mut tm.dump_ms,
+                &mut tm.restore_ms,
+            );
+            kill(pid, libc::SIGKILL);
+            let _ = child.kill();
+            let _ = wait_timeout(&mut child, Duration::from_secs(5));
+            return r;
         }
         EngineSel::Engine(k) => k,
     };

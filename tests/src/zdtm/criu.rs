@@ -1,0 +1,71 @@
+//! The `criu` column: whole-process checkpoint/restore with the system's
+//! CRIU, for side-by-side comparison. The test is dumped (CRIU kills it),
+//! restored detached with the same pid, then sent SIGTERM so it verifies
+//! itself in place and writes its verdict, as in CRIU's own ZDTM.
+
+use super::proc::{kill, wait_gone, wait_timeout};
+use super::run::{verdict, Work};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn criu(args: &[&str], w: &Work, log: &str, timeout: Duration) -> Result<(), String> {
+    let mut c = Command::new("criu")
+        .args(args)
+        .arg("-D")
+        .arg(&w.images)
+        .arg("-o")
+        .arg(w.dir.join(log))
+        .args(["-v4", "--shell-job", "--tcp-established"])
+        .current_dir(&w.dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot run criu: {e}"))?;
+    match wait_timeout(&mut c, timeout) {
+        None => Err(format!("criu {} timed out", args[0])),
+        Some(st) if st.success() => Ok(()),
+        Some(st) => {
+            let text = std::fs::read_to_string(w.dir.join(log)).unwrap_or_default();
+            let err = text
+                .lines()
+                .filter(|l| l.contains("Error"))
+                .next_back()
+                .unwrap_or("(no Error line in the log)");
+            Err(format!("criu {} failed ({st}): {}", args[0], err.trim()))
+        }
+    }
+}
+
+pub(super) fn cycle(
+    w: &Work,
+    pid: i32,
+    child: &mut Child,
+    timeout: Duration,
+    dump_ms: &mut u64,
+    restore_ms: &mut u64,
+) -> Result<(), String> {
+    std::fs::create_dir_all(&w.images).map_err(|e| format!("{}: {e}", w.images.display()))?;
+    let t0 = Instant::now();
+    let pid_s = pid.to_string();
+    criu(&["dump", "-t", &pid_s], w, "dump.log", timeout)?;
+    *dump_ms = t0.elapsed().as_millis() as u64;
+    // CRIU killed the tree; reap our child so the pid is free for restore.
+    let _ = wait_timeout(child, Duration::from_secs(5));
+    if !wait_gone(pid, Duration::from_secs(5)) {
+        return Err(format!("pid {pid} still exists after criu dump"));
+    }
+    let t1 = Instant::now();
+    criu(&["restore", "-d"], w, "restore.log", timeout)?;
+    *restore_ms = t1.elapsed().as_millis() as u64;
+    kill(pid, libc::SIGTERM);
+    let end = Instant::now() + timeout;
+    while Instant::now() < end {
+        if std::fs::read_to_string(&w.outfile).is_ok_and(|s| !s.is_empty()) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = wait_gone(pid, Duration::from_secs(2));
+    verdict(w)
+}
