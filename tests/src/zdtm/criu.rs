@@ -29,8 +29,7 @@ fn criu(args: &[&str], w: &Work, log: &str, timeout: Duration) -> Result<(), Str
             let text = std::fs::read_to_string(w.dir.join(log)).unwrap_or_default();
             let err = text
                 .lines()
-                .filter(|l| l.contains("Error"))
-                .next_back()
+                .rfind(|l| l.contains("Error"))
                 .unwrap_or("(no Error line in the log)");
             Err(format!("criu {} failed ({st}): {}", args[0], err.trim()))
         }
