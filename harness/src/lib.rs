@@ -10,4 +10,5 @@ pub mod engine;
 pub mod image;
 pub mod model;
 pub mod restore;
+pub mod show;
 pub mod sys;
