@@ -1,8 +1,8 @@
 //! `cargo xtask vmtest --matrix`: boot debian-6.1, debian-6.12 and the
 //! patched kernel; in each, load every compiled BPF object (`target/bpf/`,
 //! built by crib-harness) with `crib-vmtest-load`; compare with
-//! `crib compat`'s static prediction for the same kernel and object (its
-//! exit status: 0 compatible, 1 not). Any disagreement, or a kernel that
+//! `crib compat`'s static prediction for the same kernel and object
+//! (`objects[].loads` of its JSON). Any disagreement, or a kernel that
 //! could not be booted, fails the run.
 
 use super::lanes::{boot_one, job_for, pick_accel, resolve_kernel};
@@ -66,8 +66,9 @@ fn short(p: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// `crib compat --kernel L=IMAGE --object O --format json`: Some(true) on
-/// exit 0, Some(false) on exit 1, None (with the reason) otherwise.
+/// `crib compat --kernel k=IMAGE --object O --format json`: the object's
+/// `loads[0]` (the checker's per-kernel load prediction, docs/compat-json.md);
+/// None (with the reason) when the checker could not answer.
 fn predict(crib: &Path, kernel: &Kernel, obj: &Path, save: &Path) -> (Option<bool>, String) {
     let out = Command::new(crib)
         .current_dir(crate::workspace_root())
@@ -78,22 +79,48 @@ fn predict(crib: &Path, kernel: &Kernel, obj: &Path, save: &Path) -> (Option<boo
         .arg(obj)
         .args(["--format", "json"])
         .output();
-    match out {
-        Err(e) => (None, format!("running {}: {e}", crib.display())),
-        Ok(o) => {
-            let _ = std::fs::write(save, &o.stdout);
-            match o.status.code() {
-                Some(0) => (Some(true), "compatible".into()),
-                Some(1) => (Some(false), "incompatible (see compat json)".into()),
-                _ => (
-                    None,
+    let o = match out {
+        Err(e) => return (None, format!("running {}: {e}", crib.display())),
+        Ok(o) => o,
+    };
+    let _ = std::fs::write(save, &o.stdout);
+    if !matches!(o.status.code(), Some(0) | Some(1)) {
+        return (
+            None,
+            format!(
+                "crib compat failed: {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            ),
+        );
+    }
+    let v: serde_json::Value = match serde_json::from_slice(&o.stdout) {
+        Ok(v) => v,
+        Err(e) => return (None, format!("crib compat json: {e}")),
+    };
+    match v["objects"][0]["loads"][0].as_bool() {
+        Some(true) => (Some(true), "predicted to load".into()),
+        Some(false) => {
+            // Name the first entry that fails, for the report.
+            let why = v["objects"][0]["entries"]
+                .as_array()
+                .and_then(|es| {
+                    es.iter().find(|e| {
+                        let st = e["results"][0]["status"].as_str().unwrap_or("");
+                        !matches!(st, "ok" | "not_found")
+                    })
+                })
+                .map(|e| {
                     format!(
-                        "crib compat failed: {}",
-                        String::from_utf8_lossy(&o.stderr).trim()
-                    ),
-                ),
-            }
+                        "{} {}: {}",
+                        e["kind"].as_str().unwrap_or(""),
+                        e["name"].as_str().unwrap_or(""),
+                        e["results"][0]["status"].as_str().unwrap_or("")
+                    )
+                })
+                .unwrap_or_default();
+            (Some(false), format!("predicted not to load ({why})"))
         }
+        None => (None, "crib compat json has no objects[0].loads[0]".into()),
     }
 }
 
@@ -254,14 +281,29 @@ pub fn run(args: &Args) -> Result<()> {
     Ok(())
 }
 
+/// The loader's verdict line plus, on failure, the verifier's reason (the
+/// last log line before libbpf's END marker that is not the stats line).
 fn first_line(c: Option<&crib_vmtest::CommandResult>) -> String {
-    c.and_then(|c| {
-        c.output
-            .lines()
-            .find(|l| l.starts_with("LOADED") || l.starts_with("FAILED"))
-            .map(str::to_string)
-    })
-    .unwrap_or_default()
+    let Some(c) = c else { return String::new() };
+    let lines: Vec<&str> = c.output.lines().collect();
+    let verdict = lines
+        .iter()
+        .find(|l| l.starts_with("LOADED") || l.starts_with("FAILED"))
+        .map(|l| l.to_string())
+        .unwrap_or_default();
+    let reason = lines
+        .iter()
+        .position(|l| l.contains("-- END PROG LOAD LOG --"))
+        .and_then(|end| {
+            lines[..end]
+                .iter()
+                .rev()
+                .find(|l| !l.starts_with("processed ") && !l.trim().is_empty())
+        });
+    match reason {
+        Some(r) if verdict.starts_with("FAILED") => format!("{verdict} [verifier: {}]", r.trim()),
+        _ => verdict,
+    }
 }
 
 fn yes_no(v: Option<bool>) -> &'static str {
