@@ -16,6 +16,27 @@
 
 use crate::error::BtfError;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// The index keys are already FNV hashes: hash them again for nothing.
+#[derive(Default)]
+struct IdentityHasher(u64);
+
+impl Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+type NameIndex = HashMap<u64, u32, BuildHasherDefault<IdentityHasher>>;
 
 pub const BTF_MAGIC: u16 = 0xeb9f;
 const HEADER_MIN: usize = 24;
@@ -131,7 +152,7 @@ pub struct Btf {
     /// `offsets[id - 1]` = start of type `id` in `data`.
     offsets: Vec<u32>,
     /// Name hash -> first type id with that hash; `next_same[id]` chains.
-    by_name: HashMap<u64, u32>,
+    by_name: NameIndex,
     next_same: Vec<u32>,
     /// (type id of the tag, target id, component index) of every DECL_TAG.
     decl_tags: Vec<(u32, u32, i32)>,
@@ -236,7 +257,7 @@ impl Btf {
             strs_start,
             strs_len: str_len,
             offsets: Vec::with_capacity(type_len / 16),
-            by_name: HashMap::with_capacity(type_len / 24),
+            by_name: NameIndex::with_capacity_and_hasher(type_len / 24, Default::default()),
             next_same: vec![0],
             decl_tags: Vec::new(),
             data: Vec::new(),
@@ -279,8 +300,8 @@ impl Btf {
             self.offsets.push(at as u32);
             self.next_same.push(0);
             if name_off != 0 {
-                let name = self.str_in(data, name_off)?;
-                let h = name_hash(name.as_bytes());
+                // Hash up to the NUL in one pass; UTF-8 is checked on lookup.
+                let h = self.hash_str_at(data, name_off)?;
                 if let Some(prev) = self.by_name.insert(h, id) {
                     self.next_same[id as usize] = prev;
                 }
@@ -339,6 +360,23 @@ impl Btf {
             });
         }
         Ok(())
+    }
+
+    /// FNV-1a of the NUL-terminated string at `off` (same as [`name_hash`]).
+    fn hash_str_at(&self, data: &[u8], off: u32) -> Result<u64, BtfError> {
+        let off_us = off as usize;
+        if off_us >= self.strs_len {
+            return Err(BtfError::BadString(off));
+        }
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for &b in &data[self.strs_start + off_us..self.strs_start + self.strs_len] {
+            if b == 0 {
+                return Ok(h);
+            }
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        Err(BtfError::BadString(off))
     }
 
     fn str_in<'d>(&self, data: &'d [u8], off: u32) -> Result<&'d str, BtfError> {

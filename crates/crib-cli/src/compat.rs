@@ -10,6 +10,7 @@ use crib_btf::load::{label_for, SYS_VMLINUX};
 use crib_btf::{report, Mode};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum Format {
@@ -45,6 +46,9 @@ pub struct Args {
     /// Also fail when a required item is absent from a kernel.
     #[arg(long)]
     require_present: bool,
+    /// Print how long each phase took to stderr.
+    #[arg(long)]
+    timings: bool,
 }
 
 /// `LABEL=PATH`, `PATH` or `sys` -> (label, path).
@@ -88,8 +92,11 @@ fn load_kernels(args: &[String]) -> Result<Vec<Kernel>> {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
+    let t0 = Instant::now();
     let spec = load_spec(&args.spec)?;
+    let t_spec = t0.elapsed();
     let kernels = load_kernels(&args.kernels)?;
+    let t_kernels = t0.elapsed();
     let mode = if args.strict {
         Mode::Strict
     } else {
@@ -105,12 +112,23 @@ pub fn run(args: Args) -> Result<ExitCode> {
         require_present: args.require_present,
     };
     let r = crib_btf::check(&spec, &kernels, objects, opts);
+    let t_check = t0.elapsed();
     let out = match args.format {
         Format::Table => report::table(&r),
         Format::Json => report::json(&r) + "\n",
         Format::Markdown => report::markdown(&r),
     };
     print!("{out}");
+    if args.timings {
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+        eprintln!(
+            "timings: spec {:.2} ms, kernels {:.2} ms, check {:.2} ms, report {:.2} ms",
+            ms(t_spec),
+            ms(t_kernels - t_spec),
+            ms(t_check - t_kernels),
+            ms(t0.elapsed() - t_check)
+        );
+    }
     Ok(if r.summary.ok {
         ExitCode::SUCCESS
     } else {
