@@ -2,7 +2,9 @@
 //! corpus from Debian linux-image packages: `apt-get download`, unpack the
 //! .deb, find the vmlinuz, decompress it and take `.BTF` (crib-btf's own
 //! loader, the same one `crib compat` uses), write `btf-<version>.raw.xz`
-//! and a `SHA256SUMS` of the uncompressed files.
+//! and a `SHA256SUMS` of the uncompressed files. The pseudo-package `sys`
+//! adds the running kernel's /sys/kernel/btf/vmlinux as
+//! `btf-<version>-host.raw.xz` (how the corpus' 6.18 file was made).
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -19,7 +21,8 @@ pub struct Args {
     /// Output directory (default: target/btf-corpus).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// linux-image packages to download (default: the corpus' cloud kernels).
+    /// linux-image packages to download (default: the corpus' cloud
+    /// kernels); `sys` = the running kernel's BTF.
     pub packages: Vec<String>,
 }
 
@@ -37,7 +40,11 @@ pub fn run(args: Args) -> Result<()> {
     let work = out.join(".work");
     let mut sums = Vec::new();
     for pkg in &packages {
-        let (name, sum) = one_package(pkg, &work, &out)?;
+        let (name, sum) = if pkg == "sys" {
+            running_kernel(&out)?
+        } else {
+            one_package(pkg, &work, &out)?
+        };
         println!("{sum}  {name}");
         sums.push(format!("{sum}  {name}\n"));
     }
@@ -88,8 +95,22 @@ fn one_package(pkg: &str, work: &Path, out: &Path) -> Result<(String, String)> {
         .to_string();
     eprintln!("[btf-corpus] {}: extracting .BTF", vmlinuz.display());
     let btf = crib_btf::load(&vmlinuz)?;
-    let name = format!("btf-{version}.raw");
-    let raw = out.join(&name);
+    write_compressed(&btf, &format!("btf-{version}.raw"), out)
+}
+
+/// `/sys/kernel/btf/vmlinux` as `btf-<X.Y.Z>-host.raw.xz`.
+fn running_kernel(out: &Path) -> Result<(String, String)> {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .context("reading /proc/sys/kernel/osrelease")?;
+    let version = release.trim().split('-').next().unwrap_or("unknown");
+    eprintln!("[btf-corpus] {}", crib_btf::SYS_VMLINUX);
+    let btf = crib_btf::load(crib_btf::SYS_VMLINUX)?;
+    write_compressed(&btf, &format!("btf-{version}-host.raw"), out)
+}
+
+/// Write `name` (raw BTF), hash it, xz it; returns (name, sha256).
+fn write_compressed(btf: &crib_btf::Btf, name: &str, out: &Path) -> Result<(String, String)> {
+    let raw = out.join(name);
     std::fs::write(&raw, btf.bytes()).with_context(|| format!("writing {}", raw.display()))?;
     let sum = sha256(&raw)?;
     let xz = out.join(format!("{name}.xz"));
@@ -103,7 +124,7 @@ fn one_package(pkg: &str, work: &Path, out: &Path) -> Result<(String, String)> {
         bail!("xz {} failed", raw.display());
     }
     eprintln!("[btf-corpus] {} ({} types)", xz.display(), btf.type_count());
-    Ok((name, sum))
+    Ok((name.to_string(), sum))
 }
 
 fn find(dir: &Path, pred: impl Fn(&str) -> bool) -> Result<Option<PathBuf>> {

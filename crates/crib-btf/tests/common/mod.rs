@@ -35,8 +35,8 @@ pub fn corpus_dir() -> PathBuf {
     }
     panic!(
         "kernel BTF corpus not found: looked in {} for {}. Set CRIB_BTF_CORPUS=DIR, or build one \
-         with `cargo xtask btf-corpus --out DIR` (the 6.18 host file is /sys/kernel/btf/vmlinux \
-         of a 6.18 machine, `xz -k`).",
+         with `cargo xtask btf-corpus --out DIR` (the two Debian kernels) plus \
+         `cargo xtask btf-corpus --out DIR sys` on a 6.18.44 host.",
         candidates
             .iter()
             .map(|d| d.display().to_string())
