@@ -16,6 +16,9 @@ pub struct OnceArgs {
     pub pid: i32,
     #[arg(long)]
     pub engine: String,
+    /// Marked dumps to run (more than 1 for profiling with perf).
+    #[arg(long, default_value_t = 1)]
+    pub repeat: usize,
 }
 
 /// What one dump produced, per operation: `Ok(ns)` or the refusal reason.
@@ -206,9 +209,11 @@ pub fn once(a: OnceArgs) -> Result<()> {
     marks::end("load");
     let mut engine = engine.map_err(|e| anyhow::anyhow!("cannot open {kind}: {e}"))?;
     dump_once(engine.as_mut(), a.pid, false).context("warm-up dump")?;
-    marks::begin("dump");
-    let d = dump_once(engine.as_mut(), a.pid, true);
-    marks::end("dump");
-    d.context("marked dump")?;
+    for _ in 0..a.repeat.max(1) {
+        marks::begin("dump");
+        let d = dump_once(engine.as_mut(), a.pid, true);
+        marks::end("dump");
+        d.context("marked dump")?;
+    }
     Ok(())
 }

@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use crib_harness::engine::EngineKind;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -34,6 +34,9 @@ pub struct Args {
     /// `criu dump` repetitions (0: skip criu).
     #[arg(long, default_value_t = 3)]
     criu_reps: usize,
+    /// Only these engines (default: every engine the harness knows).
+    #[arg(long, value_delimiter = ',')]
+    engines: Vec<String>,
     /// Skip the strace run (no syscall counts).
     #[arg(long)]
     no_strace: bool,
@@ -87,45 +90,55 @@ fn count_syscalls(kind: EngineKind, pid: i32, scratch: &Path, run: &mut EngineRu
     Ok(())
 }
 
+/// Progress on stderr with the time since the suite started (the VM lane
+/// keeps this log).
+fn say(t0: Instant, msg: &str) {
+    eprintln!("[bench +{:.1}s] {msg}", t0.elapsed().as_secs_f64());
+}
+
 fn measure_size(
     a: &Args,
     n: u64,
     criu_why: &Option<String>,
     notes: &mut Vec<String>,
+    t0: Instant,
 ) -> Result<SizeRun> {
     let target = Target::start(n, a.socket_groups, &a.scratch, Duration::from_secs(120))?;
-    eprintln!(
-        "[bench] n={n}: target pid {} ({} fds, {} maps)",
-        target.pid, target.fds, target.maps
+    say(
+        t0,
+        &format!(
+            "n={n}: target pid {} ({} fds, {} maps)",
+            target.pid, target.fds, target.maps
+        ),
     );
     let reps = Reps {
         loads: a.loads,
         dumps: a.reps,
     };
+    let outcome = |r: &EngineRun| {
+        r.unavailable
+            .as_deref()
+            .map_or_else(|| "measured".to_string(), |w| format!("unavailable: {w}"))
+    };
     let mut engines = Vec::new();
     for kind in EngineKind::ALL {
+        if !a.engines.is_empty() && !a.engines.iter().any(|e| e == kind.name()) {
+            continue;
+        }
         let mut run = measure(kind, target.pid, reps);
+        say(t0, &format!("n={n} {kind}: {}", outcome(&run)));
         if run.unavailable.is_none() && !a.no_strace {
-            if let Err(e) = count_syscalls(kind, target.pid, &a.scratch, &mut run) {
-                notes.push(format!("n={n} {kind}: no syscall count: {e:#}"));
+            match count_syscalls(kind, target.pid, &a.scratch, &mut run) {
+                Ok(()) => say(t0, &format!("n={n} {kind}: syscalls counted")),
+                Err(e) => notes.push(format!("n={n} {kind}: no syscall count: {e:#}")),
             }
         }
-        eprintln!(
-            "[bench] n={n} {kind}: {}",
-            run.unavailable
-                .as_deref()
-                .map_or_else(|| "measured".to_string(), |w| format!("unavailable: {w}"))
-        );
         engines.push(run);
     }
-    if a.criu_reps > 0 {
+    let want_criu = a.engines.is_empty() || a.engines.iter().any(|e| e == "criu");
+    if a.criu_reps > 0 && want_criu {
         let run = criu::measure(target.pid, a.criu_reps, &a.scratch, criu_why);
-        eprintln!(
-            "[bench] n={n} criu: {}",
-            run.unavailable
-                .as_deref()
-                .map_or_else(|| "measured".to_string(), |w| format!("unavailable: {w}"))
-        );
+        say(t0, &format!("n={n} criu: {}", outcome(&run)));
         engines.push(run);
     }
     Ok(SizeRun {
@@ -141,8 +154,14 @@ pub fn run(a: Args) -> Result<()> {
     if a.sizes.is_empty() || a.reps == 0 {
         bail!("--sizes and --reps must not be empty or zero");
     }
+    for e in &a.engines {
+        if e != "criu" && EngineKind::parse(e).is_none() {
+            bail!("--engines {e:?}: expected crib, upstream, procfs or criu");
+        }
+    }
     std::fs::create_dir_all(&a.scratch)
         .with_context(|| format!("creating {}", a.scratch.display()))?;
+    let t0 = Instant::now();
     let criu_why = if a.criu_reps == 0 {
         None
     } else {
@@ -151,7 +170,7 @@ pub fn run(a: Args) -> Result<()> {
     let mut notes = Vec::new();
     let mut sizes = Vec::new();
     for &n in &a.sizes {
-        sizes.push(measure_size(&a, n, &criu_why, &mut notes)?);
+        sizes.push(measure_size(&a, n, &criu_why, &mut notes, t0)?);
     }
     // One note per engine that never ran, with its reason.
     for s in &sizes {
