@@ -35,18 +35,18 @@ pub fn check(
         .iter()
         .map(|k| kfuncs::KernelFacts::of(&k.btf))
         .collect();
-    let uses = |name: &str| -> (bool, bool) {
-        // (used by any kfunc, used by a required kfunc)
-        let mut any = false;
-        let mut req = false;
-        for k in spec.kfuncs() {
-            let hit = std::iter::once(&k.ret)
-                .chain(k.args.iter().map(|a| &a.ty))
-                .any(|t| mentions(t, name));
-            any |= hit;
-            req |= hit && k.required;
-        }
-        (any, req)
+    // A type is required when a required kfunc uses it, or no kfunc does.
+    let type_required = |name: &str| -> bool {
+        let users: Vec<bool> = spec
+            .kfuncs()
+            .filter(|k| {
+                std::iter::once(&k.ret)
+                    .chain(k.args.iter().map(|a| &a.ty))
+                    .any(|t| mentions(t, name))
+            })
+            .map(|k| k.required)
+            .collect();
+        users.is_empty() || users.contains(&true)
     };
     let mut items = Vec::new();
     for fam in &spec.families {
@@ -56,10 +56,7 @@ pub fn check(
                 name: o.name.clone(),
                 family: fam.name.clone(),
                 origin: family_origin(fam),
-                required: {
-                    let (a, r) = uses(&o.name);
-                    r || !a
-                },
+                required: type_required(&o.name),
                 results: kernels
                     .iter()
                     .map(|k| opaques::check(&o.name, o.words, &k.btf))
@@ -72,10 +69,7 @@ pub fn check(
                 name: s.name.clone(),
                 family: fam.name.clone(),
                 origin: family_origin(fam),
-                required: {
-                    let (a, r) = uses(&s.name);
-                    r || !a
-                },
+                required: type_required(&s.name),
                 results: kernels
                     .iter()
                     .map(|k| structs::check(s, &k.btf, opts.mode))
