@@ -18,7 +18,11 @@ static __always_inline int first_payload_is(struct sock *sk, __u32 queue, __u32 
 	skb = bpf_iter_crib_skb_next(&it);
 	if (skb) {
 		ret = 11;
-		if (bpf_crib_skb_read(skb, off, buf, sizeof(buf)) >= 4 &&
+		/* Reading a field also makes clang emit struct sk_buff in full:
+		 * libbpf does not match a forward declaration to the kernel's.
+		 */
+		if (skb->len >= off + 4 &&
+		    bpf_crib_skb_read(skb, off, buf, sizeof(buf)) >= 4 &&
 		    buf[0] == 'c' && buf[1] == 'r' && buf[2] == 'i' && buf[3] == 'b')
 			ret = 0;
 	}

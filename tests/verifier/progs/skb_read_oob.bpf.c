@@ -27,7 +27,7 @@ int prog(struct crib_test_ctx *ctx)
 	buf = bpf_map_lookup_elem(&bufs, &zero);
 	bpf_iter_crib_skb_new(&it, sk, Q_RECEIVE);
 	skb = bpf_iter_crib_skb_next(&it);
-	if (skb && buf)
+	if (skb && buf && skb->len)
 		bpf_crib_skb_read(skb, 0, buf, 32);
 	bpf_iter_crib_skb_destroy(&it);
 	bpf_crib_sock_release(sk);

@@ -1,5 +1,6 @@
-// verdict: reject expects refcounted PTR_TO_BTF_ID
-// skb->sk is not a reference the program holds.
+// verdict: reject must be referenced or trusted
+// skb->sk is not a reference the program holds (KF_RELEASE implies
+// trusted arguments, so the verifier stops at the trust check).
 #include "common.h"
 
 SEC("crib")
