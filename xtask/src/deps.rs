@@ -45,6 +45,9 @@ pub const VNG: &[&str] = &["udev", "python3-pip"];
 /// the bench says so).
 pub const BENCH: &[&str] = &["strace", "criu"];
 
+/// `cargo xtask bench dump --profile`: perf.
+pub const PROFILE: &[&str] = &["linux-perf"];
+
 #[derive(clap::Args)]
 pub struct Args {
     /// Only print what would be installed.
@@ -53,7 +56,13 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let all: Vec<&str> = BASE.iter().chain(KERNEL).chain(VM).chain(BENCH).copied().collect();
+    let all: Vec<&str> = BASE
+        .iter()
+        .chain(KERNEL)
+        .chain(VM)
+        .chain(BENCH)
+        .copied()
+        .collect();
     if args.dry_run {
         let missing = missing(&all)?;
         println!("missing: {}", missing.join(" "));

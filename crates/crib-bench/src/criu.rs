@@ -44,6 +44,7 @@ fn empty(why: Option<String>) -> EngineRun {
         records: Records::default(),
         syscalls: None,
         load_syscalls: None,
+        profile: Vec::new(),
     }
 }
 

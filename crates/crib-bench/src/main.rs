@@ -16,6 +16,7 @@ mod schema;
 mod criu;
 mod marks;
 mod measure;
+mod profile;
 mod strace;
 mod suite;
 mod target;

@@ -131,6 +131,7 @@ fn unavailable(kind: EngineKind, why: String) -> EngineRun {
         records: Records::default(),
         syscalls: None,
         load_syscalls: None,
+        profile: Vec::new(),
     }
 }
 
@@ -198,6 +199,7 @@ fn measure_inner(kind: EngineKind, pid: i32, reps: Reps) -> Result<EngineRun> {
         records: first.records,
         syscalls: None,
         load_syscalls: None,
+        profile: Vec::new(),
     })
 }
 

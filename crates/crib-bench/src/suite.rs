@@ -4,7 +4,7 @@
 use crate::measure::{measure, Reps};
 use crate::schema::{EngineRun, LaneRun, SizeRun};
 use crate::target::{run_bounded, Target};
-use crate::{criu, strace};
+use crate::{criu, profile, strace};
 use anyhow::{bail, Context, Result};
 use crib_harness::engine::EngineKind;
 use std::path::{Path, PathBuf};
@@ -37,6 +37,12 @@ pub struct Args {
     /// Only these engines (default: every engine the harness knows).
     #[arg(long, value_delimiter = ',')]
     engines: Vec<String>,
+    /// Profile each engine with perf at the largest size (`perf record` of
+    /// one load and `--profile-repeat` warm dumps).
+    #[arg(long)]
+    profile: bool,
+    #[arg(long, default_value_t = 20)]
+    profile_repeat: usize,
     /// Skip the strace run (no syscall counts).
     #[arg(long)]
     no_strace: bool,
@@ -131,6 +137,15 @@ fn measure_size(
             match count_syscalls(kind, target.pid, &a.scratch, &mut run) {
                 Ok(()) => say(t0, &format!("n={n} {kind}: syscalls counted")),
                 Err(e) => notes.push(format!("n={n} {kind}: no syscall count: {e:#}")),
+            }
+        }
+        if run.unavailable.is_none() && a.profile && Some(&n) == a.sizes.iter().max() {
+            match profile::profile(kind, target.pid, a.profile_repeat, &a.scratch) {
+                Ok(p) => {
+                    run.profile = p;
+                    say(t0, &format!("n={n} {kind}: profiled"));
+                }
+                Err(e) => notes.push(format!("n={n} {kind}: no profile: {e:#}")),
             }
         }
         engines.push(run);

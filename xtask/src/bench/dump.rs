@@ -38,12 +38,15 @@ pub struct Args {
     #[arg(long)]
     pub no_vm: bool,
     /// Kernel of the VM lane: patched (built by cargo xtask kernel, cached),
-    /// debian-6.12, debian-6.1 or a bzImage path.
+    /// a bzImage path of a patched build, or a stock debian-6.12 / debian-6.1.
     #[arg(long, default_value = "patched")]
     pub vm_kernel: String,
     /// Skip the host lane.
     #[arg(long)]
     pub no_host: bool,
+    /// Profile every engine with perf at the largest N (host lane).
+    #[arg(long)]
+    pub profile: bool,
     /// Do not count syscalls (no strace runs).
     #[arg(long)]
     pub no_strace: bool,
@@ -146,6 +149,7 @@ fn host_lane(bin: &Path, plan: &Plan, a: &Args, out: &Path) -> Result<LaneRun> {
         .args(["--lane", "host", "--scratch"])
         .arg(out.join("scratch"))
         .args(plan.suite_args(a.no_strace))
+        .args(a.profile.then_some("--profile"))
         .arg("--out")
         .arg(&json)
         .status()
@@ -160,6 +164,9 @@ fn host_lane(bin: &Path, plan: &Plan, a: &Args, out: &Path) -> Result<LaneRun> {
 
 fn measure(a: &Args, out: &Path) -> Result<Report> {
     crate::deps::ensure(crate::deps::BENCH)?;
+    if a.profile {
+        crate::deps::ensure(crate::deps::PROFILE)?;
+    }
     let bin = build_bench()?;
     let mut lanes = Vec::new();
     let mut skipped = Vec::new();
@@ -188,6 +195,7 @@ fn measure(a: &Args, out: &Path) -> Result<Report> {
     }
     let mut command = String::from("cargo xtask bench dump");
     for (on, flag) in [
+        (a.profile, " --profile"),
         (a.quick, " --quick"),
         (a.no_vm, " --no-vm"),
         (a.no_host, " --no-host"),

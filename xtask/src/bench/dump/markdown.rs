@@ -210,6 +210,38 @@ fn breakdown_table(out: &mut String, s: &SizeSummary) {
     }
 }
 
+/// Hottest symbols per engine (perf, `--profile`), where measured.
+fn profile_table(out: &mut String, s: &SizeSummary) {
+    let profiled: Vec<_> = s.engines.iter().filter(|e| !e.profile.is_empty()).collect();
+    if profiled.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\nProfile at N = {} (perf cpu-clock samples of one engine open and repeated warm dumps; self % of samples, inclusive % in brackets; operations first):\n",
+        s.n
+    );
+    for e in profiled {
+        let items: Vec<String> = e
+            .profile
+            .iter()
+            .map(|p| {
+                let sym = p
+                    .symbol
+                    .rsplit_once("DumpEngine>::")
+                    .map_or_else(|| p.symbol.clone(), |(_, op)| format!("op {op}"));
+                format!(
+                    "`{}` {:.1}% ({:.1}%)",
+                    sym.replace('`', "'"),
+                    p.self_pct,
+                    p.children_pct
+                )
+            })
+            .collect();
+        let _ = writeln!(out, "- **{}**: {}", e.engine, items.join(", "));
+    }
+}
+
 fn lane_section(out: &mut String, lane: &LaneReport, plots: &[String]) {
     let l = &lane.raw;
     let _ = writeln!(
@@ -226,6 +258,7 @@ fn lane_section(out: &mut String, lane: &LaneReport, plots: &[String]) {
     if let Some(big) = lane.sizes.iter().max_by_key(|s| s.n) {
         size_table(out, big);
         breakdown_table(out, big);
+        profile_table(out, big);
     }
     scaling_table(out, lane);
     cold_warm_table(out, lane);

@@ -71,6 +71,8 @@ pub struct EngineSummary {
     pub op_syscalls: BTreeMap<String, u64>,
     /// The engine's own most frequent syscalls in one dump, most first.
     pub top_syscalls: Vec<(String, u64)>,
+    /// perf profile (`--profile`), as measured.
+    pub profile: Vec<super::schema::ProfileEntry>,
     /// What this engine did not fully dump (refused ops, unreadable items).
     pub gaps: Vec<String>,
     /// Operations whose cost in `dump`/`syscalls` is procfs's, because this
@@ -214,6 +216,7 @@ fn summarize_engine(e: &EngineRun, base: Option<&EngineRun>) -> EngineSummary {
             .filter_map(|(k, o)| Some((k.clone(), o.syscalls.as_ref()?.total)))
             .collect(),
         top_syscalls: top_syscalls(e, 4),
+        profile: e.profile.clone(),
         gaps,
         via_procfs,
         records: e.records.clone(),

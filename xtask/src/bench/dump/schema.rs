@@ -53,6 +53,20 @@ pub struct EngineRun {
     pub syscalls: Option<Syscalls>,
     /// Syscalls of one engine open (program load), same run.
     pub load_syscalls: Option<Syscalls>,
+    /// Where the CPU time goes (`--profile`: perf samples of one load and
+    /// repeated warm dumps), hottest first.
+    #[serde(default)]
+    pub profile: Vec<ProfileEntry>,
+}
+
+/// One symbol of a perf profile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProfileEntry {
+    pub symbol: String,
+    /// Share of samples in this symbol itself, percent.
+    pub self_pct: f64,
+    /// Share of samples in it or its callees, percent.
+    pub children_pct: f64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 use super::report::{lane_report, Machine, Report};
-use super::schema::{EngineRun, LaneRun, OpRun, Records, SizeRun, Syscalls};
+use super::schema::{EngineRun, LaneRun, OpRun, ProfileEntry, Records, SizeRun, Syscalls};
 use super::{markdown, table};
 use std::collections::BTreeMap;
 
@@ -68,6 +68,11 @@ fn engine(name: &str, n: u64, per_op: [u64; 5], sc: [u64; 5], load: Option<u64>)
             total: 1495,
             ..Default::default()
         }),
+        profile: vec![ProfileEntry {
+            symbol: "copy_from_kernel_nofault".into(),
+            self_pct: 19.1,
+            children_pct: 19.9,
+        }],
     }
 }
 
@@ -82,6 +87,7 @@ fn unavailable(name: &str, why: &str) -> EngineRun {
         records: Records::default(),
         syscalls: None,
         load_syscalls: None,
+        profile: Vec::new(),
     }
 }
 

@@ -14,12 +14,13 @@ use std::time::Duration;
 /// Guest command budget: emulation makes the 10k sizes slow.
 const GUEST_TIMEOUT: Duration = Duration::from_secs(50 * 60);
 
-/// The lane name for a kernel spec: `vm` for the patched kernel.
+/// The lane name for a kernel spec: `vm` for the patched kernel (by name
+/// or as a bzImage path), `vm-debian-6.12` etc. for stock kernels.
 pub fn lane_name(spec: &str) -> String {
-    match spec {
-        "patched" => "vm".into(),
-        s if crib_vmtest::job::valid_name(s) && !s.contains('/') => format!("vm-{s}"),
-        _ => "vm-custom".into(),
+    if spec.starts_with("debian-") && crib_vmtest::job::valid_name(spec) {
+        format!("vm-{spec}")
+    } else {
+        "vm".into()
     }
 }
 
