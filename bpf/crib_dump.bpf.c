@@ -29,10 +29,12 @@ char LICENSE[] SEC("license") = "GPL";
 
 #define ESRCH 3
 #define EBADF 9
+#define ENOMEM 12
 #define ENOTSOCK 88
 
-/* Chunks per frame: CRIB_SKB_CHUNK * 33 > 65535, the largest datagram. */
-#define CRIB_MAX_CHUNKS 33
+/* Payload bytes of one frame record (a power of two, over the largest
+ * UDP datagram: 65507 bytes). */
+#define CRIB_FRAME_MAX 65536
 
 SEC("crib")
 int crib_dump_task(struct crib_args *args)
@@ -201,22 +203,45 @@ static __always_inline void frame_source(struct crib_rec_skb *r, struct sock *sk
 	r->port = __builtin_bswap16(port);
 }
 
+/* One frame record (header + up to 64 KiB of payload) is built here and
+ * copied to the ring buffer at its real size. An ARRAY indexed by CPU: too
+ * big for a per-CPU map value, and BPF_PROG_RUN pins the program to one CPU.
+ * The loader sets max_entries to the number of possible CPUs. */
+struct frame_buf {
+	struct crib_rec_skb rec;
+	__u8 data[CRIB_FRAME_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct frame_buf);
+	__uint(max_entries, 1);
+} crib_frame_buf SEC(".maps");
+
 SEC("crib")
 int crib_dump_queue(struct crib_args *args)
 {
 	struct crib_emit e = { .prog = CRIB_PROG_QUEUES };
 	struct task_struct *task = bpf_task_from_vpid(args->pid);
-	__u32 queue = args->queue, index = 0;
+	__u32 queue = args->queue, index = 0, cpu = bpf_get_smp_processor_id();
 	/* a flag, not index == 0: branching on the counter would make it
 	 * precise and keep the iterator loop from converging */
 	bool first = true;
 	int fd = args->fd;
 	struct bpf_iter_crib_skb it;
+	struct frame_buf *fb;
 	struct sk_buff *skb;
 	struct file *file;
 	struct sock *sk;
 	__u64 ino;
 
+	fb = bpf_map_lookup_elem(&crib_frame_buf, &cpu);
+	if (!fb) {
+		if (task)
+			bpf_task_release(task);
+		return crib_end(&e, -ENOMEM);
+	}
 	if (!task)
 		return crib_end(&e, -ESRCH);
 	file = bpf_crib_file_from_fd(task, fd);
@@ -231,54 +256,38 @@ int crib_dump_queue(struct crib_args *args)
 
 	bpf_iter_crib_skb_new(&it, sk, queue);
 	while ((skb = bpf_iter_crib_skb_next(&it))) {
+		struct crib_rec_skb *r = &fb->rec;
 		__u32 len = BPF_CORE_READ(skb, len);
 		__u32 start = payload_offset(sk, skb, queue, first);
 		__u32 total = start < len ? len - start : 0;
-		__u32 done = 0;
-		int c;
+		int n = 0;
 
-		for (c = 0; c < CRIB_MAX_CHUNKS; c++) {
-			struct crib_rec_skb *r;
-			int n;
-
-			r = bpf_ringbuf_reserve(&crib_rb, sizeof(*r) + CRIB_SKB_CHUNK, 0);
-			if (!r) {
-				e.dropped++;
-				break;
+		__builtin_memset(r, 0, sizeof(*r));
+		r->sock_ino = ino;
+		r->fd = fd;
+		r->queue = queue;
+		r->index = index;
+		r->frame_len = total;
+		r->tstamp_ns = BPF_CORE_READ(skb, tstamp);
+		r->mark = BPF_CORE_READ(skb, mark);
+		if (queue == CRIB_QUEUE_RECEIVE)
+			frame_source(r, sk, skb);
+		if (total) {
+			/* the whole frame in one read; a frame over CRIB_FRAME_MAX
+			 * arrives cut, which userspace reports (data < frame_len) */
+			n = bpf_crib_skb_read(skb, start, fb->data, CRIB_FRAME_MAX - 1);
+			if (n < 0) {
+				crib_error(&e, n, ino);
+				n = 0;
 			}
-			__builtin_memset(r, 0, sizeof(*r));
-			r->sock_ino = ino;
-			r->fd = fd;
-			r->queue = queue;
-			r->index = index;
-			r->frame_len = total;
-			r->offset = done;
-			r->tstamp_ns = BPF_CORE_READ(skb, tstamp);
-			r->mark = BPF_CORE_READ(skb, mark);
-			if (queue == CRIB_QUEUE_RECEIVE)
-				frame_source(r, sk, skb);
-			n = 0;
-			if (done < total) {
-				n = bpf_crib_skb_read(skb, start + done, (void *)(r + 1), CRIB_SKB_CHUNK);
-				if (n < 0) {
-					bpf_ringbuf_discard(r, 0);
-					crib_error(&e, n, ino);
-					break;
-				}
-				if (n > total - done)
-					n = total - done;
-			}
-			if (c == 0)
-				r->flags |= CRIB_SKB_FIRST;
-			done += n;
-			if (done >= total || n == 0)
-				r->flags |= CRIB_SKB_LAST;
-			r->data_len = n;
-			crib_hdr(&r->hdr, CRIB_REC_SKB, CRIB_REC_SKB_V1, sizeof(*r) + (n & (CRIB_SKB_CHUNK * 2 - 1)));
-			crib_submit(&e, r);
-			if (done >= total || n == 0)
-				break;
 		}
+		r->flags = CRIB_SKB_FIRST | CRIB_SKB_LAST;
+		r->data_len = n & (CRIB_FRAME_MAX - 1);
+		crib_hdr(&r->hdr, CRIB_REC_SKB, CRIB_REC_SKB_V1, sizeof(*r) + r->data_len);
+		if (bpf_ringbuf_output(&crib_rb, fb, sizeof(*r) + (r->data_len & (CRIB_FRAME_MAX - 1)), 0))
+			e.dropped++;
+		else
+			e.records++;
 		index++;
 		first = false;
 	}

@@ -93,4 +93,16 @@ __noinline int crib_wire_layout2(struct crib_rec_skb *s, struct crib_rec_end *e,
 	return 0;
 }
 
+/* Never called: makes the kernel types of kfunc prototypes complete in the
+ * object's BTF. A program that only passes a `struct task_struct *` along
+ * gets a BTF forward declaration, and libbpf then finds the kfunc's
+ * prototype incompatible with the kernel's and leaves the (weak) kfunc
+ * unresolved: "kfunc 'bpf_task_from_vpid' is referenced but wasn't resolved". */
+__noinline int crib_kernel_types(void)
+{
+	return bpf_core_type_size(struct task_struct) + bpf_core_type_size(struct file) +
+	       bpf_core_type_size(struct sock) + bpf_core_type_size(struct sk_buff) +
+	       bpf_core_type_size(struct vm_area_struct);
+}
+
 #endif /* CRIB_EMIT_BPF_H */

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * A d_path() replacement for program types without bpf_d_path() (syscall,
- * crib): walk dentry names up to the global root, crossing mounts, with
- * bounded loops and CO-RE reads. Same output as d_path() for paths whose
- * mounts are visible from the initial root, including the " (deleted)"
- * suffix; paths longer than CRIB_PATH_MAX - 1 are cut at the root end.
+ * crib): walk dentry names up to the dumper's root (current->fs->root, as
+ * d_path() does; the global root if that is not on the way), crossing
+ * mounts, with a bpf_loop() and CO-RE reads. Same output as d_path(),
+ * including the " (deleted)" suffix; paths longer than CRIB_PATH_MAX - 1
+ * are cut at the root end.
  */
 #ifndef CRIB_PATH_BPF_H
 #define CRIB_PATH_BPF_H
@@ -46,6 +47,8 @@ struct crib_path_out {
 struct crib_walk {
 	__u64 d;	/* struct dentry * */
 	__u64 mnt;	/* struct mount * */
+	__u64 root_d;	/* the dumper's root (current->fs->root): d_path stops there */
+	__u64 root_mnt;	/* struct vfsmount * of that root */
 	__u32 pos;	/* start of the path built so far, backwards from CRIB_PATH_MAX */
 	__u32 _pad;
 };
@@ -64,6 +67,8 @@ static long crib_walk_step(__u64 i, void *ctx)
 
 	if (!t)
 		return 1;
+	if (w->d == w->root_d && (__u64)vmnt == w->root_mnt)
+		return 1;	/* the dumper's root, as d_path() resolves */
 	root = BPF_CORE_READ(vmnt, mnt_root);
 	parent = BPF_CORE_READ(d, d_parent);
 	if (d == root) {
@@ -129,6 +134,12 @@ __noinline int crib_dentry_path(__u64 dentry_addr, __u64 vfsmnt_addr, struct cri
 	w.d = (__u64)d;
 	w.mnt = vfsmnt_addr - bpf_core_field_offset(struct mount, mnt);
 	w.pos = CRIB_PATH_MAX;
+	{
+		struct task_struct *cur = (void *)bpf_get_current_task();
+
+		w.root_d = (__u64)BPF_CORE_READ(cur, fs, root.dentry);
+		w.root_mnt = (__u64)BPF_CORE_READ(cur, fs, root.mnt);
+	}
 	/* d_unlinked(): unhashed and not a root */
 	deleted = !BPF_CORE_READ(d, d_hash.pprev) && BPF_CORE_READ(d, d_parent) != d;
 	bpf_loop(CRIB_PATH_DEPTH, crib_walk_step, &w, 0);

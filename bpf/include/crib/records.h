@@ -24,7 +24,6 @@
 #endif
 
 #define CRIB_PATH_MAX 512	/* bytes of path carried by FILE/VMA/UNIX */
-#define CRIB_SKB_CHUNK 2048	/* payload bytes per SKB record */
 #define CRIB_COMM_LEN 16
 
 enum crib_rec_type {
@@ -202,9 +201,11 @@ struct crib_rec_unix {
 #define CRIB_SKB_FIRST (1u << 0)	/* first chunk of a frame */
 #define CRIB_SKB_LAST (1u << 1)		/* last chunk of a frame */
 
-/* One chunk of the payload of one queued frame. A frame of N bytes is sent
- * as ceil(N / CRIB_SKB_CHUNK) records with increasing offset (one record
- * with data_len 0 for an empty frame). */
+/* The payload of one queued frame, or one chunk of it: chunks of a frame
+ * share `index` and come with increasing `offset`; a decoder must check
+ * that they add up to frame_len. crib_dump_queue sends each frame whole in
+ * one record (up to 65535 bytes; a longer frame arrives cut, which the
+ * decoder reports). */
 struct crib_rec_skb {
 	struct crib_rec_hdr hdr;
 	__u64 sock_ino;

@@ -86,6 +86,20 @@ fn load_as(
         }
         p.set_flags(libbpf_sys::BPF_F_SLEEPABLE);
     }
+    // crib_frame_buf is indexed by CPU (see crib_dump.bpf.c).
+    // SAFETY: plain query of /sys/devices/system/cpu/possible.
+    let cpus = unsafe { libbpf_sys::libbpf_num_possible_cpus() };
+    if cpus > 0 {
+        for mut m in open.maps_mut() {
+            if m.name() == "crib_frame_buf" {
+                m.set_max_entries(cpus as u32).map_err(|source| BpfError::Libbpf {
+                    object: name,
+                    what: "size crib_frame_buf".into(),
+                    source,
+                })?;
+            }
+        }
+    }
     RbObject::new(name, bpfobj::load(name, open)?)
 }
 
