@@ -13,6 +13,7 @@
 #[path = "../../../xtask/src/bench/dump/schema.rs"]
 mod schema;
 
+mod clock;
 mod criu;
 mod marks;
 mod measure;

@@ -2,13 +2,12 @@
 //! dump, then warm dumps with the engine resident, each operation timed on
 //! its own. `once` is the strace-marked variant of one warm dump.
 
-use crate::marks;
 use crate::schema::{EngineRun, OpRun, Records};
+use crate::{clock, marks};
 use anyhow::{bail, Context, Result};
 use crib_harness::engine::{open_engine, DumpEngine, EngineError, EngineKind};
 use crib_harness::model::{Captured, FileRecord, PipeRecord, SocketRecord};
 use std::collections::BTreeMap;
-use std::time::Instant;
 
 #[derive(clap::Args)]
 pub struct OnceArgs {
@@ -27,10 +26,6 @@ struct OneDump {
     records: Records,
 }
 
-fn elapsed_ns(t: Instant) -> u64 {
-    u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX)
-}
-
 /// Run `f`; an `Unsupported` refusal is a result, any other error is fatal.
 fn timed<T>(
     op: &'static str,
@@ -40,9 +35,9 @@ fn timed<T>(
     if mark {
         marks::begin(op);
     }
-    let t = Instant::now();
+    let t = clock::start();
     let r = f();
-    let ns = elapsed_ns(t);
+    let ns = t.elapsed_ns();
     if mark {
         marks::end(op);
     }
@@ -150,17 +145,17 @@ fn measure_inner(kind: EngineKind, pid: i32, reps: Reps) -> Result<EngineRun> {
     let mut engine = None;
     for _ in 0..reps.loads.max(1) {
         drop(engine.take());
-        let t = Instant::now();
+        let t = clock::start();
         let e = open_engine(kind).map_err(|e| anyhow::anyhow!("cannot open: {e}"))?;
-        load_ns.push(elapsed_ns(t));
+        load_ns.push(t.elapsed_ns());
         engine = Some(e);
     }
     let Some(mut engine) = engine else {
         bail!("no engine opened");
     };
-    let t = Instant::now();
+    let t = clock::start();
     let first = dump_once(engine.as_mut(), pid, false).context("first dump")?;
-    let first_ns = elapsed_ns(t);
+    let first_ns = t.elapsed_ns();
 
     let mut ops: BTreeMap<String, OpRun> = BTreeMap::new();
     let mut total_ns = Vec::new();

@@ -182,7 +182,7 @@ pub fn run(a: Args) -> Result<()> {
     } else {
         criu::unusable()
     };
-    let mut notes = Vec::new();
+    let mut notes = vec![format!("timer: {}", crate::clock::describe())];
     let mut sizes = Vec::new();
     for &n in &a.sizes {
         sizes.push(measure_size(&a, n, &criu_why, &mut notes, t0)?);
