@@ -15,7 +15,7 @@ use crib_harness::diff::diff_dumps;
 use crib_harness::dump::{dump, DumpRequest};
 use crib_harness::engine::bpfobj::{self, objects};
 use crib_harness::engine::crib::{
-    missing_kfuncs, CribEngine, CribRestorer, RestoreDatagram, NO_KFUNCS,
+    missing_kfuncs, CribEngine, CribRestorer, LoadedAs, RestoreDatagram, NO_KFUNCS,
 };
 use crib_harness::engine::{DumpEngine, EngineChoice, EngineKind, KernelFeatures};
 use crib_harness::model::{Captured, Dump, SockAddr};
@@ -211,12 +211,15 @@ fn vm_crib_resident_engine_dumps_many_times() {
     }
     let t = e.task(child.pid).expect("task");
     assert_eq!(t.pid, child.pid);
+    // the patched kernel has the program type: no silent SYSCALL fallback
+    assert_eq!(e.loaded_as(), LoadedAs::Crib);
 }
 
 #[test]
 #[ignore = "VM lane: needs the CRIB-patched kernel (cargo xtask vmtest)"]
 fn vm_crib_restore_queues_a_datagram() {
     let r = CribRestorer::open().unwrap_or_else(|e| panic!("{VM_LANE}: {e}"));
+    assert_eq!(r.loaded_as(), LoadedAs::Crib);
     let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
     let payload = b"restored by bpf_crib_udp_queue_rcv";
     let src = (IpAddr::V4(Ipv4Addr::new(127, 0, 0, 9)), 4242);
