@@ -15,11 +15,7 @@ fn fixture_kernel(dir: &std::path::Path, label: &str, defines: &[&str]) -> Kerne
     let flags: Vec<String> = defines.iter().map(|d| format!("-D{d}")).collect();
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let obj = common::clang_bpf(&src, &sub, &flags);
-    Kernel {
-        label: label.into(),
-        path: obj.clone(),
-        btf: crib_btf::load(&obj).unwrap_or_else(|e| panic!("{e}")),
-    }
+    Kernel::load(label, obj).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn verdict<'r>(r: &'r crib_btf::Report, item: &str, kernel: usize) -> &'r Verdict {

@@ -56,11 +56,7 @@ fn exercise(bytes: Vec<u8>, spec: &crib_spec::SpecSet) {
             let _ = crib_btf::types::c_type(&btf, id);
         }
     }
-    let k = [Kernel {
-        label: "fuzz".into(),
-        path: PathBuf::from("fuzz"),
-        btf,
-    }];
+    let k = [Kernel::new("fuzz", PathBuf::from("fuzz"), btf)];
     for mode in [Mode::Relaxed, Mode::Strict] {
         let r = check(
             spec,
@@ -260,11 +256,7 @@ fn corrupting_a_real_kernel_is_fast_and_safe() {
             bytes[at] = rng.next() as u8;
         }
         if let Ok(btf) = Btf::parse(bytes) {
-            let k = [Kernel {
-                label: "x".into(),
-                path: PathBuf::from("x"),
-                btf,
-            }];
+            let k = [Kernel::new("x", PathBuf::from("x"), btf)];
             let _ = check(&spec, &k, Vec::new(), Options::default());
         }
     }

@@ -69,7 +69,7 @@ fn codes(v: &Verdict) -> Vec<ProblemCode> {
 }
 
 fn run(spec: &Kfunc, btf: &Btf) -> Verdict {
-    check(spec, btf, KernelFacts::of(btf), Mode::Relaxed)
+    check(spec, btf, KernelFacts::of(btf, None), Mode::Relaxed)
 }
 
 fn skb_read() -> Kfunc {

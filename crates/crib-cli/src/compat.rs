@@ -77,9 +77,7 @@ fn load_kernels(args: &[String]) -> Result<Vec<Kernel>> {
     std::thread::scope(|s| {
         let handles: Vec<_> = specs
             .into_iter()
-            .map(|(label, path)| {
-                s.spawn(move || crib_btf::load(&path).map(|btf| Kernel { label, path, btf }))
-            })
+            .map(|(label, path)| s.spawn(move || Kernel::load(label, path)))
             .collect();
         handles
             .into_iter()

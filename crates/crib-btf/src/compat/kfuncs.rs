@@ -9,8 +9,9 @@
 use super::verdict::{Problem, ProblemCode as C, Verdict};
 use crate::btf::{Btf, Kind};
 use crate::error::BtfError;
+use crate::kfunc_sets::KfuncSets;
 use crate::types::{c_type, spec_matches, strip, Mode};
-use crib_spec::Kfunc;
+use crib_spec::{KfFlag, Kfunc};
 
 /// Parameter-name suffixes the verifier interprets (kernel/bpf/verifier.c).
 pub const MEANINGFUL_SUFFIXES: &[&str] = &[
@@ -41,20 +42,85 @@ pub fn suffix_of(name: &str) -> Option<&'static str> {
     best
 }
 
-/// What the checker needs to know about a kernel once, not per kfunc.
-#[derive(Debug, Clone, Copy)]
-pub struct KernelFacts {
-    /// Whether the BTF carries any `DECL_TAG bpf_kfunc`.
-    pub has_kfunc_tags: bool,
+/// `KF_*` bit values (include/linux/btf.h, stable from 6.1 to 6.18).
+pub fn kf_bit(f: KfFlag) -> u32 {
+    match f {
+        KfFlag::Acquire => 1 << 0,
+        KfFlag::Release => 1 << 1,
+        KfFlag::RetNull => 1 << 2,
+        KfFlag::TrustedArgs => 1 << 4,
+        KfFlag::Sleepable => 1 << 5,
+        KfFlag::Destructive => 1 << 6,
+        KfFlag::Rcu => 1 << 7,
+        KfFlag::IterNew => 1 << 8,
+        KfFlag::IterNext => 1 << 9,
+        KfFlag::IterDestroy => 1 << 10,
+        KfFlag::RcuProtected => 1 << 11,
+    }
 }
 
-impl KernelFacts {
-    pub fn of(btf: &Btf) -> KernelFacts {
+/// `KF_ACQUIRE | KF_RET_NULL` for a bit set (known bits only).
+pub fn kf_names(bits: u32) -> String {
+    let names: Vec<&str> = KfFlag::ALL
+        .into_iter()
+        .filter(|f| bits & kf_bit(*f) != 0)
+        .map(KfFlag::c_name)
+        .collect();
+    if names.is_empty() {
+        "0".into()
+    } else {
+        names.join("|")
+    }
+}
+
+/// What the checker needs to know about a kernel once, not per kfunc.
+#[derive(Debug, Clone, Copy)]
+pub struct KernelFacts<'a> {
+    /// Whether the BTF carries any `DECL_TAG bpf_kfunc`.
+    pub has_kfunc_tags: bool,
+    /// kfunc registrations, when known.
+    pub sets: Option<&'a KfuncSets>,
+}
+
+impl<'a> KernelFacts<'a> {
+    pub fn of(btf: &Btf, sets: Option<&'a KfuncSets>) -> KernelFacts<'a> {
         let has_kfunc_tags = btf
             .decl_tags()
             .iter()
             .any(|(tag, _, _)| btf.get(*tag).and_then(|t| t.name()).ok() == Some("bpf_kfunc"));
-        KernelFacts { has_kfunc_tags }
+        KernelFacts {
+            has_kfunc_tags,
+            sets,
+        }
+    }
+}
+
+/// Is the FUNC registered in a kfunc set, with the spec's flags?
+fn registration_problems(k: &Kfunc, id: u32, sets: &KfuncSets, problems: &mut Vec<Problem>) {
+    let Some(regs) = sets.flags.get(&id) else {
+        problems.push(Problem::new(
+            C::NotRegistered,
+            "not registered",
+            format!(
+                "`{}` is a kernel function but no kfunc set registers it",
+                k.name
+            ),
+        ));
+        return;
+    };
+    let known: u32 = KfFlag::ALL.into_iter().map(kf_bit).fold(0, |a, b| a | b);
+    let want: u32 = k.flags.iter().map(|f| kf_bit(*f)).fold(0, |a, b| a | b);
+    if !regs.iter().any(|r| r & known == want) {
+        let have: Vec<String> = regs.iter().map(|r| kf_names(r & known)).collect();
+        problems.push(Problem::new(
+            C::Flags,
+            "KF flags",
+            format!(
+                "registered with {} in the kernel, the spec says {}",
+                have.join(" / "),
+                kf_names(want)
+            ),
+        ));
     }
 }
 
@@ -163,6 +229,9 @@ fn check_inner(k: &Kfunc, btf: &Btf, facts: KernelFacts, mode: Mode) -> Result<V
                 ));
             }
         }
+    }
+    if let Some(sets) = facts.sets {
+        registration_problems(k, func.id, sets, &mut problems);
     }
     if !problems.is_empty() {
         return Ok(Verdict::Incompatible { problems });

@@ -33,7 +33,7 @@ pub fn check(
 ) -> Report {
     let facts: Vec<kfuncs::KernelFacts> = kernels
         .iter()
-        .map(|k| kfuncs::KernelFacts::of(&k.btf))
+        .map(|k| kfuncs::KernelFacts::of(&k.btf, k.kfunc_sets.as_ref()))
         .collect();
     // A type is required when a required kfunc uses it, or no kfunc does.
     let type_required = |name: &str| -> bool {
@@ -122,6 +122,7 @@ pub fn check(
                 path: k.path.display().to_string(),
                 type_count: k.btf.type_count(),
                 kfunc_decl_tags: f.has_kfunc_tags,
+                kfunc_sets: f.sets.is_some(),
             })
             .collect(),
         items,

@@ -3,6 +3,7 @@
 
 use super::Verdict;
 use crate::btf::Btf;
+use crate::kfunc_sets::KfuncSets;
 use crate::object::ObjectReport;
 use crate::types::Mode;
 use serde::Serialize;
@@ -17,6 +18,35 @@ pub struct Kernel {
     pub label: String,
     pub path: PathBuf,
     pub btf: Btf,
+    /// kfunc registrations, when the kernel file is an unstripped vmlinux.
+    pub kfunc_sets: Option<KfuncSets>,
+}
+
+impl Kernel {
+    /// A kernel known only by its BTF.
+    pub fn new(label: impl Into<String>, path: impl Into<PathBuf>, btf: Btf) -> Kernel {
+        Kernel {
+            label: label.into(),
+            path: path.into(),
+            btf,
+            kfunc_sets: None,
+        }
+    }
+
+    /// Load a kernel file ([`crate::load_kernel`]).
+    pub fn load(
+        label: impl Into<String>,
+        path: impl Into<PathBuf>,
+    ) -> Result<Kernel, crate::LoadError> {
+        let path = path.into();
+        let l = crate::load_kernel(&path)?;
+        Ok(Kernel {
+            label: label.into(),
+            path,
+            btf: l.btf,
+            kfunc_sets: l.kfunc_sets,
+        })
+    }
 }
 
 /// Options of a check.
@@ -54,6 +84,9 @@ pub struct KernelInfo {
     pub path: String,
     pub type_count: u32,
     pub kfunc_decl_tags: bool,
+    /// kfunc sets (registrations and `KF_*` flags) were read: an
+    /// unstripped vmlinux was given.
+    pub kfunc_sets: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]

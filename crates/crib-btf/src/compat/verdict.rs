@@ -40,6 +40,11 @@ pub enum ProblemCode {
     ParamName,
     /// An opaque (iterator) struct has another size.
     OpaqueSize,
+    /// A function of that name exists but no kfunc set registers it
+    /// (only known for an unstripped vmlinux).
+    NotRegistered,
+    /// Registered with other `KF_*` flags than the spec's.
+    Flags,
     /// The kernel BTF is corrupt where this item is described.
     BadBtf,
 }

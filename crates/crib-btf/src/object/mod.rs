@@ -120,6 +120,9 @@ pub enum ObjectStatus {
     Unresolved { reason: String, guarded: bool },
     /// Several candidates give different answers: libbpf refuses to load.
     Ambiguous { reason: String },
+    /// The function exists but no kfunc set registers it (known only for an
+    /// unstripped vmlinux): the verifier refuses the call, weak or not.
+    NotRegistered,
 }
 
 impl ObjectStatus {
@@ -130,7 +133,7 @@ impl ObjectStatus {
         match self {
             ObjectStatus::Absent { weak } | ObjectStatus::Incompatible { weak, .. } => !weak,
             ObjectStatus::Unresolved { guarded, .. } => !guarded,
-            ObjectStatus::Ambiguous { .. } => true,
+            ObjectStatus::Ambiguous { .. } | ObjectStatus::NotRegistered => true,
             ObjectStatus::Ok | ObjectStatus::NotFound { .. } => false,
         }
     }
@@ -146,6 +149,7 @@ impl ObjectStatus {
             ObjectStatus::Unresolved { guarded: false, .. } => "BAD: unresolved".into(),
             ObjectStatus::Unresolved { guarded: true, .. } => "unresolved (guarded)".into(),
             ObjectStatus::Ambiguous { .. } => "BAD: ambiguous".into(),
+            ObjectStatus::NotRegistered => "BAD: not a kfunc".into(),
         }
     }
 }
@@ -171,7 +175,7 @@ pub fn analyze(obj: &BpfObject, kernels: &[Kernel], mode: Mode) -> ObjectReport 
             weak: call.weak,
             results: kernels
                 .iter()
-                .map(|k| kfunc_status(obj, call, &k.btf, mode))
+                .map(|k| kfunc_status(obj, call, k, mode))
                 .collect(),
         });
     }
@@ -229,10 +233,18 @@ pub fn analyze(obj: &BpfObject, kernels: &[Kernel], mode: Mode) -> ObjectReport 
     }
 }
 
-fn kfunc_status(obj: &BpfObject, call: &KfuncCall, k: &Btf, mode: Mode) -> ObjectStatus {
+fn kfunc_status(obj: &BpfObject, call: &KfuncCall, kernel: &Kernel, mode: Mode) -> ObjectStatus {
+    let k = &kernel.btf;
     let Some(kf) = k.find_one(&call.name, &[Kind::Func]) else {
         return ObjectStatus::Absent { weak: call.weak };
     };
+    if kernel
+        .kfunc_sets
+        .as_ref()
+        .is_some_and(|s| !s.is_registered(kf.id))
+    {
+        return ObjectStatus::NotRegistered;
+    }
     let local_proto = match obj.btf.get(call.func_id) {
         Ok(f) => f.ref_type(),
         Err(e) => {

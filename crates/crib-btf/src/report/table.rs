@@ -35,16 +35,16 @@ pub fn table(r: &Report) -> String {
     let mut out = String::new();
     out.push_str(&format!("crib compat ({} mode)\n", r.mode));
     for k in &r.kernels {
+        let mut extras = String::new();
+        if k.kfunc_decl_tags {
+            extras.push_str(", bpf_kfunc tags");
+        }
+        if k.kfunc_sets {
+            extras.push_str(", kfunc sets + KF flags");
+        }
         out.push_str(&format!(
-            "  {}: {} ({} types{})\n",
-            k.label,
-            k.path,
-            k.type_count,
-            if k.kfunc_decl_tags {
-                ", bpf_kfunc tags"
-            } else {
-                ""
-            }
+            "  {}: {} ({} types{extras})\n",
+            k.label, k.path, k.type_count
         ));
     }
     out.push('\n');

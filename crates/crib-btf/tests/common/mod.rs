@@ -61,11 +61,7 @@ pub fn corpus() -> &'static [Kernel] {
             .map(|(label, file)| {
                 let btf = crib_btf::load(dir.join(file))
                     .unwrap_or_else(|e| panic!("loading corpus kernel: {e}"));
-                Kernel {
-                    label: (*label).into(),
-                    path: PathBuf::from(file),
-                    btf,
-                }
+                Kernel::new(*label, PathBuf::from(file), btf)
             })
             .collect()
     })
@@ -109,13 +105,4 @@ pub fn clang_bpf(src: &Path, out: &Path, extra: &[&str]) -> PathBuf {
         String::from_utf8_lossy(&res.stderr)
     );
     obj
-}
-
-/// A kernel made from a BTF blob in memory.
-pub fn kernel(label: &str, raw: Vec<u8>) -> Kernel {
-    Kernel {
-        label: label.into(),
-        path: PathBuf::from(label),
-        btf: crib_btf::Btf::parse(raw).unwrap_or_else(|e| panic!("test BTF does not parse: {e}")),
-    }
 }
