@@ -316,3 +316,27 @@ fn a_cut_frame_is_an_error_not_a_short_queue() {
         .expect_err("gap");
     assert!(e.contains("offset 4"), "{e}");
 }
+
+#[test]
+fn a_refused_load_names_the_verifier_verdict() {
+    use crib_harness::engine::crib::{load_as, BPF_PROG_TYPE_SYSCALL};
+    if missing_kfuncs(&KernelFeatures::detect()).is_empty() {
+        return; // everything resolves on the patched kernel: nothing to refuse
+    }
+    // Without the CRIB kfuncs the weak calls stay unresolved and the
+    // verifier refuses the first program that reaches one.
+    let err = load_as("crib_dump", objects::CRIB_DUMP, BPF_PROG_TYPE_SYSCALL)
+        .err()
+        .expect("cannot load without the kfuncs");
+    let msg = err.to_string();
+    assert!(msg.contains("end of the libbpf/verifier log"), "{msg}");
+    assert!(
+        msg.contains("wasn't resolved") || msg.contains("invalid kfunc"),
+        "{msg}"
+    );
+    assert!(
+        msg.len() < 8192,
+        "a tail, not the whole log: {} bytes",
+        msg.len()
+    );
+}

@@ -67,7 +67,7 @@ pub fn missing_kfuncs(f: &KernelFeatures) -> Vec<&'static str> {
 }
 
 /// Open + load `name` with every program set to `prog_type`, sleepable.
-fn load_as(
+pub fn load_as(
     name: &'static str,
     bytes: Option<&'static [u8]>,
     prog_type: u32,
@@ -92,11 +92,12 @@ fn load_as(
     if cpus > 0 {
         for mut m in open.maps_mut() {
             if m.name() == "crib_frame_buf" {
-                m.set_max_entries(cpus as u32).map_err(|source| BpfError::Libbpf {
-                    object: name,
-                    what: "size crib_frame_buf".into(),
-                    source,
-                })?;
+                m.set_max_entries(cpus as u32)
+                    .map_err(|source| BpfError::Libbpf {
+                        object: name,
+                        what: "size crib_frame_buf".into(),
+                        source,
+                    })?;
             }
         }
     }
