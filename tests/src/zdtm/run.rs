@@ -97,6 +97,14 @@ pub fn run_test(cfg: &RunConfig, t: &TestCase, engine: EngineSel) -> Outcome {
             &tm,
         );
     }
+    if t.desc.kernels == "crib" && !crib_harness::engine::KernelFeatures::detect().crib_file_from_fd
+    {
+        return mk(
+            Status::NotApplicable,
+            "descriptor needs the patched kernel (no CRIB kfuncs in this kernel's BTF)".into(),
+            &tm,
+        );
+    }
     let verdict = run_inner(cfg, t, engine, &mut tm);
     let expected_fail = t.desc.expected_to_fail(ename);
     let (status, reason) = match (verdict, expected_fail) {

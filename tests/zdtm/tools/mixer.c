@@ -73,6 +73,9 @@ int main(int argc, char **argv)
 			int p[2];
 			if (pipe(p))
 				die("pipe", it);
+			/* Room for all of it, or the write would block forever. */
+			if (n > 65536 && fcntl(p[1], F_SETPIPE_SZ, (int)n) < 0)
+				die("F_SETPIPE_SZ", it);
 			fill(p[1], n, it);
 		} else if (sscanf(it, "unix:%31[a-z]:%ld", a, &n) == 2) {
 			int sv[2], dgram = !strcmp(a, "dgram");
