@@ -114,9 +114,18 @@ fn ratio(base: Option<f64>, this: Option<f64>) -> Option<f64> {
     }
 }
 
-/// An op this engine does not fully do (refused, or items it could not read).
-fn is_gap(o: &super::schema::OpRun) -> bool {
-    o.unsupported.is_some() || o.unavailable_items > 0
+/// An op this engine leaves entirely to another one: refused, or not one
+/// of its items read (upstream's queues). A partial op (crib reading socket
+/// queues but not pipe buffers) stays the engine's own, with a gap note.
+fn left_undone(op: &str, o: &super::schema::OpRun, r: &super::schema::Records) -> bool {
+    if o.unsupported.is_some() {
+        return true;
+    }
+    let items = match op {
+        "queues" => 2 * r.sockets + r.pipes,
+        _ => 0,
+    };
+    o.unavailable_items > 0 && o.unavailable_items >= items
 }
 
 /// Whole-dump samples and syscalls with the gap operations taken from the
@@ -133,11 +142,10 @@ fn with_fallback(
         .ops
         .iter()
         .filter(|(k, o)| {
-            is_gap(o)
-                && base
-                    .ops
-                    .get(*k)
-                    .is_some_and(|b| !is_gap(b) && !b.ns.is_empty())
+            left_undone(k, o, &e.records)
+                && base.ops.get(*k).is_some_and(|b| {
+                    b.unsupported.is_none() && b.unavailable_items == 0 && !b.ns.is_empty()
+                })
         })
         .map(|(k, _)| k.clone())
         .collect();

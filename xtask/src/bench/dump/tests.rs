@@ -120,7 +120,8 @@ fn size(n: u64) -> SizeRun {
         Some(100_000_000),
     );
     let q = upstream.ops.get_mut("queues").unwrap();
-    q.unavailable_items = 20;
+    // Not one queue read: 2 per socket + the pipes.
+    q.unavailable_items = 2 * 16 + n / 10;
     q.syscalls = sys(0, 0);
     SizeRun {
         n,
@@ -203,9 +204,36 @@ fn gaps_take_procfs_cost() {
     );
     // Syscalls: own sockets (1 * n) + procfs queues (3 * n).
     assert_eq!(up.syscalls, Some(400));
-    assert!(up.gaps[0].starts_with("queues: 20 item(s)"));
+    assert!(up.gaps[0].starts_with("queues: 42 item(s)"));
     let crib = small.engines.iter().find(|e| e.engine == "crib").unwrap();
     assert!(crib.via_procfs.is_empty());
+}
+
+#[test]
+fn partial_ops_stay_the_engines_own() {
+    let mut l = lane();
+    // crib reads the socket queues but not the 10 pipe buffers.
+    let crib = l.sizes[0]
+        .engines
+        .iter_mut()
+        .find(|e| e.engine == "crib")
+        .unwrap();
+    crib.ops.get_mut("queues").unwrap().unavailable_items = 10;
+    let r = lane_report(l);
+    let crib = r.sizes[0]
+        .engines
+        .iter()
+        .find(|e| e.engine == "crib")
+        .unwrap();
+    assert!(crib.via_procfs.is_empty());
+    assert_eq!(
+        crib.gaps,
+        vec!["queues: 10 item(s) not readable".to_string()]
+    );
+    assert_eq!(
+        crib.dump.unwrap().median,
+        (5 + 100 + 40 + 30 + 50) as f64 * 100.0
+    );
 }
 
 #[test]
