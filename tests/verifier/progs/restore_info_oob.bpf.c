@@ -26,7 +26,7 @@ int prog(struct crib_test_ctx *ctx)
 		return 2;
 	info = bpf_map_lookup_elem(&infos, &zero);
 	if (info)
-		ret = bpf_crib_udp_queue_rcv(sk, (void *)info, BPF_CRIB_SKB_INFO_SZ_V2,
+		ret = queue_rcv(sk, info, BPF_CRIB_SKB_INFO_SZ_V2,
 					     data, 13);
 	bpf_crib_sock_release(sk);
 	return ret;

@@ -7,14 +7,14 @@ SEC("crib")
 int prog(struct crib_test_ctx *ctx)
 {
 	struct sock *sk = ctx_sock(ctx, ctx->rfd);
-	struct bpf_crib_skb_info info;
+	struct skb_info info;
 	char data[16] = RESTORE_PAYLOAD;
 	int ret;
 
 	if (!sk)
 		return 2;
 	restore_info(&info, sizeof(info), 2);
-	ret = bpf_crib_udp_queue_rcv(sk, &info, sizeof(info), data, 13);
+	ret = queue_rcv(sk, &info, sizeof(info), data, 13);
 	bpf_crib_sock_release(sk);
 	return ret;
 }

@@ -8,14 +8,14 @@ SEC("crib")
 int prog(struct crib_test_ctx *ctx)
 {
 	struct sock *sk = ctx_sock(ctx, ctx->rfd);
-	struct bpf_crib_skb_info info;
+	struct skb_info info;
 	char data[16] = RESTORE_PAYLOAD;
 	int ret;
 
 	if (!sk)
 		return 2;
 	restore_info(&info, BPF_CRIB_SKB_INFO_SZ_V1, 2);
-	ret = bpf_crib_udp_queue_rcv(sk, &info, sizeof(info), data,
+	ret = queue_rcv(sk, &info, sizeof(info), data,
 				     sizeof(RESTORE_PAYLOAD) - 1);
 	bpf_crib_sock_release(sk);
 	return ret;

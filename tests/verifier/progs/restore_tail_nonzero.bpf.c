@@ -6,7 +6,7 @@
 #include "common.h"
 
 struct info_v3 {
-	struct bpf_crib_skb_info v2;
+	struct skb_info v2;
 	__u64 future;
 };
 
@@ -22,7 +22,7 @@ int prog(struct crib_test_ctx *ctx)
 		return 2;
 	restore_info(&info.v2, sizeof(info), 3);
 	info.future = 1;
-	ret = bpf_crib_udp_queue_rcv(sk, (void *)&info, sizeof(info), data,
+	ret = queue_rcv(sk, &info, sizeof(info), data,
 				     sizeof(RESTORE_PAYLOAD) - 1);
 	bpf_crib_sock_release(sk);
 	return ret;

@@ -6,7 +6,7 @@ SEC("crib")
 int prog(struct crib_test_ctx *ctx)
 {
 	struct sock *sk = ctx_sock(ctx, ctx->fd);
-	struct bpf_crib_skb_info info;
+	struct skb_info info;
 	struct bpf_iter_crib_skb it;
 	char data[16] = RESTORE_PAYLOAD;
 	struct sk_buff *skb;
@@ -17,7 +17,7 @@ int prog(struct crib_test_ctx *ctx)
 	bpf_iter_crib_skb_new(&it, sk, Q_RECEIVE);
 	skb = bpf_iter_crib_skb_next(&it);
 	if (skb && skb->sk)
-		bpf_crib_udp_queue_rcv(skb->sk, &info, sizeof(info), data, 13);
+		queue_rcv(skb->sk, &info, sizeof(info), data, 13);
 	bpf_iter_crib_skb_destroy(&it);
 	bpf_crib_sock_release(sk);
 	return 0;

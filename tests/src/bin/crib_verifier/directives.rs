@@ -57,6 +57,25 @@ pub struct Directives {
     pub run: Option<i32>,
     /// Datagrams the run must leave on the restore socket.
     pub expect_rfd: Option<usize>,
+    /// Overrides of `run`/`expect_rfd` on a kernel whose
+    /// `struct bpf_crib_skb_info` is version 1 (series up to 0006).
+    pub run_v1: Option<i32>,
+    pub expect_rfd_v1: Option<usize>,
+}
+
+impl Directives {
+    /// Expected (return value, restored datagrams) on a kernel that knows
+    /// `skb_info_version` of `struct bpf_crib_skb_info`.
+    pub fn expected(&self, skb_info_version: u32) -> (Option<i32>, Option<usize>) {
+        if skb_info_version == 1 {
+            (
+                self.run_v1.or(self.run),
+                self.expect_rfd_v1.or(self.expect_rfd),
+            )
+        } else {
+            (self.run, self.expect_rfd)
+        }
+    }
 }
 
 /// Parse the leading `//` comment lines of a program source.
@@ -66,6 +85,8 @@ pub fn parse(src: &str) -> Result<Directives, String> {
     let mut types = vec![ProgType::Crib];
     let mut run = None;
     let mut expect_rfd = None;
+    let mut run_v1 = None;
+    let mut expect_rfd_v1 = None;
     for (i, line) in src.lines().enumerate() {
         let Some(comment) = line.strip_prefix("//") else {
             break;
@@ -106,15 +127,25 @@ pub fn parse(src: &str) -> Result<Directives, String> {
                     return Err(at("types: empty".into()));
                 }
             }
-            "run" => {
-                run = Some(
+            "run" | "run-v1" => {
+                let slot = if key.trim() == "run" {
+                    &mut run
+                } else {
+                    &mut run_v1
+                };
+                *slot = Some(
                     value
                         .parse()
                         .map_err(|_| at(format!("run: not an integer: `{value}`")))?,
                 )
             }
-            "expect-rfd" => {
-                expect_rfd = Some(
+            "expect-rfd" | "expect-rfd-v1" => {
+                let slot = if key.trim() == "expect-rfd" {
+                    &mut expect_rfd
+                } else {
+                    &mut expect_rfd_v1
+                };
+                *slot = Some(
                     value
                         .parse()
                         .map_err(|_| at(format!("expect-rfd: not a count: `{value}`")))?,
@@ -124,6 +155,9 @@ pub fn parse(src: &str) -> Result<Directives, String> {
         }
     }
     let verdict = verdict.ok_or("no `// verdict:` line at the top")?;
+    if (run_v1.is_some() || expect_rfd_v1.is_some()) && run.is_none() {
+        return Err("run-v1/expect-rfd-v1 override a `run:` line, which is missing".into());
+    }
     if verdict != Verdict::Accept && (run.is_some() || expect_rfd.is_some()) {
         return Err("run/expect-rfd only make sense for accepted programs".into());
     }
@@ -136,6 +170,8 @@ pub fn parse(src: &str) -> Result<Directives, String> {
         types,
         run,
         expect_rfd,
+        run_v1,
+        expect_rfd_v1,
     })
 }
 
@@ -154,6 +190,18 @@ mod tests {
         assert_eq!(d.run, Some(-7));
         assert_eq!(d.expect_rfd, Some(0));
         assert!(!d.sleepable);
+        assert_eq!(d.expected(1), (Some(-7), Some(0)));
+    }
+
+    #[test]
+    fn v1_overrides_apply_only_on_v1_kernels() {
+        let d = parse(
+            "// verdict: accept\n// run: 0\n// expect-rfd: 1\n// run-v1: -7\n// expect-rfd-v1: 0\n",
+        )
+        .expect("valid");
+        assert_eq!(d.expected(2), (Some(0), Some(1)));
+        assert_eq!(d.expected(1), (Some(-7), Some(0)));
+        assert!(parse("// verdict: accept\n// run-v1: 0\n").is_err());
     }
 
     #[test]

@@ -91,6 +91,8 @@ fn run_all(objs: &Path) -> Result<bool> {
     }
     let fx = fixture::Fixture::new()?;
     let ctx = fx.ctx()?;
+    let skb_info_version = skb_info_version()?;
+    println!("kernel: struct bpf_crib_skb_info version {skb_info_version}");
     let mut rows = Vec::new();
     for src in build::sources(&progs_dir())? {
         let name = src
@@ -113,7 +115,7 @@ fn run_all(objs: &Path) -> Result<bool> {
         };
         let obj = objs.join(build::object_name(&src));
         for &ty in &d.types {
-            let (pass, detail) = match check_one(&obj, ty, &d, &fx, &ctx) {
+            let (pass, detail) = match check_one(&obj, ty, &d, &fx, &ctx, skb_info_version) {
                 Ok(r) => r,
                 Err(e) => (false, format!("{e:#}")),
             };
@@ -147,7 +149,9 @@ fn check_one(
     d: &Directives,
     fx: &fixture::Fixture,
     ctx: &fixture::TestCtx,
+    skb_info_version: u32,
 ) -> Result<(bool, String)> {
+    let (run, expect_rfd) = d.expected(skb_info_version);
     if !obj.is_file() {
         anyhow::bail!(
             "{}: not built (crib_verifier build --vmlinux ...)",
@@ -158,7 +162,7 @@ fn check_one(
     let res = load::load(obj, ty, sleepable)?;
     Ok(match (&d.verdict, res) {
         (Verdict::Accept, LoadResult::Accepted(prog)) => {
-            match d.run {
+            match run {
                 None => (true, "accepted".into()),
                 Some(want) => {
                     fx.drain_restored()?;
@@ -177,7 +181,7 @@ fn check_one(
                         Ok(v) if v != want => {
                             (false, format!("accepted, ran, returned {v} (want {want})"))
                         }
-                        Ok(_) => match d.expect_rfd {
+                        Ok(_) => match expect_rfd {
                             None => (true, format!("accepted, ran -> {want}")),
                             Some(n) => {
                                 let got = fx.drain_restored()?;
@@ -209,6 +213,21 @@ fn check_one(
             (false, format!("accepted, expected a rejection (`{want}`)"))
         }
     })
+}
+
+/// Which version of `struct bpf_crib_skb_info` the running kernel has
+/// (by its size in the kernel's BTF).
+fn skb_info_version() -> Result<u32> {
+    use libbpf_rs::btf::{types::Struct, Btf, HasSize};
+    let btf = Btf::from_vmlinux().context("reading /sys/kernel/btf/vmlinux")?;
+    let s: Struct<'_> = btf
+        .type_by_name("bpf_crib_skb_info")
+        .context("kernel BTF has no struct bpf_crib_skb_info: not a CRIB kernel")?;
+    match s.size() {
+        40 => Ok(1),
+        48 => Ok(2),
+        n => anyhow::bail!("struct bpf_crib_skb_info is {n} bytes: unknown version"),
+    }
 }
 
 /// The CRIB test_run takes ctx_in and nothing else, and no shorter ctx
