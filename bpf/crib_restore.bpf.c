@@ -22,6 +22,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define EBADF 9
 #define EINVAL 22
 #define ENOTSOCK 88
+#define EOPNOTSUPP 95
 
 struct restore_data {
 	__u8 b[CRIB_RESTORE_DATA_MAX];
@@ -69,6 +70,10 @@ int crib_restore_udp_rcv(struct crib_restore_args *args)
 	if (info.version >= 2) {
 		info.ifindex = args->ifindex;
 		info.tos = args->tos;
+	} else if (args->ifindex || args->tos) {
+		/* the kernel's v1 struct has no room for them: refuse rather
+		 * than queue the datagram without what the caller asked for */
+		return crib_end(&e, -EOPNOTSUPP);
 	}
 
 	task = bpf_task_from_vpid(args->pid);

@@ -231,6 +231,8 @@ fn vm_crib_restore_queues_a_datagram() {
             source: src,
             tstamp_ns: 0,
             mark: 0,
+            ifindex: 0,
+            tos: 0,
         },
     )
     .expect("queue a datagram");
@@ -251,6 +253,8 @@ fn vm_crib_restore_queues_a_datagram() {
                 source: ("::1".parse().expect("v6"), 1),
                 tstamp_ns: 0,
                 mark: 0,
+                ifindex: 0,
+                tos: 0,
             },
         )
         .expect_err("wrong family");
@@ -258,6 +262,28 @@ fn vm_crib_restore_queues_a_datagram() {
         err.to_string().contains("family") || err.to_string().contains("not supported"),
         "{err}"
     );
+    // v2 fields: taken by a v2 kernel, refused (not dropped) by a v1 kernel
+    let with_tos = RestoreDatagram {
+        data: b"tos",
+        source: src,
+        tstamp_ns: 0,
+        mark: 0,
+        ifindex: 0,
+        tos: 0x10,
+    };
+    let res = r.udp_queue_rcv(std::process::id() as i32, sock.as_raw_fd(), &with_tos);
+    match crib_harness::engine::crib::kernel_skb_info_size() {
+        Some(48) => {
+            res.expect("a v2 kernel takes tos");
+            let (n, _) = sock.recv_from(&mut buf).expect("the tos datagram");
+            assert_eq!(&buf[..n], b"tos");
+        }
+        Some(40) => {
+            let e = res.expect_err("a v1 kernel cannot take tos");
+            assert!(e.to_string().contains("not supported"), "{e}");
+        }
+        other => panic!("bpf_crib_skb_info size in this kernel: {other:?}"),
+    }
 }
 
 fn chunk(

@@ -367,6 +367,10 @@ pub struct RestoreDatagram<'a> {
     /// Receive time, CLOCK_REALTIME ns; 0 = now.
     pub tstamp_ns: u64,
     pub mark: u32,
+    /// Receiving interface and IP TOS (`bpf_crib_skb_info` v2). A kernel that
+    /// only knows v1 refuses non-zero values ("Operation not supported").
+    pub ifindex: u32,
+    pub tos: u32,
 }
 
 /// The restore side: `bpf_crib_udp_queue_rcv` through `bpf/crib_restore.bpf.c`.
@@ -448,5 +452,16 @@ pub fn restore_args(pid: i32, fd: i32, d: &RestoreDatagram<'_>) -> [u8; 56] {
     a[40..42].copy_from_slice(&d.source.1.to_le_bytes());
     a[42..44].copy_from_slice(&family.to_le_bytes());
     a[44..48].copy_from_slice(&d.mark.to_le_bytes());
+    a[48..52].copy_from_slice(&d.ifindex.to_le_bytes());
+    a[52..56].copy_from_slice(&d.tos.to_le_bytes());
     a
+}
+
+/// Size of `struct bpf_crib_skb_info` in the running kernel's BTF (40 = v1,
+/// 48 = v2), `None` without the type.
+pub fn kernel_skb_info_size() -> Option<usize> {
+    use libbpf_rs::btf::{types::Struct, Btf, HasSize};
+    let btf = Btf::from_vmlinux().ok()?;
+    let s = btf.type_by_name::<Struct<'_>>("bpf_crib_skb_info")?;
+    Some(s.size())
 }
