@@ -40,6 +40,8 @@ pub struct Outcome {
     pub dump_ms: u64,
     pub restore_ms: u64,
     pub total_ms: u64,
+    /// Engine per dump operation, and gaps procfs filled (JSON only).
+    pub engines: String,
 }
 
 /// A fixed-width table, one line per outcome.

@@ -67,6 +67,8 @@ struct Timings {
     start: Instant,
     dump_ms: u64,
     restore_ms: u64,
+    /// Which engine dumped what, and what procfs had to fill in.
+    engines: String,
 }
 
 fn ms(d: Duration) -> u64 {
@@ -79,6 +81,7 @@ pub fn run_test(cfg: &RunConfig, t: &TestCase, engine: EngineSel) -> Outcome {
         start: Instant::now(),
         dump_ms: 0,
         restore_ms: 0,
+        engines: String::new(),
     };
     let ename = engine.name();
     let mk = |status, reason: String, tm: &Timings| Outcome {
@@ -88,6 +91,7 @@ pub fn run_test(cfg: &RunConfig, t: &TestCase, engine: EngineSel) -> Outcome {
         reason,
         dump_ms: tm.dump_ms,
         restore_ms: tm.restore_ms,
+        engines: tm.engines.clone(),
         total_ms: ms(tm.start.elapsed()),
     };
     if !t.desc.applies_to(ename) {
@@ -247,6 +251,22 @@ fn run_inner(
     let t0 = Instant::now();
     let dumped = dump(&DumpRequest::all(pid, EngineChoice::Fixed(kind)));
     tm.dump_ms = ms(t0.elapsed());
+    if let Ok(d) = &dumped {
+        let mut parts: Vec<String> = d
+            .info
+            .engines
+            .iter()
+            .map(|(op, e)| format!("{}={e}", op.name()))
+            .collect();
+        parts.extend(
+            d.info
+                .notes
+                .iter()
+                .filter(|n| n.contains("procfs did"))
+                .cloned(),
+        );
+        tm.engines = parts.join("; ");
+    }
     let result = dumped
         .map_err(|e| format!("dump: {e}"))
         .and_then(|d| after_dump(cfg, t, &w, &d, pid, &mut child, &bin, tm));
