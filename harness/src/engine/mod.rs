@@ -1,17 +1,27 @@
 //! Dump engines behind one trait, and per-operation engine selection.
 //!
-//! PLUG-IN POINT for the BPF engines (owned by the BPF engineer):
-//! 1. add `pub mod upstream;` / `pub mod crib;` below (next to `pub mod procfs;`);
-//! 2. implement [`DumpEngine`] for your engine type; return
-//!    [`EngineError::Unsupported`] for operations you cannot do;
-//! 3. replace the matching arm in [`open_engine`] with your constructor.
-//!    Nothing else needs to change: `crib dump`, the ZDTM runner and the
-//!    differential tests all go through [`open_engine`] / [`EngineSet`].
+//! Engines: [`procfs`] (the oracle), `upstream` (BPF iterators + upstream
+//! kfuncs) and `crib` (CRIB kfuncs, patched kernel). Adding one: implement
+//! [`DumpEngine`], add an arm to [`open_engine`], say in
+//! [`EngineKind::implements`] which operations it has no way to do at all,
+//! and add it to `ENGINES` in tests/tests/test_differential.rs. `crib dump`,
+//! the ZDTM runner and the differential tests all go through
+//! [`open_engine`] / [`EngineSet`].
 //!
-//! Selection is per [`Operation`]: `--engine auto` takes, for each operation,
-//! the best engine the running kernel supports ([`KernelFeatures`], read from
-//! BTF, never from the kernel version); `--engine NAME` forces one engine for
-//! every operation it implements.
+//! Selection is per [`Operation`] ([`Plan::resolve`]):
+//! - `--engine auto`: for each operation the best engine the running kernel
+//!   supports ([`KernelFeatures`], read from BTF, never from the version);
+//! - `--engine NAME`: that engine for every operation it implements, procfs
+//!   for the others (upstream BPF has no queue reader); the dump records it.
+//!   A runtime [`EngineError::Unsupported`] (e.g. crib on a stock kernel) is
+//!   an error, not a silent fallback.
+//!
+//! Contract for [`DumpEngine::queues`]: an item the engine cannot read is
+//! `Captured::Unavailable { reason }`, never an empty value. After a non-procfs
+//! engine's queue pass, the dump asks procfs to fill what it left unread and
+//! notes it (`queues: crib could not read pipe 12; procfs did`); what neither
+//! can read (a corked UDP write queue outside the crib engine) stays
+//! `Unavailable` and restore refuses it.
 
 pub mod bpfobj;
 pub mod convert;
