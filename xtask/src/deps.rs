@@ -21,6 +21,7 @@ pub const BASE: &[&str] = &[
 /// Packages for building the patched kernel.
 pub const KERNEL: &[&str] = &[
     "linux-source-6.12",
+    "git",
     "bc",
     "bison",
     "flex",

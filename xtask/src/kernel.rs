@@ -92,6 +92,7 @@ fn ensure_built_on(upto: Option<usize>, base_series: Option<&str>) -> Result<Ker
     let fragment = root.join("kernel-patches/config");
     // Parse early: a malformed fragment fails before any work.
     config::load(&fragment)?;
+    crate::deps::ensure(crate::deps::KERNEL)?;
     let base = base::resolve(base::load_pin(&root)?, base_series)?;
     let layout = Layout {
         root: cache::root()?,

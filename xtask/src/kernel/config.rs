@@ -14,6 +14,19 @@ pub struct Setting {
 }
 
 pub fn parse(text: &str) -> std::result::Result<Vec<Setting>, String> {
+    let mut out = parse_lines(text)?;
+    // A repeated option is a mistake even when both lines agree.
+    let mut seen = std::collections::BTreeSet::new();
+    for (line, s) in std::mem::take(&mut out) {
+        if !seen.insert(s.name.clone()) {
+            return Err(format!("line {line}: {} is set twice", s.name));
+        }
+        out.push((line, s));
+    }
+    Ok(out.into_iter().map(|(_, s)| s).collect())
+}
+
+fn parse_lines(text: &str) -> std::result::Result<Vec<(usize, Setting)>, String> {
     let mut out = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim();
@@ -23,10 +36,13 @@ pub fn parse(text: &str) -> std::result::Result<Vec<Setting>, String> {
         if let Some(rest) = line.strip_prefix("# ") {
             if let Some(name) = rest.strip_suffix(" is not set") {
                 if name.starts_with("CONFIG_") && !name.contains(char::is_whitespace) {
-                    out.push(Setting {
-                        name: name.to_string(),
-                        value: None,
-                    });
+                    out.push((
+                        i + 1,
+                        Setting {
+                            name: name.to_string(),
+                            value: None,
+                        },
+                    ));
                 }
             }
             continue;
@@ -40,10 +56,13 @@ pub fn parse(text: &str) -> std::result::Result<Vec<Setting>, String> {
         if !name.starts_with("CONFIG_") || name.contains(char::is_whitespace) || value.is_empty() {
             return Err(format!("line {}: expected CONFIG_X=value: {line}", i + 1));
         }
-        out.push(Setting {
-            name: name.to_string(),
-            value: (value != "n").then(|| value.to_string()),
-        });
+        out.push((
+            i + 1,
+            Setting {
+                name: name.to_string(),
+                value: (value != "n").then(|| value.to_string()),
+            },
+        ));
     }
     Ok(out)
 }
@@ -121,6 +140,21 @@ mod tests {
     fn rejects_garbage_with_line_number() {
         let e = parse("CONFIG_A=y\nBPF=y\n").expect_err("invalid");
         assert!(e.contains("line 2"), "{e}");
+    }
+
+    #[test]
+    fn rejects_a_repeated_option() {
+        let e = parse("CONFIG_A=y\nCONFIG_B=y\nCONFIG_A=y\n").expect_err("repeated");
+        assert_eq!(e, "line 3: CONFIG_A is set twice");
+    }
+
+    #[test]
+    fn the_project_fragment_parses() {
+        let path = crate::workspace_root().join("kernel-patches/config");
+        let s = load(&path).expect("kernel-patches/config parses");
+        assert!(s
+            .iter()
+            .any(|s| s.name == "CONFIG_BPF_CRIB" && s.value.as_deref() == Some("y")));
     }
 
     #[test]
