@@ -228,3 +228,24 @@ fn dead_pid_is_a_clear_error() {
     let err = e.files(4_194_304 + 7).expect_err("no such pid");
     assert!(err.to_string().contains("no such process"), "{err}");
 }
+
+#[test]
+fn every_iterator_program_names_its_btf_target() {
+    use crib_harness::engine::bpfobj::{self, objects};
+    use crib_harness::engine::upstream::PROG_TARGETS;
+    let open = bpfobj::open("crib_iter", objects::CRIB_ITER).expect("crib_iter built");
+    for p in open.progs() {
+        let name = p.name().to_string_lossy().into_owned();
+        let (_, target) = PROG_TARGETS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .unwrap_or_else(|| panic!("{name} has no entry in PROG_TARGETS"));
+        // SEC("iter/task_file") <-> struct bpf_iter__task_file
+        let sec = p.section().to_string_lossy().into_owned();
+        assert_eq!(
+            sec.trim_start_matches("iter/"),
+            target.trim_start_matches("bpf_iter__"),
+            "{name}"
+        );
+    }
+}

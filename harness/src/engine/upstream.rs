@@ -27,6 +27,8 @@ pub const QUEUES_UNSUPPORTED: &str = "upstream BPF has no socket-queue or pipe-b
 
 pub struct UpstreamEngine {
     iter: Object,
+    /// Programs not loaded: (program, iterator context type absent from BTF).
+    missing: Vec<(String, &'static str)>,
     /// The SEC("syscall") programs, or why they are not there.
     sys: Result<RbObject, String>,
     /// The kernel filters task iterators by pid (6.1+).
@@ -52,7 +54,25 @@ impl UpstreamEngine {
                 "this kernel has no task_file BPF iterator (bpf_iter__task_file not in its BTF)",
             ));
         }
-        let open = bpfobj::open(ITER, objects::CRIB_ITER).map_err(|e| err(Operation::Task, e))?;
+        let names = iter_targets();
+        let mut open =
+            bpfobj::open(ITER, objects::CRIB_ITER).map_err(|e| err(Operation::Task, e))?;
+        // Load only the programs whose iterator target this kernel has
+        // (iter/unix is 5.17+, for one): the others report Unsupported.
+        let mut missing = Vec::new();
+        for mut p in open.progs_mut() {
+            let name = p.name().to_string_lossy().into_owned();
+            let target = PROG_TARGETS
+                .iter()
+                .find(|(prog, _)| *prog == name)
+                .map(|(_, t)| *t);
+            if let (Some(t), Some(have)) = (target, names.as_ref()) {
+                if !have.iter().any(|n| n == t) {
+                    p.set_autoload(false);
+                    missing.push((name, t));
+                }
+            }
+        }
         let iter = bpfobj::load(ITER, open).map_err(|e| err(Operation::Task, e))?;
         // The iterators do the dump; the syscall path is a second reader
         // and its absence must not take them down.
@@ -63,6 +83,7 @@ impl UpstreamEngine {
         };
         let mut eng = UpstreamEngine {
             iter,
+            missing,
             sys,
             link_filter: false,
             page_size: convert::page_size(),
@@ -123,6 +144,13 @@ impl UpstreamEngine {
         } else {
             0
         };
+        if let Some((_, t)) = self.missing.iter().find(|(p, _)| p == prog) {
+            return Err(EngineError::unsupported(
+                EngineKind::Upstream,
+                op,
+                format!("this kernel has no {t} (BPF iterator target of {prog})"),
+            ));
+        }
         self.set_config(tgid, !task_iter).map_err(|e| err(op, e))?;
         let p = bpfobj::prog(&self.iter, ITER, prog).map_err(|e| err(op, e))?;
         let filter = (task_iter && self.link_filter).then_some(pid_u);
@@ -243,6 +271,31 @@ impl UpstreamEngine {
         }
         Ok(())
     }
+}
+
+/// Iterator programs and the BTF context type their target needs.
+pub const PROG_TARGETS: &[(&str, &str)] = &[
+    ("dump_task", "bpf_iter__task"),
+    ("dump_file", "bpf_iter__task_file"),
+    ("dump_file_socks", "bpf_iter__task_file"),
+    ("dump_vma", "bpf_iter__task_vma"),
+    ("dump_tcp", "bpf_iter__tcp"),
+    ("dump_udp", "bpf_iter__udp"),
+    ("dump_unix", "bpf_iter__unix"),
+];
+
+/// The iterator context type names in the running kernel's BTF; `None` if
+/// the BTF cannot be read (then every program is tried).
+fn iter_targets() -> Option<Vec<String>> {
+    let data = std::fs::read(super::features::VMLINUX_BTF).ok()?;
+    let names = super::features::btf_names(&data).ok()?;
+    Some(
+        PROG_TARGETS
+            .iter()
+            .filter(|(_, t)| names.contains(t))
+            .map(|(_, t)| t.to_string())
+            .collect(),
+    )
 }
 
 /// One record per socket inode among `files` (several fds may share one).
