@@ -126,7 +126,9 @@ pub fn write_results(
             );
             let tail: Vec<&str> = c.output.lines().collect();
             for l in &tail[tail.len().saturating_sub(15)..] {
-                eprintln!("    {l}");
+                // Verifier logs have very long lines; the full text is in outputs/.
+                let cut: String = l.chars().take(200).collect();
+                eprintln!("    {cut}");
             }
             for s in &c.splats {
                 eprintln!("    kernel splat:\n{}", indent(&s.excerpt));
