@@ -188,11 +188,31 @@ pub fn run_iter(
         }
         buf.extend_from_slice(&chunk[..n]);
     }
-    wire::decode_stream(&buf).map_err(|source| BpfError::Wire {
+    let recs = wire::decode_stream(&buf).map_err(|source| BpfError::Wire {
         object,
         prog: name.clone(),
         source,
-    })
+    })?;
+    known_only(object, &name, recs)
+}
+
+/// The programs are built with this decoder, so a record type it does not
+/// know means a mismatched object: report it instead of dropping data.
+fn known_only(
+    object: &'static str,
+    prog: &str,
+    recs: Vec<WireRecord>,
+) -> BpfResult<Vec<WireRecord>> {
+    match recs.iter().find(|r| matches!(r, WireRecord::Unknown { .. })) {
+        Some(WireRecord::Unknown { rtype, version, len }) => Err(BpfError::Run {
+            object,
+            prog: prog.into(),
+            what: format!(
+                "record type {rtype} (version {version}, {len} bytes) is unknown to this decoder: BPF object newer than the harness?"
+            ),
+        }),
+        _ => Ok(recs),
+    }
 }
 
 fn link_create(p: &Program<'_>, task_pid: Option<u32>) -> std::io::Result<OwnedFd> {
@@ -308,6 +328,7 @@ impl RbObject {
                 source,
             })?);
         }
+        let recs = known_only(object, prog_name, recs)?;
         let run_err = |what: String| BpfError::Run {
             object,
             prog: prog_name.into(),
