@@ -34,6 +34,11 @@ enum Cmd {
         #[arg(long, default_value_os_t = default_objs())]
         out: PathBuf,
     },
+    /// Build from the running kernel's BTF into OUT, then run (in the VM).
+    All {
+        #[arg(long, default_value = "/tmp/crib-verifier")]
+        out: PathBuf,
+    },
     /// Load and run every compiled program against the running kernel.
     Run {
         #[arg(long, default_value_os_t = default_objs())]
@@ -73,6 +78,13 @@ fn dispatch(cmd: Cmd) -> Result<bool> {
             let objs = build::build(&vmlinux, &progs_dir(), &kfuncs, &out)?;
             println!("built {} programs into {}", objs.len(), out.display());
             Ok(true)
+        }
+        Cmd::All { out } => {
+            let kfuncs = manifest_dir().join("../bpf/include");
+            let btf = Path::new("/sys/kernel/btf/vmlinux");
+            let objs = build::build(btf, &progs_dir(), &kfuncs, &out)?;
+            println!("built {} programs into {}", objs.len(), out.display());
+            run_all(&out)
         }
         Cmd::Run { objs } => run_all(&objs),
     }
