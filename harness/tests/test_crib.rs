@@ -130,7 +130,7 @@ fn vm_crib_equals_procfs_on_a_live_child() {
     p.mappings.retain(|m| m.path != "[vsyscall]");
     let diffs = diff_dumps(&c, &p);
     assert!(diffs.is_empty(), "crib != procfs:\n{}", diffs.join("\n"));
-    assert!(c.files.len() >= 15 && c.sockets.len() >= 8 && c.mappings.len() >= 10);
+    assert!(c.files.len() >= 17 && c.sockets.len() == 12 && c.mappings.len() >= 10);
 }
 
 #[test]
@@ -198,6 +198,24 @@ fn vm_crib_reads_every_queue_including_corked_udp() {
         vec![common::UNIX_DGRAM_DATA.to_vec()]
     );
     assert!(data(&sock(fd::UDP_CONNECTED).write_queue).is_empty());
+    // IPv6: payload and source from the IPv6/UDP headers
+    let rx6 = sock(fd::UDP6_RECV)
+        .recv_queue
+        .data()
+        .expect("udp6 receive queue");
+    assert_eq!(rx6.len(), 1);
+    assert_eq!(rx6[0].data, common::UDP6_DATA);
+    let send6_port = match &sock(fd::UDP6_SEND).local {
+        SockAddr::Inet { port, .. } => *port,
+        other => panic!("udp6 sender address: {other:?}"),
+    };
+    assert_eq!(
+        rx6[0].addr,
+        Some(SockAddr::Inet {
+            ip: IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+            port: send6_port
+        })
+    );
 }
 
 #[test]

@@ -26,6 +26,8 @@ pub mod fd {
     pub const UDP_CONNECTED: i32 = 112;
     pub const UDP_CORKED: i32 = 113;
     pub const UDP_RECV: i32 = 114;
+    pub const UDP6_RECV: i32 = 115;
+    pub const UDP6_SEND: i32 = 116;
 }
 
 /// Payloads the child leaves in queues.
@@ -35,6 +37,7 @@ pub const UNIX_DGRAM_DATA: &[u8] = b"unix datagram";
 pub const TCP_DATA: &[u8] = b"tcp unread data";
 pub const UDP_CORK_DATA: &[u8] = b"corked udp payload, pending";
 pub const UDP_RECV_DATA: &[u8] = b"udp datagram waiting";
+pub const UDP6_DATA: &[u8] = b"an IPv6 datagram";
 pub const FILE_POS: i64 = 7;
 
 pub struct LiveChild {
@@ -141,6 +144,25 @@ unsafe fn loopback(port: u16) -> libc::sockaddr_in {
             s_addr: u32::from_ne_bytes([127, 0, 0, 1]),
         },
         sin_zero: [0; 8],
+    }
+}
+
+unsafe fn loopback6(port: u16) -> libc::sockaddr_in6 {
+    unsafe {
+        let mut a: libc::sockaddr_in6 = std::mem::zeroed();
+        a.sin6_family = libc::AF_INET6 as u16;
+        a.sin6_port = port.to_be();
+        a.sin6_addr.s6_addr[15] = 1;
+        a
+    }
+}
+
+unsafe fn bound_port6(fd: i32) -> u16 {
+    unsafe {
+        let mut a: libc::sockaddr_in6 = std::mem::zeroed();
+        let mut len = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
+        libc::getsockname(fd, (&raw mut a).cast(), &mut len);
+        u16::from_be(a.sin6_port)
     }
 }
 
@@ -304,6 +326,31 @@ unsafe fn child_main(file: &CString, ro: &CString, gone: &CString, ready: i32) -
             UDP_CORK_DATA.len(),
             0,
         );
+        // IPv6: a datagram waiting on [::1] (IPv6 needed: '6' if absent)
+        let sin6_len = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
+        place(
+            libc::socket(libc::AF_INET6, libc::SOCK_DGRAM, 0),
+            fd::UDP6_RECV,
+            ready,
+        );
+        let any6 = loopback6(0);
+        check(
+            libc::bind(fd::UDP6_RECV, (&raw const any6).cast(), sin6_len) == 0,
+            ready,
+            b'6',
+        );
+        let to6 = loopback6(bound_port6(fd::UDP6_RECV));
+        place(
+            libc::socket(libc::AF_INET6, libc::SOCK_DGRAM, 0),
+            fd::UDP6_SEND,
+            ready,
+        );
+        check(
+            libc::connect(fd::UDP6_SEND, (&raw const to6).cast(), sin6_len) == 0,
+            ready,
+            b'7',
+        );
+        libc::send(fd::UDP6_SEND, UDP6_DATA.as_ptr().cast(), UDP6_DATA.len(), 0);
         // mappings: anon private, anon shared, file shared, file private read-only
         let rw = libc::PROT_READ | libc::PROT_WRITE;
         let m1 = libc::mmap(
