@@ -246,10 +246,51 @@ fn reachable(a: &SockAddr) -> SockAddr {
     }
 }
 
+/// On the patched kernel, `bpf_crib_udp_queue_rcv` puts a datagram straight
+/// on a receive queue with its original source (any address, not only a
+/// local one this process could bind).
+fn kfunc_replay(
+    restorer: &Option<crate::engine::crib::CribRestorer>,
+    fd: RawFd,
+    seg: &Segment,
+) -> Option<Result<(), String>> {
+    let r = restorer.as_ref()?;
+    let Some(SockAddr::Inet { ip, port }) = &seg.addr else {
+        return None;
+    };
+    let d = crate::engine::crib::RestoreDatagram {
+        data: &seg.data,
+        source: (*ip, *port),
+        tstamp_ns: 0,
+        mark: 0,
+        ifindex: 0,
+        tos: 0,
+    };
+    Some(
+        r.udp_queue_rcv(std::process::id() as i32, fd, &d)
+            .map_err(|e| e.to_string()),
+    )
+}
+
 fn replay_udp(udp: &[(&FileRecord, &SocketRecord, RawFd)]) -> R<()> {
+    let any_queued = udp
+        .iter()
+        .any(|(_, s, _)| s.recv_queue.data().is_some_and(|q| !q.is_empty()));
+    let restorer = if any_queued {
+        crate::engine::crib::CribRestorer::open().ok()
+    } else {
+        None
+    };
     for &(f, s, fd) in udp {
         let rq = queue(f, s, "receive")?;
         for seg in rq {
+            match kfunc_replay(&restorer, fd, seg) {
+                Some(Ok(())) => continue,
+                Some(Err(e)) => {
+                    return Err(RestoreError::obj(f, format!("bpf_crib_udp_queue_rcv: {e}")))
+                }
+                None => {}
+            }
             let src = seg.addr.clone().unwrap_or(SockAddr::None);
             let helper = sys::socket(af(s), libc::SOCK_DGRAM, libc::IPPROTO_UDP)
                 .map_err(|e| RestoreError::obj(f, format!("helper socket: {e}")))?;
