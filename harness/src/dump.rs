@@ -8,12 +8,11 @@ use crate::model::{Captured, Dump, DumpInfo, FileKind, Operation, TaskRecord};
 pub enum DumpError {
     #[error("pid {pid}: no such process")]
     NoProcess { pid: i32 },
-    #[error("{op} ({engine}): {source}")]
+    #[error("{op} ({engine}): {cause}")]
     Engine {
         op: &'static str,
         engine: EngineKind,
-        #[source]
-        source: EngineError,
+        cause: EngineError,
     },
 }
 
@@ -89,7 +88,7 @@ pub fn dump_with(req: &DumpRequest, features: &KernelFeatures) -> Result<Dump, D
             move |source| DumpError::Engine {
                 op: op.name(),
                 engine,
-                source,
+                cause: source,
             }
         };
         set.get(primary)
@@ -166,7 +165,7 @@ fn fill_queue_gaps(
         .map_err(|source| DumpError::Engine {
             op: Operation::Queues.name(),
             engine: EngineKind::Procfs,
-            source,
+            cause: source,
         })?;
     let mut filled = Vec::new();
     for (&i, s) in gap_socks.iter().zip(socks) {

@@ -64,11 +64,10 @@ const SCHEMA: u16 = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{path}: not a crib image (bad magic)")]
     BadMagic { path: PathBuf },
@@ -173,7 +172,10 @@ pub fn encode(dump: &Dump) -> Vec<u8> {
 pub fn write_dir(dir: &Path, dump: &Dump) -> Result<PathBuf, ImageError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| ImageError::Io { path, source }
+        move |source| ImageError::Io {
+            path,
+            cause: source,
+        }
     };
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let path = dir.join(IMAGE_FILE);
@@ -190,7 +192,7 @@ pub fn read_dir(dir: &Path) -> Result<Image, ImageError> {
     let path = dir.join(IMAGE_FILE);
     let data = std::fs::read(&path).map_err(|source| ImageError::Io {
         path: path.clone(),
-        source,
+        cause: source,
     })?;
     decode(&path, &data)
 }

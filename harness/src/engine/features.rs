@@ -37,12 +37,8 @@ pub struct KernelFeatures {
 
 #[derive(Debug, thiserror::Error)]
 pub enum FeatureError {
-    #[error("{path}: {source}")]
-    Read {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("{path}: {cause}")]
+    Read { path: String, cause: std::io::Error },
     #[error("{path}: not BTF: {problem}")]
     Format { path: String, problem: String },
 }
@@ -56,7 +52,7 @@ impl KernelFeatures {
     pub fn from_file(path: &Path) -> Result<KernelFeatures, FeatureError> {
         let data = std::fs::read(path).map_err(|source| FeatureError::Read {
             path: path.display().to_string(),
-            source,
+            cause: source,
         })?;
         let strs = btf_strings(&data).map_err(|problem| FeatureError::Format {
             path: path.display().to_string(),

@@ -37,18 +37,10 @@ pub enum RestoreError {
         what: String,
         problem: String,
     },
-    #[error("{what}: {source}")]
-    Sys {
-        what: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("exec {cmd}: {source}")]
-    Exec {
-        cmd: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("{what}: {cause}")]
+    Sys { what: String, cause: std::io::Error },
+    #[error("exec {cmd}: {cause}")]
+    Exec { cmd: String, cause: std::io::Error },
     #[error("no command to exec")]
     NoCommand,
 }
@@ -63,7 +55,10 @@ impl RestoreError {
     }
     pub(crate) fn sys(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> RestoreError {
         let what = what.into();
-        move |source| RestoreError::Sys { what, source }
+        move |source| RestoreError::Sys {
+            what,
+            cause: source,
+        }
     }
 }
 
@@ -131,7 +126,7 @@ pub fn restore_and_exec(
     check(image)?;
     let own = crate::engine::procfs::own_pidns_level().map_err(|e| RestoreError::Sys {
         what: "reading own pid namespace level".into(),
-        source: std::io::Error::other(e.to_string()),
+        cause: std::io::Error::other(e.to_string()),
     })?;
     if image.dump.task.pidns_level > own {
         place::enter_new_pidns()?;
@@ -141,6 +136,6 @@ pub fn restore_and_exec(
         std::os::unix::process::CommandExt::exec(std::process::Command::new(prog).args(&cmd[1..]));
     Err(RestoreError::Exec {
         cmd: prog.clone(),
-        source: err,
+        cause: err,
     })
 }

@@ -5,19 +5,14 @@ use std::process::Command;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    #[error("{cc}: cannot run: {source}")]
-    NoCompiler {
-        cc: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("{cc}: cannot run: {cause}")]
+    NoCompiler { cc: String, cause: std::io::Error },
     #[error("compiling {test} failed:\n{stderr}")]
     Compile { test: String, stderr: String },
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }
 
@@ -31,7 +26,7 @@ pub fn build_test(src: &Path, name: &str, out: &Path) -> Result<PathBuf, BuildEr
     let bin_dir = out.join("bin");
     std::fs::create_dir_all(&bin_dir).map_err(|source| BuildError::Io {
         path: bin_dir.clone(),
-        source,
+        cause: source,
     })?;
     let bin = bin_dir.join(name);
     let lib = src.join("lib");
@@ -48,7 +43,7 @@ pub fn build_tool(src: &Path, name: &str, out: &Path) -> Result<PathBuf, BuildEr
     let bin_dir = out.join("bin");
     std::fs::create_dir_all(&bin_dir).map_err(|source| BuildError::Io {
         path: bin_dir.clone(),
-        source,
+        cause: source,
     })?;
     let source = src.join("tools").join(format!("{name}.c"));
     compile(
@@ -90,7 +85,7 @@ fn compile(
         .output()
         .map_err(|source| BuildError::NoCompiler {
             cc: cc.clone(),
-            source,
+            cause: source,
         })?;
     if !o.status.success() {
         return Err(BuildError::Compile {
@@ -100,7 +95,7 @@ fn compile(
     }
     std::fs::rename(&tmp, &bin).map_err(|source| BuildError::Io {
         path: bin.clone(),
-        source,
+        cause: source,
     })?;
     Ok(bin)
 }

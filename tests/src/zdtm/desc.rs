@@ -66,11 +66,10 @@ pub struct TestCase {
 
 #[derive(Debug, thiserror::Error)]
 pub enum DescError {
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{path}: {problem}")]
     Bad { path: PathBuf, problem: String },
@@ -82,7 +81,10 @@ pub fn load_tests(src: &Path) -> Result<Vec<TestCase>, DescError> {
     let dir = src.join("static");
     let io = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| DescError::Io { path, source }
+        move |source| DescError::Io {
+            path,
+            cause: source,
+        }
     };
     let mut out = Vec::new();
     for e in std::fs::read_dir(&dir).map_err(io(&dir))? {
