@@ -43,10 +43,14 @@ fn dump_with(pid: i32, k: EngineKind) -> Result<Dump, String> {
 }
 
 fn check_mix(tag: &str, items: &[Item]) -> Result<(), String> {
+    check_mix_with(ENGINES, tag, items)
+}
+
+fn check_mix_with(engines: &[EngineKind], tag: &str, items: &[Item]) -> Result<(), String> {
     let out = zdtm::default_out_dir().join("differential");
     let m = Mixer::start(&zdtm::source_dir(), &out, tag, items)?;
     let oracle = dump_with(m.pid, EngineKind::Procfs)?;
-    for &k in ENGINES {
+    for &k in engines {
         let d = dump_with(m.pid, k)?;
         let diffs = diff_dumps(&oracle, &d);
         if !diffs.is_empty() {
@@ -120,4 +124,15 @@ fn a_real_difference_is_reported() {
         diffs.iter().any(|d| d.contains(".pos: 5 != 6")),
         "{diffs:?}"
     );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 8, max_shrink_iters: 8, ..ProptestConfig::default() })]
+
+    /// VM lane (patched kernel): the crib engine joins the comparison.
+    #[test]
+    #[ignore = "VM lane: needs the patched kernel's CRIB kfuncs (cargo xtask vmtest)"]
+    fn crib_agrees_with_procfs_vm_lane(items in proptest::collection::vec(item(), 1..6)) {
+        check_mix_with(&[EngineKind::Crib], "crib", &items).map_err(TestCaseError::fail)?;
+    }
 }
