@@ -11,6 +11,15 @@ use std::time::Duration;
 
 /// Symbols kept per engine.
 const KEEP: usize = 12;
+/// Recorded time per engine: enough samples at 1 kHz, small enough for
+/// `perf report` to unwind DWARF stacks in seconds.
+const BUDGET_NS: u64 = 2_000_000_000;
+
+/// Warm dumps to record so that the run lasts about [`BUDGET_NS`].
+pub fn repeat_for(warm_median_ns: u64, max: usize) -> usize {
+    let n = BUDGET_NS / warm_median_ns.max(1);
+    usize::try_from(n).unwrap_or(max).clamp(2, max.max(2))
+}
 
 /// Parse `perf report --children --sort sym --stdio` lines:
 /// `    58.42%     0.00%  [.] symbol`.
@@ -109,6 +118,8 @@ pub fn profile(
             .args([
                 "report",
                 "--children",
+                // addr2line for inlined frames takes minutes on big traces.
+                "--no-inline",
                 "--sort",
                 "sym",
                 "--stdio",
@@ -117,7 +128,7 @@ pub fn profile(
                 "-i",
             ])
             .arg(&data),
-        Duration::from_secs(600),
+        Duration::from_secs(180),
     );
     let _ = std::fs::remove_file(&data);
     let rep = rep.context("running perf report")?;
@@ -138,6 +149,14 @@ pub fn profile(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repeat_fits_the_budget() {
+        assert_eq!(repeat_for(500_000_000, 20), 4);
+        assert_eq!(repeat_for(1_000, 20), 20);
+        assert_eq!(repeat_for(5_000_000_000, 20), 2);
+        assert_eq!(repeat_for(0, 20), 20);
+    }
 
     #[test]
     fn parses_and_selects() {

@@ -38,7 +38,7 @@ pub struct Args {
     #[arg(long, value_delimiter = ',')]
     engines: Vec<String>,
     /// Profile each engine with perf at the largest size (`perf record` of
-    /// one load and `--profile-repeat` warm dumps).
+    /// one load and about 2 s of warm dumps, at most `--profile-repeat`).
     #[arg(long)]
     profile: bool,
     #[arg(long, default_value_t = 20)]
@@ -140,7 +140,11 @@ fn measure_size(
             }
         }
         if run.unavailable.is_none() && a.profile && Some(&n) == a.sizes.iter().max() {
-            match profile::profile(kind, target.pid, a.profile_repeat, &a.scratch) {
+            let mut warm = run.total_ns.clone();
+            warm.sort_unstable();
+            let median = warm.get(warm.len() / 2).copied().unwrap_or(0);
+            let repeat = profile::repeat_for(median, a.profile_repeat);
+            match profile::profile(kind, target.pid, repeat, &a.scratch) {
                 Ok(p) => {
                     run.profile = p;
                     say(t0, &format!("n={n} {kind}: profiled"));
