@@ -294,6 +294,8 @@ pub struct TcpState {
     pub max_window: u32,
     pub rcv_wnd: u32,
     pub rcv_wup: u32,
+    /// Current send MSS (`mss_cache`, what TCP_MAXSEG reports outside repair
+    /// mode). Derived state: it may differ after a restore.
     pub mss: u32,
     pub snd_wscale: u8,
     pub rcv_wscale: u8,

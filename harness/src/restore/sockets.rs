@@ -402,6 +402,12 @@ fn make_tcp(f: &FileRecord, s: &SocketRecord) -> R<(OwnedFd, Option<PendingTcp>)
             )
             .map_err(e("TCP_QUEUE_SEQ send"))?;
             sys::bind(raw, &s.local).map_err(e("bind"))?;
+            // The repair connect sizes segments from the MSS clamp it finds
+            // (536 by default): give it the dumped MSS, or the restored
+            // connection would send 524-byte segments.
+            if t.mss >= 88 {
+                tcpopt(libc::TCP_MAXSEG, t.mss.min(32767) as i32).map_err(e("TCP_MAXSEG"))?;
+            }
             sys::connect(raw, &s.remote).map_err(e("repair connect"))?;
             let mut opts = vec![RepairOpt {
                 code: 2,
