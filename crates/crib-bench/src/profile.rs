@@ -51,11 +51,15 @@ pub fn parse_report(text: &str) -> Vec<ProfileEntry> {
 /// The hottest symbols by self time, plus the engine's own operations by
 /// inclusive time (so the table says which operation the time is under).
 pub fn select(mut all: Vec<ProfileEntry>) -> Vec<ProfileEntry> {
-    let ops: Vec<ProfileEntry> = all
-        .iter()
-        .filter(|e| e.symbol.contains("DumpEngine>::") && !e.symbol.contains("{{closure}}"))
-        .cloned()
-        .collect();
+    // The engine's operations: trait methods, or the procfs readers they
+    // are inlined into.
+    let is_op = |e: &ProfileEntry| {
+        !e.symbol.contains("{{closure}}")
+            && e.children_pct >= 1.0
+            && (e.symbol.contains("DumpEngine>::")
+                || (e.symbol.starts_with("crib_harness::engine::") && e.symbol.contains("::read_")))
+    };
+    let ops: Vec<ProfileEntry> = all.iter().filter(|e| is_op(e)).cloned().collect();
     all.sort_by(|a, b| b.self_pct.total_cmp(&a.self_pct));
     let mut out: Vec<ProfileEntry> = ops;
     for e in all.into_iter().filter(|e| e.self_pct > 0.0) {
@@ -176,5 +180,19 @@ mod tests {
             !sel.iter().any(|e| e.symbol.ends_with("run_iter")),
             "0% self is dropped"
         );
+    }
+
+    #[test]
+    fn procfs_readers_count_as_operations() {
+        let text = "    58.56%     0.74%  [.] crib_harness::engine::procfs::files::read_files\n\
+            \x20    0.03%     0.03%  [.] <crib_harness::engine::procfs::ProcfsEngine as crib_harness::engine::DumpEngine>::memory_map\n";
+        let sel = select(parse_report(text));
+        assert_eq!(
+            sel[0].symbol,
+            "crib_harness::engine::procfs::files::read_files"
+        );
+        // The 0.03% method is not an operation entry, only a hot symbol.
+        assert_eq!(sel.len(), 2);
+        assert!(sel[1].symbol.ends_with("::memory_map"));
     }
 }
