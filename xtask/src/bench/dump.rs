@@ -25,7 +25,7 @@ use schema::LaneRun;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-#[derive(clap::Args, Default)]
+#[derive(clap::Args)]
 pub struct Args {
     /// CI-sized run: N in {100, 1000}, fewer repetitions; docs left alone
     /// unless --docs.
@@ -60,6 +60,24 @@ pub struct Args {
     /// instead of measuring.
     #[arg(long, value_name = "REPORT_JSON")]
     pub from_json: Option<PathBuf>,
+}
+
+/// What plain `cargo xtask bench` runs: the full dump benchmark, both lanes.
+impl Default for Args {
+    fn default() -> Self {
+        Args {
+            quick: false,
+            reps: None,
+            no_vm: false,
+            vm_kernel: "patched".into(),
+            no_host: false,
+            profile: false,
+            no_strace: false,
+            docs: false,
+            no_docs: false,
+            from_json: None,
+        }
+    }
 }
 
 struct Plan {

@@ -285,3 +285,37 @@ fn report_json_round_trips() {
     let back: Report = serde_json::from_str(&text).unwrap();
     assert_eq!(back, r);
 }
+
+#[test]
+fn default_args_match_the_command_line_defaults() {
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        a: super::Args,
+    }
+    let parsed = <Cli as clap::Parser>::parse_from(["bench-dump"]).a;
+    let d = super::Args::default();
+    assert_eq!(parsed.vm_kernel, d.vm_kernel);
+    assert_eq!(
+        (
+            parsed.quick,
+            parsed.no_vm,
+            parsed.no_host,
+            parsed.profile,
+            parsed.no_strace,
+            parsed.docs,
+            parsed.no_docs
+        ),
+        (
+            d.quick,
+            d.no_vm,
+            d.no_host,
+            d.profile,
+            d.no_strace,
+            d.docs,
+            d.no_docs
+        )
+    );
+    assert_eq!(parsed.reps, d.reps);
+    assert!(parsed.from_json.is_none() && d.from_json.is_none());
+}
