@@ -21,6 +21,9 @@ use std::time::{Duration, Instant};
 pub const VNG: &str = "vng";
 pub const WRAPPER: &str = include_str!("../guest/vng-run.sh");
 
+/// How long vng gets to exit by itself once the job said DONE.
+pub const DONE_EXIT_GRACE: Duration = Duration::from_secs(5);
+
 /// `vng` as found on PATH, or a clear error saying how to install it.
 pub fn check_installed() -> Result<()> {
     match Command::new(VNG)
@@ -58,6 +61,12 @@ pub fn command(
     c.arg("--memory").arg(format!("{}M", m.memory_mib));
     c.arg("--rwdir").arg(share);
     c.arg("--cwd").arg(&job.cwd);
+    // With 9p built in and no modules, vng boots without an initramfs and
+    // the kernel mounts the root itself: it needs the device name vng's
+    // 9p tag uses.
+    if kernel.modules.is_empty() {
+        c.arg("--append").arg("root=/dev/root");
+    }
     if !m.cmdline.is_empty() {
         c.arg("--append").arg(&m.cmdline);
     }
@@ -153,7 +162,9 @@ pub fn boot(
             break Some(st);
         }
         if Instant::now() >= deadline {
-            host_timeout = true;
+            // After DONE every result is in the share; a guest that cannot
+            // power off (no ACPI in a minimal kernel) is simply stopped.
+            host_timeout = !done;
             break None;
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -194,7 +205,10 @@ pub fn boot(
                     }
                     ended.insert(name.to_string(), (rc, *to == "1", now));
                 }
-                ["DONE"] => done = true,
+                ["DONE"] => {
+                    done = true;
+                    deadline = Instant::now() + DONE_EXIT_GRACE;
+                }
                 _ => {}
             }
         }
