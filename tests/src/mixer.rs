@@ -2,7 +2,7 @@
 //! (`tests/zdtm/tools/mixer.c`), for differential engine tests.
 
 use crate::zdtm::build::build_tool;
-use crate::zdtm::proc::{wait_pidfile, wait_timeout};
+use crate::zdtm::proc::{hermetic, wait_pidfile, wait_timeout};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -72,13 +72,15 @@ impl Mixer {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let pidfile = dir.join("pid");
-        let mut child = Command::new(&bin)
-            .arg(&pidfile)
+        let mut cmd = Command::new(&bin);
+        cmd.arg(&pidfile)
             .arg(&dir)
             .args(items.iter().map(Item::arg))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(Stdio::piped());
+        hermetic(&mut cmd);
+        let mut child = cmd
             .spawn()
             .map_err(|e| format!("start {}: {e}", bin.display()))?;
         match wait_pidfile(&pidfile, &mut child, Duration::from_secs(20)) {

@@ -7,7 +7,7 @@ use crib_harness::engine::{EngineChoice, EngineKind};
 use crib_harness::image::write_dir;
 use crib_harness::model::{Captured, Dump, FileKind, Segment};
 use crib_tests::mixer::{Item, Mixer};
-use crib_tests::zdtm::{self, proc::wait_pidfile};
+use crib_tests::zdtm::{self, build::build_tool, proc::wait_pidfile};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
@@ -76,16 +76,18 @@ fn round_trip(engine: EngineKind, tag: &str, items: &[Item]) -> Result<(), Strin
     drop(m); // the original dies before the copy starts
     let pidfile = out.join(format!("{tag}.restored.pid"));
     let _ = std::fs::remove_file(&pidfile);
-    // The restored command records its pid and waits to be dumped.
-    let script = format!(
-        "echo $$ > {}.tmp && mv {0}.tmp {0} && exec sleep 60",
-        pidfile.display()
-    );
+    // The restored command is the mixer with no items: it writes its pid
+    // file (after which it opens nothing, unlike a shell or sleep loading
+    // locales) and waits to be dumped.
+    let holder = build_tool(&zdtm::source_dir(), "mixer", &out).map_err(|e| e.to_string())?;
     let mut child = Command::new(env!("CARGO_BIN_EXE_crib-zdtm"))
         .arg("restore")
         .arg("--images")
         .arg(&images)
-        .args(["--", "/bin/sh", "-c", &script])
+        .arg("--")
+        .arg(&holder)
+        .arg(&pidfile)
+        .arg(out.join("mixer"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -105,8 +107,6 @@ fn round_trip(engine: EngineKind, tag: &str, items: &[Item]) -> Result<(), Strin
             ));
         }
     };
-    // sh exec'd sleep: same pid, same descriptors.
-    std::thread::sleep(Duration::from_millis(50));
     let after = dump_with(pid, EngineKind::Procfs);
     let _ = child.kill();
     let _ = child.wait();

@@ -1,7 +1,7 @@
 //! Child-process helpers with timeouts (a hung test never hangs the runner).
 
 use std::path::Path;
-use std::process::{Child, ExitStatus};
+use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 /// Wait for `child` up to `timeout`; on timeout kill it and return None.
@@ -62,4 +62,18 @@ pub fn wait_gone(pid: i32, timeout: Duration) -> bool {
         }
     }
     false
+}
+
+/// Tests see only 0-2: descriptors the runner inherited (a CI pipe, a
+/// jobserver) would otherwise be dumped and restored as part of the test.
+pub fn hermetic(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: close_range is async-signal-safe and touches no Rust state.
+    unsafe {
+        cmd.pre_exec(|| {
+            // CLOSE_RANGE_CLOEXEC: std's own exec-error pipe must stay open until exec.
+            libc::close_range(3, u32::MAX, libc::CLOSE_RANGE_CLOEXEC as i32);
+            Ok(())
+        });
+    }
 }

@@ -3,7 +3,7 @@
 
 use super::desc::{Mode, TestCase};
 use super::mapcheck::{check_maps, read_state};
-use super::proc::{kill, wait_gone, wait_pidfile, wait_timeout};
+use super::proc::{hermetic, kill, wait_gone, wait_pidfile, wait_timeout};
 use super::report::{Outcome, Status};
 use crib_harness::dump::{dump, DumpRequest};
 use crib_harness::engine::{EngineChoice, EngineKind};
@@ -346,20 +346,6 @@ fn after_dump(
             Ok(()) => Err(format!("verify printed PASS but exited with {st}")),
             Err(v) => Err(v),
         },
-    }
-}
-
-/// Tests see only 0-2: descriptors the runner inherited (a CI pipe, a
-/// jobserver) would otherwise be dumped and restored as part of the test.
-fn hermetic(cmd: &mut Command) {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: close_range is async-signal-safe and touches no Rust state.
-    unsafe {
-        cmd.pre_exec(|| {
-            // CLOSE_RANGE_CLOEXEC: std's own exec-error pipe must stay open until exec.
-            libc::close_range(3, u32::MAX, libc::CLOSE_RANGE_CLOEXEC as i32);
-            Ok(())
-        });
     }
 }
 
