@@ -15,8 +15,8 @@ const TCP_ESTABLISHED: u8 = 1;
 
 /// A TCP socket still in repair mode, with the unsent bytes to write after.
 pub struct PendingTcp {
-    fd: RawFd,
     unsent: Vec<u8>,
+    /// First descriptor number of the socket (it lives there after placement).
     target: i32,
 }
 
@@ -88,9 +88,6 @@ pub fn restore_sockets(
             .try_clone()
             .map_err(|e| RestoreError::obj(f, format!("dup: {e}")))?;
         set_nonblock(&fd, f)?;
-        for p in pending.iter_mut().filter(|p| p.target == f.fd) {
-            p.fd = fd.as_raw_fd();
-        }
         placed.push(Placed {
             target: f.fd,
             fd,
@@ -459,14 +456,13 @@ fn make_tcp(f: &FileRecord, s: &SocketRecord) -> R<(OwnedFd, Option<PendingTcp>)
             Ok((
                 fd,
                 Some(PendingTcp {
-                    fd: raw,
                     unsent: wq[sent..].to_vec(),
                     target: f.fd,
                 }),
             ))
         }
-        (st, _) if s.local == SockAddr::None || !bound(&s.local) => {
-            let _ = st;
+        // Never connected nor bound: a fresh socket is the same thing.
+        (_, _) if !bound(&s.local) => {
             set_common_options(raw, f, s)?;
             Ok((fd, None))
         }
