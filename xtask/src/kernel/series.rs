@@ -73,3 +73,60 @@ pub fn cache_key(
     let full = super::base::sha256_bytes(&material)?;
     Ok(full[..16].to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp_series(names: &[(&str, &str)]) -> (PathBuf, Vec<Patch>) {
+        let dir = std::env::temp_dir().join(format!(
+            "crib-series-{}-{}",
+            std::process::id(),
+            names.len()
+        ));
+        std::fs::create_dir_all(&dir).expect("tmp dir");
+        let patches = names
+            .iter()
+            .map(|(n, body)| {
+                let path = dir.join(n);
+                std::fs::write(&path, body).expect("write patch");
+                Patch {
+                    name: n.to_string(),
+                    path,
+                }
+            })
+            .collect();
+        (dir, patches)
+    }
+
+    #[test]
+    fn prefix_bounds() {
+        let (_d, p) = tmp_series(&[("0001-a.patch", "a"), ("0002-b.patch", "b")]);
+        assert_eq!(prefix(&p, None).expect("all").len(), 2);
+        assert_eq!(prefix(&p, Some(1)).expect("one").len(), 1);
+        assert!(prefix(&p, Some(0)).is_err());
+        assert!(prefix(&p, Some(3)).is_err());
+    }
+
+    #[test]
+    fn key_follows_every_input() {
+        let (dir, p) = tmp_series(&[
+            ("0001-a.patch", "a"),
+            ("0002-b.patch", "b"),
+            ("0003-c.patch", "c"),
+        ]);
+        let cfg = dir.join("config");
+        std::fs::write(&cfg, "CONFIG_A=y\n").expect("config");
+        let key = |p: &[Patch], base: &str| cache_key(base, "sha", p, &cfg, "gcc").expect("key");
+        let k = key(&p, "v1");
+        assert_eq!(k, key(&p, "v1"), "deterministic");
+        assert_ne!(k, key(&p[..2], "v1"), "prefix");
+        assert_ne!(k, key(&p, "v2"), "base");
+        std::fs::write(&p[1].path, "b2").expect("edit");
+        assert_ne!(k, key(&p, "v1"), "patch content");
+        std::fs::write(&p[1].path, "b").expect("restore");
+        std::fs::write(&cfg, "CONFIG_A=n\n").expect("config");
+        assert_ne!(k, key(&p, "v1"), "config");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
