@@ -39,6 +39,7 @@ pub struct Args {
     /// object in each and compare with `crib compat`'s prediction.
     #[arg(long)]
     pub matrix: bool,
+    /// Which runner boots the kernel.
     #[arg(long, value_enum, default_value = "qemu")]
     pub runner: Runner,
     /// auto (KVM only if a probe boot works, else TCG), kvm or tcg.
