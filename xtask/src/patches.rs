@@ -6,7 +6,7 @@
 
 use crate::kernel::{self, Patch};
 use anyhow::{bail, Context, Result};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 #[derive(clap::Args)]
@@ -23,11 +23,23 @@ enum Cmd {
         #[arg(long)]
         bisect: bool,
     },
+    /// Regenerate kernel-patches/*.patch and series from a git tree whose
+    /// commits BASE..HEAD are the series (deterministic format-patch).
+    Export {
+        /// Kernel git tree holding the series as commits.
+        #[arg(long)]
+        from: PathBuf,
+        /// The base commit (default: the pristine base recorded in the
+        /// tree's repository by `cargo xtask kernel build`).
+        #[arg(long)]
+        base: Option<String>,
+    },
 }
 
 pub fn run(args: Args) -> Result<()> {
     match args.cmd {
         Cmd::Check { bisect } => check(bisect),
+        Cmd::Export { from, base } => export(&from, base.as_deref()),
     }
 }
 
@@ -167,4 +179,70 @@ fn misplaced_kfuncs(set: &crib_spec::SpecSet, patches: &[Patch]) -> Result<Vec<S
         }
     }
     Ok(out)
+}
+
+/// `git format-patch` BASE..HEAD of `tree` into kernel-patches/, replacing
+/// the old patch files, and rewrite `series`.
+fn export(tree: &Path, base: Option<&str>) -> Result<()> {
+    let git = |args: &[&str]| -> Result<String> {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(tree)
+            .args(args)
+            .output()
+            .context("running git")?;
+        if !out.status.success() {
+            bail!(
+                "git {} in {}: {}",
+                args.join(" "),
+                tree.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    };
+    let base = match base {
+        Some(b) => b.to_string(),
+        None => {
+            let common = git(&["rev-parse", "--path-format=absolute", "--git-common-dir"])?;
+            let marker = Path::new(&common).join("crib-base");
+            std::fs::read_to_string(&marker)
+                .map(|s| s.trim().to_string())
+                .with_context(|| format!("{}: no base recorded; pass --base", marker.display()))?
+        }
+    };
+    let dir = crate::workspace_root().join("kernel-patches");
+    let range = format!("{base}..HEAD");
+    let count = git(&["rev-list", "--count", &range])?;
+    if count == "0" {
+        bail!("{}: no commits in {range}", tree.display());
+    }
+    for e in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+        let p = e?.path();
+        if p.extension().is_some_and(|x| x == "patch") {
+            std::fs::remove_file(&p).with_context(|| format!("removing {}", p.display()))?;
+        }
+    }
+    let out_dir = dir.to_string_lossy().into_owned();
+    let names = git(&[
+        "format-patch",
+        "--zero-commit",
+        "--no-signature",
+        "--filename-max-length=80",
+        "-o",
+        &out_dir,
+        &range,
+    ])?;
+    let series: Vec<String> = names
+        .lines()
+        .filter_map(|l| Path::new(l).file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .collect();
+    std::fs::write(dir.join("series"), series.join("\n") + "\n")
+        .with_context(|| format!("writing {}/series", dir.display()))?;
+    println!("exported {} patches to {}", series.len(), dir.display());
+    // The spec loader checks every kfunc's `patch` against the new series.
+    crib_spec::load_dir(&crate::workspace_root().join("kfunc-specs"))
+        .map_err(|e| anyhow::anyhow!("kfunc-specs no longer match the series: {e}"))?;
+    Ok(())
 }
