@@ -246,3 +246,61 @@ fn export(tree: &Path, base: Option<&str>) -> Result<()> {
         .map_err(|e| anyhow::anyhow!("kfunc-specs no longer match the series: {e}"))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn specs() -> crib_spec::SpecSet {
+        crib_spec::load_dir(&crate::workspace_root().join("kfunc-specs")).expect("specs load")
+    }
+
+    #[test]
+    fn every_crib_kfunc_is_registered_by_its_patch() {
+        let patches = kernel::series_patches().expect("series");
+        let misplaced = misplaced_kfuncs(&specs(), &patches).expect("read patches");
+        assert!(misplaced.is_empty(), "{misplaced:?}");
+    }
+
+    #[test]
+    fn a_kfunc_in_the_wrong_patch_is_reported() {
+        let mut patches = kernel::series_patches().expect("series");
+        // Point the file patch at the task patch's content.
+        let task = patches
+            .iter()
+            .find(|p| p.name.starts_with("0003-"))
+            .expect("0003")
+            .path
+            .clone();
+        for p in &mut patches {
+            if p.name.starts_with("0004-") {
+                p.path = task.clone();
+            }
+        }
+        let misplaced = misplaced_kfuncs(&specs(), &patches).expect("read patches");
+        assert!(
+            misplaced
+                .iter()
+                .any(|m| m.starts_with("bpf_crib_file_from_fd: 0004-")),
+            "{misplaced:?}"
+        );
+    }
+
+    #[test]
+    fn unlisted_patch_files_are_reported() {
+        let dir = std::env::temp_dir().join(format!("crib-unlisted-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("tmp");
+        std::fs::write(dir.join("0001-a.patch"), "").expect("write");
+        std::fs::write(dir.join("0002-b.patch"), "").expect("write");
+        let listed = vec![Patch {
+            name: "0001-a.patch".into(),
+            path: dir.join("0001-a.patch"),
+        }];
+        let e = unlisted_patches(&dir, &listed).expect_err("0002 unlisted");
+        assert!(
+            e.to_string().ends_with("does not list: 0002-b.patch"),
+            "{e}"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
