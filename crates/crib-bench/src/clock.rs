@@ -1,8 +1,9 @@
 //! The stopwatch. On a normal kernel `Instant` (CLOCK_MONOTONIC) is fine
-//! grained; in the emulated guest the clocksource can fall back to jiffies
-//! (4 ms steps at HZ=250), which makes per-operation timings meaningless.
-//! Then the x86 TSC (which QEMU's TCG emulates at ns resolution) is used,
-//! calibrated against `Instant` over a long interval.
+//! grained; in the emulated guest the kernel can switch its clocksource to
+//! jiffies in the middle of a run (TSC judged unstable by the watchdog:
+//! 4 ms steps at HZ=250), which makes per-operation timings meaningless.
+//! There (`--emulated`, or a coarse clock at start) the x86 TSC is read
+//! directly (TCG passes the host's through), calibrated against `Instant`.
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -73,16 +74,25 @@ fn calibrate(monotonic_resolution: Duration) -> Clock {
     }
 }
 
+static CLOCK: OnceLock<Clock> = OnceLock::new();
+
+fn choose(force_tsc: bool) -> Clock {
+    let r = resolution();
+    if force_tsc || r > COARSE {
+        calibrate(r)
+    } else {
+        Clock::Monotonic { resolution: r }
+    }
+}
+
+/// Pick the clock once, before any measurement; `force_tsc` for emulated
+/// guests whose clocksource may degrade later.
+pub fn init(force_tsc: bool) {
+    let _ = CLOCK.get_or_init(|| choose(force_tsc));
+}
+
 pub fn get() -> Clock {
-    static CLOCK: OnceLock<Clock> = OnceLock::new();
-    *CLOCK.get_or_init(|| {
-        let r = resolution();
-        if r > COARSE {
-            calibrate(r)
-        } else {
-            Clock::Monotonic { resolution: r }
-        }
-    })
+    *CLOCK.get_or_init(|| choose(false))
 }
 
 /// A running measurement.
@@ -120,7 +130,7 @@ pub fn describe() -> String {
             ns_per_tick,
             monotonic_resolution,
         } => format!(
-            "TSC at {:.0} MHz, calibrated against CLOCK_MONOTONIC whose step is {monotonic_resolution:?} (too coarse here)",
+            "TSC at {:.0} MHz, calibrated against CLOCK_MONOTONIC (step {monotonic_resolution:?} at start; an emulated guest's clocksource can degrade to jiffies)",
             1e3 / ns_per_tick
         ),
     }

@@ -180,6 +180,7 @@ pub fn run(a: Args) -> Result<()> {
     }
     std::fs::create_dir_all(&a.scratch)
         .with_context(|| format!("creating {}", a.scratch.display()))?;
+    crate::clock::init(a.emulated);
     let t0 = Instant::now();
     let criu_why = if a.criu_reps == 0 {
         None

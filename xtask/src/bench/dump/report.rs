@@ -234,7 +234,12 @@ fn summarize_engine(e: &EngineRun, base: Option<&EngineRun>) -> EngineSummary {
 
 fn ratios(base: &EngineSummary, e: &EngineSummary) -> Ratios {
     let med = |s: &EngineSummary, op: &str| s.ops.get(op).map(|x| x.median);
-    let sys = |s: &EngineSummary, op: &str| s.op_syscalls.get(op).map(|&x| x as f64);
+    // Only for ops the engine completed (a refused op's one failed
+    // PROG_RUN is not a syscall count to compare).
+    let sys = |s: &EngineSummary, op: &str| {
+        s.ops.get(op)?;
+        s.op_syscalls.get(op).map(|&x| x as f64)
+    };
     let dump_b = base.dump.map(|d| d.median);
     let dump_e = e.dump.map(|d| d.median);
     let break_even = match (dump_b, dump_e, e.load) {

@@ -319,3 +319,32 @@ fn default_args_match_the_command_line_defaults() {
     assert_eq!(parsed.reps, d.reps);
     assert!(parsed.from_json.is_none() && d.from_json.is_none());
 }
+
+#[test]
+fn refused_op_has_no_syscall_ratio() {
+    let mut l = lane();
+    let crib = l.sizes[1]
+        .engines
+        .iter_mut()
+        .find(|e| e.engine == "crib")
+        .unwrap();
+    let files = crib.ops.get_mut("files").unwrap();
+    files.ns.clear();
+    files.unsupported = Some("ring buffer full".into());
+    let r = lane_report(l);
+    let crib = r.sizes[1]
+        .engines
+        .iter()
+        .find(|e| e.engine == "crib")
+        .unwrap();
+    let v = crib.vs_procfs.clone().unwrap();
+    assert_eq!(v.files_syscall_ratio, None);
+    assert_eq!(v.files_speedup, None);
+    assert_eq!(crib.via_procfs, vec!["files".to_string()]);
+    let t = r
+        .targets
+        .iter()
+        .find(|t| t.what.contains("syscalls, 10k fds"))
+        .unwrap();
+    assert!(!t.met && t.got.is_none());
+}
