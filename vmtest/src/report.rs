@@ -77,6 +77,9 @@ pub struct BootReport {
     pub outcome: BootOutcome,
     /// From spawning QEMU to the guest's READY.
     pub boot_seconds: Option<f64>,
+    /// Guest uptime when it said READY (the rest of `boot_seconds` is QEMU
+    /// start, firmware and kernel decompression).
+    pub guest_uptime_at_ready: Option<f64>,
     /// From spawning QEMU to the first command's exit status.
     pub first_result_seconds: Option<f64>,
     pub total_seconds: f64,

@@ -261,6 +261,7 @@ fn run(kernel: &Kernel, job: Option<&Job>, opts: &RunOptions) -> Result<BootRepo
 
     let mut deadline = start + opts.boot_timeout;
     let mut ready_at: Option<Instant> = None;
+    let mut ready_uptime: Option<f64> = None;
     let mut first_result: Option<Instant> = None;
     let mut boot_kmsg = Vec::new();
     let mut writer: Option<UnixStream> = None;
@@ -294,8 +295,9 @@ fn run(kernel: &Kernel, job: Option<&Job>, opts: &RunOptions) -> Result<BootRepo
                 }
             }
             Ok(Msg::Port(ev)) => match ev {
-                Event::Ready(_) => {
+                Event::Ready(uptime) => {
                     ready_at = Some(Instant::now());
+                    ready_uptime = uptime.trim().parse().ok();
                     progress(&format!(
                         "guest ready after {:.1}s",
                         start.elapsed().as_secs_f64()
@@ -612,6 +614,7 @@ fn run(kernel: &Kernel, job: Option<&Job>, opts: &RunOptions) -> Result<BootRepo
         accel: opts.machine.accel,
         outcome,
         boot_seconds: ready_at.map(|r| (r - start).as_secs_f64()),
+        guest_uptime_at_ready: ready_uptime,
         first_result_seconds: first_result.map(|r| (r - start).as_secs_f64()),
         total_seconds: total.as_secs_f64(),
         commands: results,

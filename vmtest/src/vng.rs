@@ -325,6 +325,7 @@ pub fn boot(
         accel: machine.accel,
         outcome,
         boot_seconds: ready_at.map(|r| (r - start).as_secs_f64()),
+        guest_uptime_at_ready: None,
         first_result_seconds: first_result.map(|r| (r - start).as_secs_f64()),
         total_seconds: total.as_secs_f64(),
         commands: results,

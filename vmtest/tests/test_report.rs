@@ -35,6 +35,7 @@ fn reports() -> Vec<BootReport> {
             accel: Accel::Tcg,
             outcome: BootOutcome::Ok,
             boot_seconds: Some(5.0),
+            guest_uptime_at_ready: Some(3.0),
             first_result_seconds: Some(5.5),
             total_seconds: 9.0,
             commands: vec![
@@ -56,6 +57,7 @@ fn reports() -> Vec<BootReport> {
                 detail: "no READY from the guest init within 20s".into(),
             },
             boot_seconds: None,
+            guest_uptime_at_ready: None,
             first_result_seconds: None,
             total_seconds: 20.0,
             commands: vec![{
