@@ -13,6 +13,9 @@ fn vng_runs_the_same_job() {
         cmd("false", "false", 30),
         cmd("output", "echo out; uname -r", 30),
         cmd("hang", "sleep 600", 3),
+        // The guest panics: the command is lost, the rest never runs.
+        cmd("crash", "echo c > /proc/sysrq-trigger; sleep 30", 60),
+        cmd("after", "true", 30),
     ]);
     let o = options("vng", 180);
     let r = vng::boot(
@@ -26,7 +29,7 @@ fn vng_runs_the_same_job() {
     )
     .unwrap_or_else(|e| panic!("vng backend: {e}"));
     assert!(
-        matches!(r.outcome, BootOutcome::Ok),
+        matches!(r.outcome, BootOutcome::Died { .. }),
         "{:?}\n{}",
         r.outcome,
         r.console_tail.unwrap_or_default()
@@ -38,11 +41,16 @@ fn vng_runs_the_same_job() {
             Status::Passed,
             Status::Failed,
             Status::Passed,
-            Status::TimedOut
+            Status::TimedOut,
+            Status::Lost,
+            Status::NotRun,
         ],
         "{:#?}",
         r.commands
     );
+    // The panic ends the boot at once (panic=-1, -no-reboot), well before
+    // the crash command's 60 s timeout.
+    assert!(r.total_seconds < 150.0, "{}", r.total_seconds);
     assert!(
         r.commands[2].output.starts_with("out\n6.12."),
         "{}",
