@@ -12,7 +12,8 @@ mount -t devtmpfs devtmpfs /dev 2>/dev/null
 
 log() { echo "<3>crib-vmtest: $*" > /dev/kmsg; }
 # Phase markers: in dmesg (with timestamps), not on the console.
-phase() { echo "<6>crib-vmtest: phase $*" > /dev/kmsg; }
+# The uptime makes them useful on kernels without CONFIG_PRINTK_TIME.
+phase() { read -r up _ < /proc/uptime; echo "<6>crib-vmtest: phase $* at $up" > /dev/kmsg; }
 say() { [ -n "$PORT" ] && echo "$*" >&3; }
 finish() { sync; reboot -f; sleep 10; }
 die() { log "FATAL: $*"; say "FATAL $*"; finish; }
