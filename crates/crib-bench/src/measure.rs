@@ -5,6 +5,7 @@
 use crate::schema::{EngineRun, OpRun, Records};
 use crate::{clock, marks};
 use anyhow::{bail, Context, Result};
+use crib_harness::engine::procfs::ProcfsEngine;
 use crib_harness::engine::{open_engine, DumpEngine, EngineError, EngineKind};
 use crib_harness::model::{Captured, FileRecord, PipeRecord, SocketRecord};
 use std::collections::BTreeMap;
@@ -55,6 +56,25 @@ fn queue_bytes<T>(q: &Captured<Vec<T>>, len: impl Fn(&T) -> usize) -> (u64, u64)
     }
 }
 
+/// The input later operations need when this engine refused one: read with
+/// procfs, untimed and outside the counted regions (what `crib dump` does:
+/// the refused operation runs on procfs, the rest on this engine).
+fn fallback<T>(
+    op: &str,
+    mark: bool,
+    f: impl FnOnce(&mut ProcfsEngine) -> Result<T, EngineError>,
+) -> Result<T> {
+    let label = format!("{}{op}", crate::strace::FALLBACK);
+    if mark {
+        marks::begin(&label);
+    }
+    let r = f(&mut ProcfsEngine::new());
+    if mark {
+        marks::end(&label);
+    }
+    r.with_context(|| format!("procfs {op} (input for the operations after a refused one)"))
+}
+
 /// Task, files, memory map, sockets, queues: the whole dump, each timed.
 fn dump_once(engine: &mut dyn DumpEngine, pid: i32, mark: bool) -> Result<OneDump> {
     let mut ops = Vec::new();
@@ -62,13 +82,19 @@ fn dump_once(engine: &mut dyn DumpEngine, pid: i32, mark: bool) -> Result<OneDum
     ops.push(("task", r, 0));
     let (r, files) = timed("files", mark, || engine.files(pid))?;
     ops.push(("files", r, 0));
-    let files = files.unwrap_or_default();
+    let files = match files {
+        Some(f) => f,
+        None => fallback("files", mark, |p| p.files(pid))?,
+    };
     let (r, maps) = timed("mm", mark, || engine.memory_map(pid))?;
     ops.push(("mm", r, 0));
     let fds: &[FileRecord] = &files.files;
     let (r, socks) = timed("sockets", mark, || engine.sockets(pid, fds))?;
     ops.push(("sockets", r, 0));
-    let mut socks: Vec<SocketRecord> = socks.unwrap_or_default();
+    let mut socks: Vec<SocketRecord> = match socks {
+        Some(s) => s,
+        None => fallback("sockets", mark, |p| p.sockets(pid, fds))?,
+    };
     let mut pipes: Vec<PipeRecord> = files.pipes.clone();
     let (r, _) = timed("queues", mark, || {
         engine.queues(pid, fds, &mut socks, &mut pipes)

@@ -79,6 +79,10 @@ pub fn parse_line(line: &str) -> Line<'_> {
     Line::Call { name, ret }
 }
 
+/// Regions whose label starts with this are not counted in the regions
+/// around them (untimed helper work, e.g. procfs input for a refused op).
+pub const FALLBACK: &str = "fallback:";
+
 /// Syscalls inside each marked region, by label.
 pub fn regions(trace: &str) -> BTreeMap<String, Syscalls> {
     let mut open: Vec<String> = Vec::new();
@@ -94,7 +98,8 @@ pub fn regions(trace: &str) -> BTreeMap<String, Syscalls> {
                 }
             }
             Line::Call { name, ret } => {
-                for l in &open {
+                let aside = open.iter().any(|l| l.starts_with(FALLBACK));
+                for l in open.iter().filter(|l| !aside || l.starts_with(FALLBACK)) {
                     let s = out.entry(l.clone()).or_default();
                     s.total += 1;
                     *s.by_name.entry(name.to_string()).or_default() += 1;
@@ -187,6 +192,23 @@ mod tests {
         assert_eq!(r["dump"].total, 3);
         assert_eq!(r["dump"].by_name["bpf"], 1);
         assert_eq!(r["dump"].bytes_to_user, 247);
+    }
+
+    #[test]
+    fn fallback_regions_are_set_aside() {
+        let m = |s: &str| format!("1 access(\"{PREFIX}{s}\", F_OK) = -1 ENOENT (x)\n");
+        let trace = [
+            m("begin:dump"),
+            "1 bpf(BPF_PROG_RUN, {}, 80) = 0\n".to_string(),
+            m(&format!("begin:{FALLBACK}files")),
+            "1 read(3, \"\", 10) = 10\n".into(),
+            m(&format!("end:{FALLBACK}files")),
+            m("end:dump"),
+        ]
+        .concat();
+        let r = regions(&trace);
+        assert_eq!(r["dump"].total, 1);
+        assert_eq!(r[&format!("{FALLBACK}files")].total, 1);
     }
 
     proptest::proptest! {
