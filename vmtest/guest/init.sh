@@ -95,29 +95,45 @@ rw_share() {
 }
 
 # run_cmd NAME TIMEOUT_SECS COMMAND: run COMMAND in the host root, in its own
-# session so a timeout kills the whole group; send output, new kernel log
-# lines and the exit status to the host.
+# session and (when cgroup2 is there) its own cgroup; at the timeout kill the
+# process group and the cgroup (daemonized children included); after it ends
+# kill whatever it left behind, so tests do not leak into each other. Then
+# send output, new kernel log lines and the exit status to the host.
+N=0
 run_cmd() {
     name=$1 tmo=$2 cmd=$3
+    N=$((N + 1))
+    out=/tmp/out.$N
     say "BEGIN $name"
     log "begin $name"
     rm -f /tmp/timedout
-    setsid chroot $R /bin/sh -c 'cd "$1" || exit 125; exec /bin/sh -c "$2"' sh "$CRIB_CWD" "$cmd" \
-        < /dev/null > /tmp/out 2>&1 &
+    cg=$R/sys/fs/cgroup/crib-vmtest-$N
+    mkdir "$cg" 2>/dev/null || cg=
+    # `echo 0 > cgroup.procs` moves the writing process: the subshell itself.
+    ( [ -n "$cg" ] && echo 0 > "$cg/cgroup.procs"
+      exec setsid chroot $R /bin/sh -c 'cd "$1" || exit 125; exec /bin/sh -c "$2"' sh "$CRIB_CWD" "$cmd" ) \
+        < /dev/null > "$out" 2>&1 &
     pid=$!
     ( sp=; trap 'kill $sp 2>/dev/null; exit 0' TERM
       sleep "$tmo" & sp=$!; wait $sp
-      echo 1 > /tmp/timedout; kill -KILL -$pid 2>/dev/null ) &
+      echo 1 > /tmp/timedout
+      kill -KILL -$pid 2>/dev/null
+      [ -n "$cg" ] && echo 1 > "$cg/cgroup.kill" 2>/dev/null ) &
     w=$!
     wait $pid
     rc=$?
     kill $w 2>/dev/null
     wait $w 2>/dev/null
+    if [ -n "$cg" ]; then
+        echo 1 > "$cg/cgroup.kill" 2>/dev/null
+        rmdir "$cg" 2>/dev/null
+    fi
     to=0
     [ -f /tmp/timedout ] && to=1
     log "end $name rc=$rc"
-    say "OUT $name $(wc -c < /tmp/out)"
-    cat /tmp/out >&3
+    say "OUT $name $(wc -c < "$out")"
+    cat "$out" >&3
+    rm -f "$out"
     dmesg -c > /tmp/kmsg 2>/dev/null
     say "KMSG $name $(wc -c < /tmp/kmsg)"
     cat /tmp/kmsg >&3

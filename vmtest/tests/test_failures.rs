@@ -41,7 +41,13 @@ fn panicking_guest_is_reported_with_the_panic() {
 #[test]
 fn hanging_command_times_out_and_the_next_one_runs() {
     let k = kernel();
-    let j = job(vec![cmd("hang", "sleep 600", 3), cmd("after", "true", 30)]);
+    // The hang also leaves a daemon in its own session (setsid), which the
+    // process-group kill cannot reach; the cgroup kill must.
+    let j = job(vec![
+        cmd("hang", "setsid sleep 500 & sleep 600", 3),
+        // The [0] keeps this command line itself from matching.
+        cmd("after", "sleep 1; ! pgrep -af 'sleep 5[0]0'", 30),
+    ]);
     let t = Instant::now();
     let r = boot(&k, &j, &options("hang", 120)).unwrap_or_else(|e| panic!("host side: {e}"));
     assert!(t.elapsed().as_secs() < 90, "took {:?}", t.elapsed());
