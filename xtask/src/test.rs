@@ -41,10 +41,13 @@ pub fn run(args: Args) -> Result<()> {
         .iter()
         .chain(crate::deps::KERNEL)
         .chain(crate::deps::VM)
+        .chain(crate::deps::VNG)
         .chain(crate::deps::BENCH)
         .copied()
         .collect();
     crate::deps::ensure(&all)?;
+    // The host lane's VM harness tests compare against virtme-ng.
+    crate::vmtest::ensure_vng()?;
 
     let mut results = vec![host_lane()?];
     if !args.host_only {
@@ -154,6 +157,7 @@ fn vm_lane(lane: &str) -> LaneResult {
     };
     match crate::vmtest::run_lane(lane) {
         Ok(s) => {
+            r.name = s.lane;
             r.passed = s.passed;
             r.failed = s.failed;
             r.skipped = s.skipped;

@@ -102,7 +102,6 @@ fn finish(reports: &[BootReport], args: &Args) -> Result<()> {
 /// junit.xml under target/vmtest/<run>/, and returns the counts. A boot
 /// failure counts as one failed test. `Err` only for setup problems
 /// (unknown lane, kernel that cannot be fetched or built, QEMU missing).
-#[allow(dead_code)] // called by the lead's cargo xtask test
 pub fn run_lane(lane: &str) -> Result<LaneSummary> {
     lanes::run_lane(lane)
 }

@@ -16,7 +16,6 @@ use std::time::Duration;
 
 /// What [`super::run_lane`] returns to `cargo xtask test`.
 #[derive(Debug, Clone)]
-#[allow(dead_code)] // read by cargo xtask test
 pub struct LaneSummary {
     pub lane: String,
     pub passed: usize,
