@@ -23,7 +23,14 @@
 //! ```
 //!
 //! In `command`, `{test-bin:PACKAGE:TEST}` stands for the executable of
-//! integration test TEST of PACKAGE (built by the caller before the boot).
+//! integration test TEST of PACKAGE and `{bin:PACKAGE:BIN}` for binary BIN
+//! of PACKAGE (both built by the caller before the boot).
+//!
+//! `host_prepare` (optional) is shell text the caller runs on the host after
+//! the kernel is resolved and before the boot, for what the guest cannot do
+//! itself (e.g. compile BPF objects against the kernel's vmlinux). It may use
+//! `{vmlinux}` (the target kernel's uncompressed vmlinux) and `{prep-dir}`
+//! (an empty per-test host directory, also usable in `command`).
 
 use crate::error::{io, Error, Result};
 use crate::job::{valid_name, GuestCommand};
@@ -66,6 +73,16 @@ pub struct Test {
     pub timeout: Option<u64>,
     /// Only on these targets (default: every target).
     pub targets: Option<Vec<String>>,
+    /// Run on the host before the boot (see the module docs).
+    pub host_prepare: Option<String>,
+}
+
+/// A test's host-side preparation, run before the boot of its target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPrepare {
+    /// The test it prepares for (its guest command gets the result).
+    pub test: String,
+    pub command: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -90,6 +107,8 @@ pub struct Resolved {
     pub cmdline: String,
     pub tmpfs: Vec<PathBuf>,
     pub commands: Vec<GuestCommand>,
+    /// Host preparations of the tests in `commands`, in suite order.
+    pub host_prepare: Vec<HostPrepare>,
 }
 
 pub const DEFAULT_MEMORY: u32 = 1024;
@@ -152,6 +171,25 @@ impl Config {
     pub fn resolve(&self, target: &Target) -> Resolved {
         let d = &self.defaults;
         let default_timeout = target.timeout.or(d.timeout).unwrap_or(DEFAULT_TIMEOUT);
+        let applies = |t: &&Test| {
+            t.targets
+                .as_ref()
+                .is_none_or(|ts| ts.contains(&target.name))
+        };
+        let host_prepare = match &target.command {
+            Some(_) => vec![],
+            None => self
+                .tests
+                .iter()
+                .filter(applies)
+                .filter_map(|t| {
+                    t.host_prepare.as_ref().map(|c| HostPrepare {
+                        test: t.name.clone(),
+                        command: c.clone(),
+                    })
+                })
+                .collect(),
+        };
         let commands = match &target.command {
             Some(c) => vec![GuestCommand {
                 name: target.name.clone(),
@@ -161,11 +199,7 @@ impl Config {
             None => self
                 .tests
                 .iter()
-                .filter(|t| {
-                    t.targets
-                        .as_ref()
-                        .is_none_or(|ts| ts.contains(&target.name))
-                })
+                .filter(applies)
                 .map(|t| GuestCommand {
                     name: t.name.clone(),
                     command: t.command.clone(),
@@ -201,16 +235,26 @@ impl Config {
                     .collect()
             }),
             commands,
+            host_prepare,
         }
     }
 }
 
 /// `{test-bin:PACKAGE:TEST}` placeholders in `command`, as (package, test).
 pub fn test_bin_refs(command: &str) -> Vec<(String, String)> {
+    refs(command, "{test-bin:")
+}
+
+/// `{bin:PACKAGE:BIN}` placeholders in `command`, as (package, binary).
+pub fn bin_refs(command: &str) -> Vec<(String, String)> {
+    refs(command, "{bin:")
+}
+
+fn refs(command: &str, open: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut rest = command;
-    while let Some(i) = rest.find("{test-bin:") {
-        let after = &rest[i + "{test-bin:".len()..];
+    while let Some(i) = rest.find(open) {
+        let after = &rest[i + open.len()..];
         let Some(end) = after.find('}') else { break };
         if let Some((p, t)) = after[..end].split_once(':') {
             out.push((p.to_string(), t.to_string()));
@@ -230,6 +274,19 @@ pub fn expand_test_bins(
         let path =
             lookup(&p, &t).ok_or_else(|| format!("no test executable for {{test-bin:{p}:{t}}}"))?;
         s = s.replace(&format!("{{test-bin:{p}:{t}}}"), &path.to_string_lossy());
+    }
+    Ok(s)
+}
+
+/// Replace each `{bin:PACKAGE:BIN}` with the path `lookup` gives for it.
+pub fn expand_bins(
+    command: &str,
+    lookup: impl Fn(&str, &str) -> Option<PathBuf>,
+) -> std::result::Result<String, String> {
+    let mut s = command.to_string();
+    for (p, b) in bin_refs(command) {
+        let path = lookup(&p, &b).ok_or_else(|| format!("no binary for {{bin:{p}:{b}}}"))?;
+        s = s.replace(&format!("{{bin:{p}:{b}}}"), &path.to_string_lossy());
     }
     Ok(s)
 }
@@ -257,6 +314,7 @@ name = "t2"
 command = "{test-bin:crib-harness:test_kfuncs} --exact"
 timeout = 5
 targets = ["b"]
+host_prepare = "{bin:crib-tests:crib_verifier} build --vmlinux {vmlinux} --out {prep-dir}"
 "#;
 
     #[test]
@@ -271,6 +329,13 @@ targets = ["b"]
         assert_eq!(b.commands[1].timeout, Duration::from_secs(5));
         assert_eq!(b.memory_mib, 2048);
         assert_eq!(b.cmdline, "x=1");
+        assert!(a.host_prepare.is_empty());
+        assert_eq!(b.host_prepare.len(), 1);
+        assert_eq!(b.host_prepare[0].test, "t2");
+        assert_eq!(
+            bin_refs(&b.host_prepare[0].command),
+            vec![("crib-tests".into(), "crib_verifier".into())]
+        );
     }
 
     #[test]

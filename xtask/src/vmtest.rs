@@ -6,6 +6,7 @@
 //! (`debian-6.12`, `debian-6.1`, `patched`) and returns its counts.
 
 mod build;
+mod host_prepare;
 mod lanes;
 mod matrix;
 pub mod output;

@@ -1,6 +1,7 @@
 //! What has to exist on the host before a boot: system packages (deps.rs),
 //! virtme-ng for `--runner vng`, the workspace packages the suite uses, and
-//! the test executables `{test-bin:PACKAGE:TEST}` placeholders name.
+//! the test executables `{test-bin:PACKAGE:TEST}` and the binaries
+//! `{bin:PACKAGE:BIN}` placeholders name.
 
 use super::output::Clock;
 use super::Runner;
@@ -70,27 +71,51 @@ pub fn test_bins(
     refs: &[(String, String)],
     clock: &Clock,
 ) -> Result<BTreeMap<(String, String), PathBuf>> {
-    let mut out = BTreeMap::new();
     if refs.is_empty() {
-        return Ok(out);
+        return Ok(BTreeMap::new());
     }
     clock.say(&format!("building {} test executable(s)", refs.len()));
     let mut c = cargo();
-    c.args([
-        "test",
-        "--no-run",
-        "--message-format=json-render-diagnostics",
-    ]);
+    c.args(["test", "--no-run"]);
     for (p, t) in refs {
         c.arg("-p").arg(p).arg("--test").arg(t);
     }
+    executables(c, refs, "test executable")
+}
+
+/// Build the binaries named in `refs` (package, bin) and return their paths.
+pub fn bins(
+    refs: &[(String, String)],
+    clock: &Clock,
+) -> Result<BTreeMap<(String, String), PathBuf>> {
+    if refs.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    clock.say(&format!("building {} binar(y/ies)", refs.len()));
+    let mut c = cargo();
+    c.arg("build");
+    for (p, b) in refs {
+        c.arg("-p").arg(p).arg("--bin").arg(b);
+    }
+    executables(c, refs, "binary")
+}
+
+/// Run cargo command `c` with JSON messages and map (package, target name)
+/// to the executables it reports; every entry of `refs` must be among them.
+fn executables(
+    mut c: Command,
+    refs: &[(String, String)],
+    what: &str,
+) -> Result<BTreeMap<(String, String), PathBuf>> {
+    c.arg("--message-format=json-render-diagnostics");
     let o = c
         .stdout(Stdio::piped())
         .output()
-        .context("running cargo test --no-run")?;
+        .with_context(|| format!("running cargo for the suite's {what}s"))?;
     if !o.status.success() {
-        bail!("cargo test --no-run for the suite's test executables failed");
+        bail!("cargo failed building the suite's {what}s");
     }
+    let mut out = BTreeMap::new();
     for line in String::from_utf8_lossy(&o.stdout).lines() {
         let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
             continue;
@@ -101,13 +126,13 @@ pub fn test_bins(
         let Some(exe) = v["executable"].as_str() else {
             continue;
         };
-        let test = v["target"]["name"].as_str().unwrap_or_default();
+        let name = v["target"]["name"].as_str().unwrap_or_default();
         let pkg = package_name(v["package_id"].as_str().unwrap_or_default());
-        out.insert((pkg, test.to_string()), PathBuf::from(exe));
+        out.insert((pkg, name.to_string()), PathBuf::from(exe));
     }
     for r in refs {
         if !out.contains_key(r) {
-            bail!("cargo built no test executable {} of package {}", r.1, r.0);
+            bail!("cargo built no {what} {} of package {}", r.1, r.0);
         }
     }
     Ok(out)

@@ -3,6 +3,7 @@
 //! commands in sequence.
 
 use super::build;
+use super::host_prepare;
 use super::output::{self, Clock};
 use super::{Args, Runner};
 use anyhow::{bail, Context, Result};
@@ -52,15 +53,21 @@ pub fn load_config(path: &Path) -> Result<Config> {
 
 /// `patched` (built by `cargo xtask kernel`), `debian-*`, or a path.
 pub fn resolve_kernel(spec: &str, clock: &Clock) -> Result<Kernel> {
+    Ok(resolve_kernel_and_vmlinux(spec, clock)?.0)
+}
+
+/// [`resolve_kernel`] plus the kernel's uncompressed vmlinux when we have
+/// one (the patched build; stock kernels ship only the compressed image).
+fn resolve_kernel_and_vmlinux(spec: &str, clock: &Clock) -> Result<(Kernel, Option<PathBuf>)> {
     if spec == "patched" {
         clock.say("patched kernel: building or reusing (cargo xtask kernel)");
         let a = crate::kernel::ensure_built(None).context("building the patched kernel")?;
         let mut k = Kernel::from_path("patched", &a.bzimage)?;
         k.config = Some(a.config);
-        return Ok(k);
+        return Ok((k, Some(a.vmlinux)));
     }
     clock.say(&format!("kernel {spec}: resolving"));
-    Ok(Kernel::resolve(spec)?)
+    Ok((Kernel::resolve(spec)?, None))
 }
 
 /// Shell words -> one command line (a single word is taken as shell text).
@@ -169,27 +176,46 @@ fn plan(args: &Args) -> Result<Vec<Resolved>> {
         .collect()
 }
 
-/// Build packages and expand `{test-bin:...}` in every command.
+/// Build packages and expand `{test-bin:...}` and `{bin:...}` in every
+/// command and host preparation.
 fn prepare(plans: &mut [Resolved], no_build: bool, clock: &Clock) -> Result<()> {
-    let mut refs: Vec<(String, String)> = plans
-        .iter()
-        .flat_map(|p| &p.commands)
-        .flat_map(|c| config::test_bin_refs(&c.command))
-        .collect();
+    let texts = || {
+        plans.iter().flat_map(|p| {
+            p.commands
+                .iter()
+                .map(|c| c.command.as_str())
+                .chain(p.host_prepare.iter().map(|h| h.command.as_str()))
+        })
+    };
+    let mut refs: Vec<(String, String)> = texts().flat_map(config::test_bin_refs).collect();
     refs.sort();
     refs.dedup();
+    let mut bin_refs: Vec<(String, String)> = texts().flat_map(config::bin_refs).collect();
+    bin_refs.sort();
+    bin_refs.dedup();
     if no_build {
         clock.say("--no-build: using what is already built");
     } else {
         build::build_packages(build::SUITE_PACKAGES, clock)?;
     }
-    let bins = build::test_bins(&refs, clock)?;
+    let tests = build::test_bins(&refs, clock)?;
+    let bins = build::bins(&bin_refs, clock)?;
+    let expand = |text: &str| -> Result<String> {
+        let t = config::expand_test_bins(text, |pk, t| {
+            tests.get(&(pk.to_string(), t.to_string())).cloned()
+        })
+        .map_err(anyhow::Error::msg)?;
+        config::expand_bins(&t, |pk, b| {
+            bins.get(&(pk.to_string(), b.to_string())).cloned()
+        })
+        .map_err(anyhow::Error::msg)
+    };
     for p in plans.iter_mut() {
         for c in &mut p.commands {
-            c.command = config::expand_test_bins(&c.command, |pk, t| {
-                bins.get(&(pk.to_string(), t.to_string())).cloned()
-            })
-            .map_err(anyhow::Error::msg)?;
+            c.command = expand(&c.command)?;
+        }
+        for h in &mut p.host_prepare {
+            h.command = expand(&h.command)?;
         }
     }
     Ok(())
@@ -263,12 +289,18 @@ pub fn run(args: &Args) -> Result<(Vec<BootReport>, PathBuf)> {
     build::ensure_tools(args.runner, kernel_build)?;
     let one_liner = !args.command.is_empty();
     prepare(&mut plans, args.no_build || one_liner, &clock)?;
-    let kernels: Vec<Kernel> = plans
+    let (kernels, vmlinuxes): (Vec<Kernel>, Vec<Option<PathBuf>>) = plans
         .iter()
-        .map(|p| resolve_kernel(&p.kernel, &clock))
-        .collect::<Result<_>>()?;
+        .map(|p| resolve_kernel_and_vmlinux(&p.kernel, &clock))
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .unzip();
     let run_dir = output::new_run_dir(if one_liner { "cmd" } else { "suite" })?;
     clock.say(&format!("run directory {}", run_dir.display()));
+    for (p, v) in plans.iter_mut().zip(&vmlinuxes) {
+        let dir = run_dir.join(p.name.replace('/', "_"));
+        host_prepare::run(p, v.as_deref(), &dir, &clock)?;
+    }
     let (accel, why) = pick_accel(args.forced_accel()?, &kernels[0], &run_dir, &clock)?;
     let det = detector()?;
     let mut reports = Vec::new();
