@@ -63,13 +63,20 @@ int crib_dump_vmas(struct crib_args *args)
 	struct task_struct *task = bpf_task_from_vpid(args->pid);
 	struct vm_area_struct *vma;
 
+	int err = 0;
+
 	if (!task)
 		return crib_end(&e, -ESRCH);
-	bpf_for_each(task_vma, vma, task, 0) {
+	/* args->start: resume address of a batch that stopped (ring full) */
+	bpf_for_each(task_vma, vma, task, args->start) {
+		if (!crib_ring_room()) {
+			err = -CRIB_EAGAIN;
+			break;
+		}
 		crib_emit_vma(&e, vma);
 	}
 	bpf_task_release(task);
-	return crib_end(&e, 0);
+	return crib_end(&e, err);
 }
 
 /* The sock record of a socket file (inet or unix), if it is one. */
@@ -112,6 +119,10 @@ int crib_dump_files(struct crib_args *args)
 	struct bpf_iter_crib_file it;
 	struct file *file;
 
+	/* args->fd: first fd of a batch resumed after the ring filled up */
+	int start = args->fd > 0 ? args->fd : 0;
+	int err = 0;
+
 	if (!task)
 		return crib_end(&e, -ESRCH);
 	bpf_iter_crib_file_new(&it, task);
@@ -123,24 +134,30 @@ int crib_dump_files(struct crib_args *args)
 		int fd;
 
 		fd = bpf_iter_crib_file_fd(&it);
-		r = bpf_ringbuf_reserve(&crib_rb, sizeof(*r) + CRIB_PATH_MAX, 0);
+		if (fd < start)
+			continue;
+		if (!crib_ring_room()) {
+			err = -CRIB_EAGAIN;
+			break;
+		}
+		r = crib_rec_buf();
 		if (!r) {
 			e.dropped++;
 			continue;
 		}
+		__builtin_memset(r, 0, sizeof(*r));
 		crib_fill_file(r, task, fd, file);
 		r->path_len = crib_path_of(file, (struct crib_path_out *)(r + 1));
 		crib_hdr(&r->hdr, CRIB_REC_FILE, CRIB_REC_FILE_V1, sizeof(*r) + r->path_len);
-		/* r is gone after submit */
 		mode = r->mode;
 		ino = r->ino;
-		crib_submit(&e, r);
+		crib_output(&e, r, sizeof(*r) + r->path_len);
 		if ((mode & 0170000) == 0140000 /* S_IFSOCK */)
 			emit_sock(&e, file, ino);
 	}
 	bpf_iter_crib_file_destroy(&it);
 	bpf_task_release(task);
-	return crib_end(&e, 0);
+	return crib_end(&e, err);
 }
 
 /* Offset of the payload from skb->data, for a frame of a queue. */

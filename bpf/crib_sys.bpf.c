@@ -44,11 +44,18 @@ int sys_dump_vmas(struct crib_args *args)
 	struct task_struct *task = bpf_task_from_vpid(args->pid);
 	struct vm_area_struct *vma;
 
+	int err = 0;
+
 	if (!task)
 		return crib_end(&e, -3 /* ESRCH */);
-	bpf_for_each(task_vma, vma, task, 0) {
+	/* args->start: resume address of a batch that stopped (ring full) */
+	bpf_for_each(task_vma, vma, task, args->start) {
+		if (!crib_ring_room()) {
+			err = -CRIB_EAGAIN;
+			break;
+		}
 		crib_emit_vma(&e, vma);
 	}
 	bpf_task_release(task);
-	return crib_end(&e, 0);
+	return crib_end(&e, err);
 }

@@ -84,8 +84,9 @@ static __always_inline __u32 crib_cloexec(struct task_struct *task, int fd)
 
 	if (fd < 0 || !bits)
 		return 0;
-	bpf_probe_read_kernel(&word, sizeof(word), &bits[fd / 64]);
-	return (word >> (fd % 64)) & 1;
+	/* unsigned: clang cannot lower a signed division for BPF */
+	bpf_probe_read_kernel(&word, sizeof(word), &bits[(__u32)fd / 64]);
+	return (word >> ((__u32)fd % 64)) & 1;
 }
 
 /* Fixed part of a FILE record; the caller appends the path. */

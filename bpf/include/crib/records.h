@@ -258,9 +258,15 @@ struct crib_rec_error {
 /* Input of the ring-buffer programs (BPF_PROG_RUN ctx_in). */
 struct crib_args {
 	__s32 pid;		/* target, in the caller's pid namespace */
-	__s32 fd;		/* single-fd programs: the fd; else ignored */
-	__u32 queue;		/* queue programs: CRIB_QUEUE_* */
-	__u32 flags;		/* reserved, 0 */
+	__s32 fd;		/* single-fd programs: the fd; crib_dump_files:
+				 * first fd (resumed batch), else ignored */
+	union {
+		struct {
+			__u32 queue;	/* queue programs: CRIB_QUEUE_* */
+			__u32 flags;	/* reserved, 0 */
+		};
+		__u64 start;	/* VMA programs: first address (resumed batch) */
+	};
 };
 
 /* Input of crib_restore_udp_rcv: one datagram to queue on socket `fd` of

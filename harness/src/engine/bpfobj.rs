@@ -86,6 +86,24 @@ fn keep_log_tail(_level: libbpf_rs::PrintLevel, msg: String) {
 /// Load an opened object. On failure the error carries the last lines of
 /// libbpf's output (verifier verdict) instead of libbpf printing the whole
 /// verifier log to stderr.
+/// Size the `crib_rb` ring buffer of an opened object (a power of two, at
+/// least a page; the kernel checks). Tests use a small ring to force
+/// resumed batches.
+pub fn size_ring(name: &'static str, open: &mut OpenObject, bytes: u32) -> BpfResult<()> {
+    let mut m = open
+        .maps_mut()
+        .find(|m| m.name() == "crib_rb")
+        .ok_or_else(|| BpfError::NoMap {
+            object: name,
+            map: "crib_rb".into(),
+        })?;
+    m.set_max_entries(bytes).map_err(|source| BpfError::Libbpf {
+        object: name,
+        what: format!("size crib_rb to {bytes} bytes"),
+        source,
+    })
+}
+
 pub fn load(name: &'static str, open: OpenObject) -> BpfResult<Object> {
     if let Ok(mut log) = LOAD_LOG.lock() {
         log.clear();
@@ -287,7 +305,54 @@ impl RbObject {
 
     /// Run `prog_name` with `ctx` as BPF_PROG_RUN input; the records it
     /// wrote, ending with its END record (checked: complete, no drops).
+    /// A program that stopped early because the ring filled up is an error
+    /// here; [`RbObject::run_resumable`] continues it instead.
     pub fn run(&self, prog_name: &str, ctx: &mut [u8]) -> BpfResult<Vec<WireRecord>> {
+        let batch = self.run_batch(prog_name, ctx)?;
+        if batch.more {
+            return Err(BpfError::Run {
+                object: self.name,
+                prog: prog_name.into(),
+                what: "ring buffer full: the program stopped early".into(),
+            });
+        }
+        Ok(batch.records)
+    }
+
+    /// Run a resumable program (one that ends with -EAGAIN when the ring
+    /// is nearly full) until it completes: after each batch the ring is
+    /// drained and `resume` gets the batch's records and writes the next
+    /// start into `ctx` (`false`: no position to resume from). The records
+    /// of all batches, END records included, in order.
+    pub fn run_resumable(
+        &self,
+        prog_name: &str,
+        ctx: &mut [u8],
+        mut resume: impl FnMut(&[WireRecord], &mut [u8]) -> bool,
+    ) -> BpfResult<Vec<WireRecord>> {
+        let mut all = Vec::new();
+        loop {
+            let batch = self.run_batch(prog_name, ctx)?;
+            let progressed = batch.records.len() > 1;
+            let more = batch.more;
+            if more && !(progressed && resume(&batch.records, ctx)) {
+                return Err(BpfError::Run {
+                    object: self.name,
+                    prog: prog_name.into(),
+                    what: "ring buffer full and no progress: the ring holds no complete batch"
+                        .into(),
+                });
+            }
+            all.extend(batch.records);
+            if !more {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// One BPF_PROG_RUN and the records it wrote; `more` when the program
+    /// stopped early (END error -EAGAIN) and can be resumed.
+    pub fn run_batch(&self, prog_name: &str, ctx: &mut [u8]) -> BpfResult<Batch> {
         let object = self.name;
         // test_run lives on ProgramMut in libbpf-rs 0.27.
         let p = self
@@ -339,15 +404,73 @@ impl RbObject {
                 "{} records lost (ring buffer full)",
                 e.dropped
             ))),
+            Some(WireRecord::End(e)) if e.error == -libc::EAGAIN => Ok(Batch {
+                records: recs,
+                more: true,
+            }),
             Some(WireRecord::End(e)) if e.error != 0 => Err(run_err(format!(
                 "program failed: {}",
                 std::io::Error::from_raw_os_error(-e.error)
             ))),
-            Some(WireRecord::End(_)) => Ok(recs),
+            Some(WireRecord::End(_)) => Ok(Batch {
+                records: recs,
+                more: false,
+            }),
             _ => Err(run_err(format!(
                 "no END record: the dump is incomplete (return value {ret})"
             ))),
         }
+    }
+}
+
+/// The records of one run of a resumable program.
+#[derive(Debug)]
+pub struct Batch {
+    pub records: Vec<WireRecord>,
+    /// The program stopped because the ring was nearly full.
+    pub more: bool,
+}
+
+/// Set the resume address of `struct crib_args` (the `start` member,
+/// bytes 8..16, shared with `queue` and `flags`) for the VMA programs.
+pub fn set_start(ctx: &mut [u8], addr: u64) {
+    if let Some(b) = ctx.get_mut(8..16) {
+        b.copy_from_slice(&addr.to_le_bytes());
+    }
+}
+
+/// Set the first fd of `struct crib_args` (the files program's resume point).
+pub fn set_fd(ctx: &mut [u8], fd: i32) {
+    if let Some(b) = ctx.get_mut(4..8) {
+        b.copy_from_slice(&fd.to_le_bytes());
+    }
+}
+
+/// Resume a VMA dump after the last mapping of `recs`.
+pub fn resume_vmas(recs: &[WireRecord], ctx: &mut [u8]) -> bool {
+    match recs.iter().rev().find_map(|r| match r {
+        WireRecord::Vma(v) => Some(v.end),
+        _ => None,
+    }) {
+        Some(end) => {
+            set_start(ctx, end);
+            true
+        }
+        None => false,
+    }
+}
+
+/// Resume a files dump after the last fd of `recs`.
+pub fn resume_files(recs: &[WireRecord], ctx: &mut [u8]) -> bool {
+    match recs.iter().rev().find_map(|r| match r {
+        WireRecord::File(f) => Some(f.fd),
+        _ => None,
+    }) {
+        Some(fd) if fd < i32::MAX => {
+            set_fd(ctx, fd + 1);
+            true
+        }
+        _ => false,
     }
 }
 

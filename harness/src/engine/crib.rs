@@ -72,7 +72,21 @@ pub fn load_as(
     bytes: Option<&'static [u8]>,
     prog_type: u32,
 ) -> Result<RbObject, BpfError> {
+    load_with_ring(name, bytes, prog_type, None)
+}
+
+/// [`load_as`] with the `crib_rb` ring sized to `ring` bytes (default: the
+/// object's 4 MiB).
+pub fn load_with_ring(
+    name: &'static str,
+    bytes: Option<&'static [u8]>,
+    prog_type: u32,
+    ring: Option<u32>,
+) -> Result<RbObject, BpfError> {
     let mut open = bpfobj::open(name, bytes)?;
+    if let Some(b) = ring {
+        bpfobj::size_ring(name, &mut open, b)?;
+    }
     for mut p in open.progs_mut() {
         let raw = p.as_libbpf_object().as_ptr();
         // SAFETY: raw is a valid bpf_program of an opened, not yet loaded object.
@@ -108,10 +122,11 @@ pub fn load_as(
 fn load_crib_object(
     name: &'static str,
     bytes: Option<&'static [u8]>,
+    ring: Option<u32>,
 ) -> Result<(RbObject, LoadedAs), String> {
-    match load_as(name, bytes, BPF_PROG_TYPE_CRIB) {
+    match load_with_ring(name, bytes, BPF_PROG_TYPE_CRIB, ring) {
         Ok(o) => Ok((o, LoadedAs::Crib)),
-        Err(crib_err) => match load_as(name, bytes, BPF_PROG_TYPE_SYSCALL) {
+        Err(crib_err) => match load_with_ring(name, bytes, BPF_PROG_TYPE_SYSCALL, ring) {
             Ok(o) => Ok((o, LoadedAs::Syscall)),
             Err(sys_err) => Err(format!(
                 "as BPF_PROG_TYPE_CRIB: {crib_err}; as BPF_PROG_TYPE_SYSCALL: {sys_err}"
@@ -143,9 +158,15 @@ pub struct CribEngine {
 
 impl CribEngine {
     pub fn open() -> EngineResult<Self> {
+        Self::open_with_ring(None)
+    }
+
+    /// [`CribEngine::open`] with a `ring`-byte ring buffer (tests: a small
+    /// ring makes the files and VMA dumps run in resumed batches).
+    pub fn open_with_ring(ring: Option<u32>) -> EngineResult<Self> {
         require_kfuncs(Operation::Task)?;
-        let (dump, loaded_as) =
-            load_crib_object(DUMP, objects::CRIB_DUMP).map_err(|e| err(Operation::Task, e))?;
+        let (dump, loaded_as) = load_crib_object(DUMP, objects::CRIB_DUMP, ring)
+            .map_err(|e| err(Operation::Task, e))?;
         Ok(CribEngine {
             dump,
             loaded_as,
@@ -167,7 +188,14 @@ impl CribEngine {
         queue: u32,
     ) -> EngineResult<Vec<WireRecord>> {
         let mut ctx = bpfobj::args(pid, fd, queue);
-        self.dump.run(prog, &mut ctx).map_err(|e| match e {
+        let res = match prog {
+            "crib_dump_files" => self
+                .dump
+                .run_resumable(prog, &mut ctx, bpfobj::resume_files),
+            "crib_dump_vmas" => self.dump.run_resumable(prog, &mut ctx, bpfobj::resume_vmas),
+            _ => self.dump.run(prog, &mut ctx),
+        };
+        res.map_err(|e| match e {
             BpfError::Run { ref what, .. } if what.contains("No such process") => EngineError::Io {
                 engine: EngineKind::Crib,
                 pid,
@@ -304,7 +332,7 @@ impl DumpEngine for CribEngine {
         if !cached {
             self.files(pid)?;
         }
-        let wanted: Vec<u64> = files
+        let wanted: std::collections::HashSet<u64> = files
             .iter()
             .filter(|f| f.kind == FileKind::Socket)
             .map(|f| f.ino)
@@ -393,7 +421,7 @@ impl CribRestorer {
                 format!("{NO_KFUNCS} (bpf_crib_udp_queue_rcv)"),
             ));
         }
-        let (obj, loaded_as) = load_crib_object(RESTORE, objects::CRIB_RESTORE)
+        let (obj, loaded_as) = load_crib_object(RESTORE, objects::CRIB_RESTORE, None)
             .map_err(|e| err(Operation::Queues, e))?;
         Ok(CribRestorer { obj, loaded_as })
     }
