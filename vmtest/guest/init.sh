@@ -83,9 +83,26 @@ phase mounts-done
 [ -n "$JOB" ] && [ -f "$R$JOB" ] || die "job file '$JOB' not visible in the guest"
 
 # Writable tmpfs over each directory the job lists (the root stays read-only).
+# The working directory and the share stay visible when they live under one
+# of these (a checkout in /tmp): bind-kept across the tmpfs mount.
 rw_tmpfs() {
     for d in "$@"; do
-        if [ -d "$R$d" ]; then mount -t tmpfs tmpfs "$R$d"; else log "no directory $d to put tmpfs on"; fi
+        if [ ! -d "$R$d" ]; then log "no directory $d to put tmpfs on"; continue; fi
+        k=0
+        for p in "$CRIB_CWD" "$CRIB_VMTEST_OUT"; do
+            case "$p" in "$d"/*) ;; *) continue ;; esac
+            k=$((k + 1))
+            mkdir -p "/keep/$k"
+            mount -o bind "$R$p" "/keep/$k" || die "keeping $p visible under tmpfs $d failed"
+        done
+        mount -t tmpfs tmpfs "$R$d"
+        k=0
+        for p in "$CRIB_CWD" "$CRIB_VMTEST_OUT"; do
+            case "$p" in "$d"/*) ;; *) continue ;; esac
+            k=$((k + 1))
+            mkdir -p "$R$p" && mount -o move "/keep/$k" "$R$p" \
+                || die "putting $p back under tmpfs $d failed"
+        done
     done
 }
 
