@@ -24,6 +24,34 @@ fn repo_vmtest_toml_parses_and_has_the_lanes() {
     assert!(cfg.defaults.targets.as_ref().is_some_and(|t| !t.is_empty()));
 }
 
+/// `{vmlinux}` exists only for kernels we build: a host_prepare using it
+/// must be limited to targets booting `patched`.
+#[test]
+fn vmlinux_preparations_only_on_patched_targets() {
+    let path = root().join("vmtest.toml");
+    let cfg = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    for t in &cfg.targets {
+        for h in cfg.resolve(t).host_prepare {
+            if h.command.contains("{vmlinux}") {
+                assert_eq!(
+                    t.kernel,
+                    "patched",
+                    "{}: test {} needs {{vmlinux}} but runs on {} ({})",
+                    path.display(),
+                    h.test,
+                    t.name,
+                    t.kernel
+                );
+            }
+        }
+    }
+    let patched = cfg.target("patched").map(|t| cfg.resolve(t));
+    assert!(
+        patched.is_some_and(|r| r.host_prepare.iter().any(|h| h.test == "verifier/crib")),
+        "the verifier suite must run on the patched lane"
+    );
+}
+
 #[test]
 fn repo_allowlist_parses() {
     let path = root().join("vmtest/splat-allowlist.txt");
