@@ -4,7 +4,7 @@
 mod common;
 
 use crib_btf::compat::{check, Options};
-use crib_btf::object::{self, ext::ReloKind, ObjectStatus};
+use crib_btf::object::{self, ext::ReloKind, programs::Program, ObjectStatus};
 use crib_btf::Mode;
 
 fn prog() -> (tempfile::TempDir, object::BpfObject) {
@@ -70,13 +70,11 @@ fn portability_matrix_over_the_corpus() {
         ["absent (weak)", "absent (weak)", "ok"]
     );
     assert_eq!(row("bpf_task_from_pid", None), ["absent", "ok", "ok"]);
+    // Weak but called unguarded: unresolved everywhere (absent on 6.1,
+    // another prototype since), so libbpf poisons the call.
     assert_eq!(
         row("bpf_rcu_read_lock", None),
-        [
-            "absent (weak)",
-            "proto differs (weak)",
-            "proto differs (weak)"
-        ]
+        ["BAD: weak, called unguarded"; 3]
     );
     assert_eq!(
         row("bpf_task_acquire", None),
@@ -129,18 +127,25 @@ fn portability_matrix_over_the_corpus() {
     insta::assert_json_snapshot!("prog_object_matrix", snap);
 
     // Load failures: non-weak kfuncs missing (6.1: from_pid, release,
-    // acquire) or mismatched (acquire on 6.12, 6.18), the unguarded field (x3).
+    // acquire) or mismatched (acquire on 6.12, 6.18), the unguarded field (x3),
+    // the unguarded call to the unresolved weak bpf_rcu_read_lock (x3).
     let r = check(
         &common::real_specs(),
         kernels,
         vec![rep.clone()],
         Options::default(),
     );
-    assert_eq!(r.summary.failures, 3 + 2 + 3);
+    assert_eq!(r.summary.failures, 3 + 2 + 3 + 3);
     // Without those rows the object loads on 6.12 and 6.18.
     let mut rep = object::analyze(&obj, &kernels[1..], Mode::Relaxed);
-    rep.entries
-        .retain(|e| e.name != "bpf_task_acquire" && e.name != "task_struct.crib_unguarded");
+    rep.entries.retain(|e| {
+        ![
+            "bpf_task_acquire",
+            "task_struct.crib_unguarded",
+            "bpf_rcu_read_lock",
+        ]
+        .contains(&e.name.as_str())
+    });
     let r = check(
         &common::real_specs(),
         &kernels[1..],
@@ -185,4 +190,87 @@ fn per_kernel_load_prediction() {
         Options::default(),
     ));
     assert!(table.contains("=> loads"), "{table}");
+}
+
+fn weak_fixture(extra: &[&str]) -> (tempfile::TempDir, object::BpfObject) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let o = common::clang_bpf(&common::fixture("weak_kfuncs.c"), tmp.path(), extra);
+    let obj = object::open(&o).unwrap_or_else(|e| panic!("{e}"));
+    (tmp, obj)
+}
+
+#[test]
+fn programs_list_their_kfunc_calls_and_tests() {
+    let (_t, obj) = weak_fixture(&[]);
+    let prog = |name: &str, section: &str, calls: &[&str], tests: &[&str]| Program {
+        name: name.into(),
+        section: section.into(),
+        autoload: !section.starts_with('?'),
+        calls: calls.iter().map(|s| s.to_string()).collect(),
+        tests: tests.iter().map(|s| s.to_string()).collect(),
+    };
+    let both = ["bpf_task_from_vpid", "bpf_task_release"];
+    assert_eq!(
+        obj.programs,
+        vec![
+            prog("guarded", "syscall", &both, &both),
+            prog("unguarded", "syscall", &["bpf_task_from_vpid"], &[]),
+            // The call is in the `.text` subprogram `lookup`.
+            prog("via_subprog", "syscall", &["bpf_task_from_vpid"], &[]),
+            prog(
+                "optional_unguarded",
+                "?syscall",
+                &["bpf_task_from_vpid"],
+                &[]
+            ),
+        ]
+    );
+    assert!(!obj.programs[3].autoload);
+    assert!(obj.programs[1].calls_unguarded("bpf_task_from_vpid"));
+    assert!(!obj.programs[0].calls_unguarded("bpf_task_from_vpid"));
+}
+
+#[test]
+fn unguarded_call_to_absent_weak_kfunc_fails_the_object() {
+    let (_t, obj) = weak_fixture(&[]);
+    // 6.1 and 6.12 lack bpf_task_from_vpid; 6.18 has it.
+    let rep = object::analyze(&obj, common::corpus(), Mode::Relaxed);
+    let row = rep
+        .entries
+        .iter()
+        .find(|e| e.name == "bpf_task_from_vpid")
+        .expect("row");
+    let poisoned = ObjectStatus::Poisoned {
+        reason: "absent".into(),
+        programs: vec!["unguarded".into(), "via_subprog".into()],
+    };
+    assert_eq!(
+        row.results,
+        vec![poisoned.clone(), poisoned, ObjectStatus::Ok]
+    );
+    assert_eq!(rep.loads, vec![false, false, true]);
+    let mut snap = rep.clone();
+    snap.path = "weak_kfuncs.bpf.o".into();
+    insta::assert_json_snapshot!("weak_kfuncs_object_matrix", snap);
+}
+
+#[test]
+fn guarded_or_not_autoloaded_weak_calls_load() {
+    let (_t, obj) = weak_fixture(&["-DGUARDED_ONLY"]);
+    let rep = object::analyze(&obj, common::corpus(), Mode::Relaxed);
+    let row = |name: &str| -> Vec<String> {
+        rep.entries
+            .iter()
+            .find(|e| e.name == name)
+            .unwrap_or_else(|| panic!("no row {name}"))
+            .results
+            .iter()
+            .map(ObjectStatus::cell)
+            .collect()
+    };
+    assert_eq!(
+        row("bpf_task_from_vpid"),
+        ["absent (weak)", "absent (weak)", "ok"]
+    );
+    assert_eq!(rep.loads, vec![true, true, true]);
 }

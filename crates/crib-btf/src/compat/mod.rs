@@ -8,7 +8,8 @@
 //! - items whose spec says `required = false` never fail;
 //! - a struct or opaque type is required when a required kfunc uses it;
 //! - objects fail where libbpf + the verifier would refuse them: a missing
-//!   or mismatched non-weak kfunc, an ambiguous CO-RE relocation, an
+//!   or mismatched non-weak kfunc, an unresolved weak kfunc an autoloaded
+//!   program calls unguarded, an ambiguous CO-RE relocation, an
 //!   unresolved relocation the object does not guard with an existence
 //!   check (see [`crate::object::ObjectStatus::fails`]).
 

@@ -4,6 +4,7 @@
 
 pub mod core;
 pub mod ext;
+pub mod programs;
 
 use crate::btf::{Btf, Kind, Linkage};
 use crate::compat::Kernel;
@@ -12,6 +13,7 @@ use crate::load::elf_section;
 use crate::types::{btf_compatible, c_type, Mode};
 use ::object::{Object, ObjectSymbol};
 use ext::{CoreRelo, ReloKind};
+use programs::Program;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -32,6 +34,8 @@ pub struct BpfObject {
     pub btf: Btf,
     pub kfuncs: Vec<KfuncCall>,
     pub relos: Vec<CoreRelo>,
+    /// Its programs and the externs each one calls or tests.
+    pub programs: Vec<Program>,
 }
 
 /// Read a `.bpf.o`: its `.BTF`, `.BTF.ext` CO-RE records and kfunc externs.
@@ -51,6 +55,7 @@ fn parse(path: &Path, data: &[u8]) -> Result<BpfObject, LoadProblem> {
         None => Vec::new(),
     };
     let elf = ::object::File::parse(data).map_err(|e| LoadProblem::Elf(e.to_string()))?;
+    let programs = programs::programs(&elf)?;
     let weak = |name: &str| elf.symbol_by_name(name).is_some_and(|s| s.is_weak());
     // The .ksyms DATASEC lists extern kfuncs (and ksym variables).
     let ksyms: Option<Vec<u32>> = btf
@@ -78,6 +83,7 @@ fn parse(path: &Path, data: &[u8]) -> Result<BpfObject, LoadProblem> {
         btf,
         kfuncs,
         relos,
+        programs,
     })
 }
 
@@ -108,11 +114,21 @@ pub enum ObjectStatus {
     /// An existence relocation answers "no": the program handles it.
     NotFound { reason: String },
     /// kfunc missing: libbpf refuses to load the object, unless the kfunc
-    /// is `weak` (then it resolves to 0 and the object loads).
+    /// is `weak` (then it stays unresolved, and every autoloaded program
+    /// that calls it does so behind a `bpf_ksym_exists()` test; else see
+    /// [`ObjectStatus::Poisoned`]).
     Absent { weak: bool },
     /// kfunc present with another prototype: libbpf refuses to load, unless
     /// the kfunc is `weak` (then it is treated as absent).
     Incompatible { reason: String, weak: bool },
+    /// A `weak` kfunc that stays unresolved (absent, or another prototype:
+    /// `reason`) and that autoloaded `programs` call without testing its
+    /// address: libbpf poisons those calls and the verifier rejects them
+    /// ("kfunc '...' is referenced but wasn't resolved").
+    Poisoned {
+        reason: String,
+        programs: Vec<String>,
+    },
     /// CO-RE relocation fails: libbpf poisons the instruction, which the
     /// verifier accepts only if it is dead code. `guarded`: the object also
     /// asks whether the same target exists (`bpf_core_field_exists()` and
@@ -127,13 +143,15 @@ pub enum ObjectStatus {
 
 impl ObjectStatus {
     /// Whether the object would fail to load on that kernel: a missing or
-    /// mismatched non-weak kfunc, an ambiguous relocation, a poisoned
-    /// instruction nothing guards.
+    /// mismatched non-weak kfunc, an unresolved weak kfunc called unguarded,
+    /// an ambiguous relocation, a poisoned CO-RE instruction nothing guards.
     pub fn fails(&self) -> bool {
         match self {
             ObjectStatus::Absent { weak } | ObjectStatus::Incompatible { weak, .. } => !weak,
             ObjectStatus::Unresolved { guarded, .. } => !guarded,
-            ObjectStatus::Ambiguous { .. } | ObjectStatus::NotRegistered => true,
+            ObjectStatus::Ambiguous { .. }
+            | ObjectStatus::NotRegistered
+            | ObjectStatus::Poisoned { .. } => true,
             ObjectStatus::Ok | ObjectStatus::NotFound { .. } => false,
         }
     }
@@ -149,6 +167,7 @@ impl ObjectStatus {
             ObjectStatus::Unresolved { guarded: false, .. } => "BAD: unresolved".into(),
             ObjectStatus::Unresolved { guarded: true, .. } => "unresolved (guarded)".into(),
             ObjectStatus::Ambiguous { .. } => "BAD: ambiguous".into(),
+            ObjectStatus::Poisoned { .. } => "BAD: weak, called unguarded".into(),
             ObjectStatus::NotRegistered => "BAD: not a kfunc".into(),
         }
     }
@@ -161,6 +180,8 @@ pub struct ObjectReport {
     /// Per kernel: whether the object is predicted to load (no row fails).
     pub loads: Vec<bool>,
     pub entries: Vec<ObjectEntry>,
+    /// Its programs: the kfuncs each calls and tests (`bpf_ksym_exists`).
+    pub programs: Vec<Program>,
 }
 
 /// Resolve everything `obj` needs on each kernel.
@@ -175,7 +196,7 @@ pub fn analyze(obj: &BpfObject, kernels: &[Kernel], mode: Mode) -> ObjectReport 
             weak: call.weak,
             results: kernels
                 .iter()
-                .map(|k| kfunc_status(obj, call, k, mode))
+                .map(|k| poison(obj, call, kfunc_status(obj, call, k, mode)))
                 .collect(),
         });
     }
@@ -230,7 +251,29 @@ pub fn analyze(obj: &BpfObject, kernels: &[Kernel], mode: Mode) -> ObjectReport 
         path: obj.path.display().to_string(),
         loads,
         entries,
+        programs: obj.programs.clone(),
     }
+}
+
+/// A weak kfunc libbpf leaves unresolved fails where an autoloaded program
+/// calls it without testing it (see [`programs`] for the rule and the
+/// guard heuristic).
+fn poison(obj: &BpfObject, call: &KfuncCall, status: ObjectStatus) -> ObjectStatus {
+    let reason = match &status {
+        ObjectStatus::Absent { weak: true } => "absent".to_string(),
+        ObjectStatus::Incompatible { reason, weak: true } => reason.clone(),
+        _ => return status,
+    };
+    let programs: Vec<String> = obj
+        .programs
+        .iter()
+        .filter(|p| p.autoload && p.calls_unguarded(&call.name))
+        .map(|p| p.name.clone())
+        .collect();
+    if programs.is_empty() {
+        return status;
+    }
+    ObjectStatus::Poisoned { reason, programs }
 }
 
 fn kfunc_status(obj: &BpfObject, call: &KfuncCall, kernel: &Kernel, mode: Mode) -> ObjectStatus {

@@ -58,6 +58,10 @@ pub(crate) fn object_notes(r: &Report) -> Vec<(String, String, String)> {
                     S::Incompatible { reason, .. }
                     | S::Unresolved { reason, .. }
                     | S::Ambiguous { reason } => reason,
+                    S::Poisoned { reason, programs } => &format!(
+                        "{reason}; called without a bpf_ksym_exists() test by {}",
+                        programs.join(", ")
+                    ),
                     _ => continue,
                 };
                 out.push((
