@@ -274,3 +274,33 @@ fn guarded_or_not_autoloaded_weak_calls_load() {
     );
     assert_eq!(rep.loads, vec![true, true, true]);
 }
+
+/// The ELF tail (symbols, relocations, section headers) of the weak-kfunc
+/// fixture, corrupted: `open` + `analyze` give an error or a report, never a
+/// panic (u64 overflow on symbol bounds, offsets past the section).
+#[test]
+fn corrupt_symbols_and_relocations_never_panic() {
+    use proptest::prelude::*;
+    let (tmp, _) = weak_fixture(&[]);
+    let good = std::fs::read(tmp.path().join("weak_kfuncs.bpf.o")).expect("read fixture");
+    let kernels = &common::corpus()[..1];
+    let bad = tmp.path().join("bad.bpf.o");
+    let tail = good.len() * 3 / 4;
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(300));
+    runner
+        .run(
+            &proptest::collection::vec((tail..good.len(), any::<u8>()), 1..16),
+            |flips| {
+                let mut bytes = good.clone();
+                for (at, x) in flips {
+                    bytes[at] ^= x;
+                }
+                std::fs::write(&bad, &bytes).expect("write");
+                if let Ok(obj) = object::open(&bad) {
+                    let _ = object::analyze(&obj, kernels, Mode::Relaxed);
+                }
+                Ok(())
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+}

@@ -91,7 +91,7 @@ pub fn programs(elf: &::object::File) -> Result<Vec<Program>, LoadProblem> {
             .filter(|s| s.kind() == SymbolKind::Text && s.section_index() == Some(sec.index()))
             .filter_map(|s| {
                 let name = s.name().ok()?.to_string();
-                Some((s.address(), s.address() + s.size(), name))
+                Some((s.address(), s.address().saturating_add(s.size()), name))
             })
             .collect();
         funcs.sort();
