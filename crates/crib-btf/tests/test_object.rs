@@ -304,3 +304,33 @@ fn corrupt_symbols_and_relocations_never_panic() {
         )
         .unwrap_or_else(|e| panic!("{e}"));
 }
+
+/// Prediction against reality on the host kernel: the weak-kfunc fixture
+/// with its kfunc renamed to one no kernel has, loaded by libbpf (the
+/// version the harness and `crib-vmtest-load` use) and the host verifier.
+/// Needs root and bpf() (the preamble's host has both): if the load is
+/// refused for another reason, the assertion names it.
+#[test]
+fn weak_kfunc_prediction_matches_the_host_verifier() {
+    let vmlinux = std::path::Path::new("/sys/kernel/btf/vmlinux");
+    let btf = crib_btf::load(vmlinux)
+        .unwrap_or_else(|e| panic!("host kernel BTF (this test needs it): {e}"));
+    let host = [crib_btf::compat::Kernel::new("host", vmlinux, btf)];
+    for (flags, want) in [(&["-DGUARDED_ONLY"][..], true), (&[][..], false)] {
+        let mut args = vec!["-Dbpf_task_from_vpid=crib_test_absent_kfunc"];
+        args.extend_from_slice(flags);
+        let (tmp, obj) = weak_fixture(&args);
+        let predicted = object::analyze(&obj, &host, Mode::Relaxed).loads[0];
+        let path = tmp.path().join("weak_kfuncs.bpf.o");
+        let loaded = libbpf_rs::ObjectBuilder::default()
+            .open_file(&path)
+            .and_then(|o| o.load());
+        let err = loaded.as_ref().err().map(|e| e.to_string());
+        assert_eq!(predicted, want, "prediction for {flags:?}");
+        assert_eq!(
+            loaded.is_ok(),
+            want,
+            "host load of {flags:?} (predicted {predicted}): {err:?}"
+        );
+    }
+}
