@@ -119,7 +119,7 @@ static __always_inline void crib_emit_vma(struct crib_emit *e, struct vm_area_st
 	}
 	__builtin_memset(r, 0, sizeof(*r));
 	crib_fill_vma(r, vma, (char *)(r + 1));
-	file = BPF_CORE_READ(vma, vm_file);
+	file = vma->vm_file;
 	if (file)
 		r->path_len = crib_path_of(file, (struct crib_path_out *)(r + 1));
 	crib_hdr(&r->hdr, CRIB_REC_VMA, CRIB_REC_VMA_V1, sizeof(*r) + r->path_len);

@@ -89,53 +89,58 @@ static __always_inline __u32 crib_cloexec(struct task_struct *task, int fd)
 	return (word >> ((__u32)fd % 64)) & 1;
 }
 
-/* Fixed part of a FILE record; the caller appends the path. */
+/* Fixed part of a FILE record; the caller appends the path. `file` and
+ * `task` are BTF pointers (iterator-provided or kfunc-returned), so the
+ * fields are direct CO-RE loads (one instruction each, PROBE_MEM-guarded
+ * by the JIT) instead of a bpf_probe_read_kernel() call per field. */
 static __always_inline void crib_fill_file(struct crib_rec_file *r, struct task_struct *task, int fd,
 					   struct file *file)
 {
-	struct inode *inode = BPF_CORE_READ(file, f_inode);
+	struct inode *inode = file->f_inode;
 
 	r->fd = fd;
-	r->flags = BPF_CORE_READ(file, f_flags);
-	r->pos = BPF_CORE_READ(file, f_pos);
-	r->ino = BPF_CORE_READ(inode, i_ino);
-	r->dev = BPF_CORE_READ(inode, i_sb, s_dev);
-	r->mode = BPF_CORE_READ(inode, i_mode);
-	r->mnt_id = crib_mnt_id(BPF_CORE_READ(file, f_path.mnt));
-	r->fmode = BPF_CORE_READ(file, f_mode);
-	r->nlink = BPF_CORE_READ(inode, __i_nlink);
-	r->size = BPF_CORE_READ(inode, i_size);
+	r->flags = file->f_flags;
+	r->pos = file->f_pos;
+	r->ino = inode->i_ino;
+	r->dev = inode->i_sb->s_dev;
+	r->mode = inode->i_mode;
+	r->mnt_id = crib_mnt_id(file->f_path.mnt);
+	r->fmode = file->f_mode;
+	r->nlink = inode->__i_nlink;
+	r->size = inode->i_size;
 	r->cloexec = crib_cloexec(task, fd);
 	r->path_len = 0;
 	r->_pad = 0;
 }
 
-/* Fixed part of a VMA record; for special mappings also their name. */
+/* Fixed part of a VMA record; for special mappings also their name.
+ * Direct CO-RE loads as in crib_fill_file (`vma` is a BTF pointer). */
 static __always_inline void crib_fill_vma(struct crib_rec_vma *r, struct vm_area_struct *vma, char *name)
 {
-	struct file *file = BPF_CORE_READ(vma, vm_file);
-	struct mm_struct *mm = BPF_CORE_READ(vma, vm_mm);
+	struct file *file = vma->vm_file;
+	struct mm_struct *mm = vma->vm_mm;
 
-	r->start = BPF_CORE_READ(vma, vm_start);
-	r->end = BPF_CORE_READ(vma, vm_end);
-	r->pgoff = BPF_CORE_READ(vma, vm_pgoff);
-	r->vm_flags = BPF_CORE_READ(vma, vm_flags);
+	r->start = vma->vm_start;
+	r->end = vma->vm_end;
+	r->pgoff = vma->vm_pgoff;
+	r->vm_flags = vma->vm_flags;
 	r->ino = 0;
 	r->dev = 0;
 	r->special = CRIB_VMA_NONE;
 	r->path_len = 0;
 	r->_pad = 0;
 	if (file) {
-		struct inode *inode = BPF_CORE_READ(file, f_inode);
+		struct inode *inode = file->f_inode;
 
-		r->ino = BPF_CORE_READ(inode, i_ino);
-		r->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+		r->ino = inode->i_ino;
+		r->dev = inode->i_sb->s_dev;
 		return;
 	}
 	/* The rules of fs/proc/task_mmu.c show_map_vma(). */
-	if (BPF_CORE_READ(vma, vm_ops)) {
+	if (vma->vm_ops) {
 		/* A file-less vma with vm_ops is a special mapping (vdso, vvar,
-		 * uprobes): vm_private_data is its struct vm_special_mapping. */
+		 * uprobes): vm_private_data is its struct vm_special_mapping
+		 * (a void *: read with a probe). */
 		struct vm_special_mapping *sm = BPF_CORE_READ(vma, vm_private_data);
 		const char *p = BPF_CORE_READ(sm, name);
 		long n;
@@ -149,12 +154,11 @@ static __always_inline void crib_fill_vma(struct crib_rec_vma *r, struct vm_area
 		}
 		return;
 	}
-	if (mm && r->start <= BPF_CORE_READ(mm, brk) && r->end >= BPF_CORE_READ(mm, start_brk)) {
+	if (mm && r->start <= mm->brk && r->end >= mm->start_brk) {
 		r->special = CRIB_VMA_HEAP;
 		return;
 	}
-	if (mm && r->start <= BPF_CORE_READ(mm, start_stack) &&
-	    r->end >= BPF_CORE_READ(mm, start_stack))
+	if (mm && r->start <= mm->start_stack && r->end >= mm->start_stack)
 		r->special = CRIB_VMA_STACK;
 }
 
