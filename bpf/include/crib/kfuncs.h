@@ -81,6 +81,38 @@ _Static_assert(__builtin_offsetof(struct bpf_crib_skb_info, tos) == 44, "bpf_cri
 
 #endif /* CRIB_VMLINUX_HAS_CRIB_TYPES */
 
+/*
+ * bpf_crib_skb_info version 1 as a program builds it: fill it and pass &it with
+ * sizeof(it); the kernel's __sz rules adapt it to the version the kernel knows.
+ */
+struct bpf_crib_skb_info_v1 {
+	__u32 sz;
+	__u32 version;
+	__u64 tstamp_ns;
+	__u8 saddr[16];
+	__u16 sport;
+	__u16 family;
+	__u32 mark;
+};
+_Static_assert(sizeof(struct bpf_crib_skb_info_v1) == BPF_CRIB_SKB_INFO_SZ_V1, "bpf_crib_skb_info_v1 size");
+
+/*
+ * bpf_crib_skb_info version 2 as a program builds it: fill it and pass &it with
+ * sizeof(it); the kernel's __sz rules adapt it to the version the kernel knows.
+ */
+struct bpf_crib_skb_info_v2 {
+	__u32 sz;
+	__u32 version;
+	__u64 tstamp_ns;
+	__u8 saddr[16];
+	__u16 sport;
+	__u16 family;
+	__u32 mark;
+	__u32 ifindex;
+	__u32 tos;
+};
+_Static_assert(sizeof(struct bpf_crib_skb_info_v2) == BPF_CRIB_SKB_INFO_SZ_V2, "bpf_crib_skb_info_v2 size");
+
 /* Forward declarations: the prototypes compile with any vmlinux.h. */
 struct bpf_crib_skb_info;
 struct bpf_iter_crib_file;

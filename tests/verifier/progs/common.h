@@ -57,32 +57,19 @@ static __always_inline struct sock *ctx_sock(struct crib_test_ctx *ctx, int fd)
 #define AF_INET6 10
 
 /*
- * The restore struct as this program was built against it (version 2).
- * Deliberately not vmlinux.h's struct bpf_crib_skb_info: vmlinux.h types
- * carry preserve_access_index, so CO-RE would relocate every field write to
- * the running kernel's layout and fail on a kernel without the field. An
- * __sz-versioned struct must keep the layout the program was built with;
- * the kernel's size rules handle the difference.
+ * The restore struct is filled as struct bpf_crib_skb_info_v2 (generated in
+ * crib/kfuncs.h from kfunc-specs/): deliberately not vmlinux.h's struct
+ * bpf_crib_skb_info, whose preserve_access_index would make CO-RE relocate
+ * every field write to the running kernel's layout and fail on a kernel
+ * without the field. The kernel's __sz rules handle the difference.
  */
-struct skb_info {
-	__u32 sz;
-	__u32 version;
-	__u64 tstamp_ns;
-	__u8 saddr[16];
-	__u16 sport;
-	__u16 family;
-	__u32 mark;
-	__u32 ifindex;
-	__u32 tos;
-};
-_Static_assert(sizeof(struct skb_info) == BPF_CRIB_SKB_INFO_SZ_V2, "skb_info v2 size");
 
 /* Queue data as one datagram described by info on sk. */
 #define queue_rcv(sk, info, info_sz, data, data_sz) \
 	bpf_crib_udp_queue_rcv(sk, (const struct bpf_crib_skb_info *)(info), \
 			       info_sz, data, data_sz)
 
-static __always_inline void restore_info(struct skb_info *info,
+static __always_inline void restore_info(struct bpf_crib_skb_info_v2 *info,
 					 __u32 sz, __u32 version)
 {
 	__builtin_memset(info, 0, sizeof(*info));

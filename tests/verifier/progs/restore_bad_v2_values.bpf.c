@@ -8,7 +8,7 @@
 
 #define ENODEV 19
 
-static __always_inline int try(struct sock *sk, struct skb_info *info)
+static __always_inline int try(struct sock *sk, struct bpf_crib_skb_info_v2 *info)
 {
 	char data[16] = RESTORE_PAYLOAD;
 
@@ -20,7 +20,7 @@ SEC("crib")
 int prog(struct crib_test_ctx *ctx)
 {
 	struct sock *sk = ctx_sock(ctx, ctx->rfd);
-	struct skb_info info;
+	struct bpf_crib_skb_info_v2 info;
 	int v1 = bpf_core_type_size(struct bpf_crib_skb_info) == BPF_CRIB_SKB_INFO_SZ_V1;
 	int ret = 0;
 

@@ -8,7 +8,7 @@
 
 #define EAFNOSUPPORT 97
 
-static __always_inline int try(struct sock *sk, struct skb_info *info)
+static __always_inline int try(struct sock *sk, struct bpf_crib_skb_info_v2 *info)
 {
 	char data[16] = RESTORE_PAYLOAD;
 
@@ -20,7 +20,7 @@ SEC("crib")
 int prog(struct crib_test_ctx *ctx)
 {
 	struct sock *sk = ctx_sock(ctx, ctx->rfd);
-	struct skb_info info;
+	struct bpf_crib_skb_info_v2 info;
 	int ret = 0;
 
 	if (!sk)

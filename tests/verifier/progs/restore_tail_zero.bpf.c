@@ -5,7 +5,7 @@
 #include "common.h"
 
 struct info_v3 {
-	struct skb_info v2;
+	struct bpf_crib_skb_info_v2 v2;
 	__u64 future;
 };
 

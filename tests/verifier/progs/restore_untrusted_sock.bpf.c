@@ -6,7 +6,7 @@ SEC("crib")
 int prog(struct crib_test_ctx *ctx)
 {
 	struct sock *sk = ctx_sock(ctx, ctx->fd);
-	struct skb_info info;
+	struct bpf_crib_skb_info_v2 info;
 	struct bpf_iter_crib_skb it;
 	char data[16] = RESTORE_PAYLOAD;
 	struct sk_buff *skb;

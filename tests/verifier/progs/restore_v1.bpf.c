@@ -9,7 +9,7 @@ SEC("crib")
 int prog(struct crib_test_ctx *ctx)
 {
 	struct sock *sk = ctx_sock(ctx, ctx->rfd);
-	struct skb_info info;
+	struct bpf_crib_skb_info_v2 info;
 	char data[16] = RESTORE_PAYLOAD;
 	int ret;
 

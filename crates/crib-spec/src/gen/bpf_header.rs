@@ -69,6 +69,12 @@ pub fn bpf_header(set: &SpecSet) -> String {
     }
     let _ = writeln!(o, "\n#endif /* {HAS_CRIB_TYPES} */");
 
+    for s in &structs {
+        for v in 1..=s.latest_version() {
+            versioned_struct_abi(&mut o, s, v);
+        }
+    }
+
     forward_declarations(&mut o, set);
     for fam in &set.families {
         if fam.kfuncs.is_empty() {
@@ -123,6 +129,36 @@ fn versioned_struct(o: &mut String, s: &VersionedStruct) {
             s.name, l.name, l.offset, s.name, l.name
         );
     }
+}
+
+/// `struct NAME_vN`: the plain layout of version `v`, for programs to fill
+/// and pass with its `sizeof`. The name never exists in kernel BTF, so it
+/// neither clashes with a patched kernel's vmlinux.h nor carries
+/// `preserve_access_index` (CO-RE would relocate every field write to the
+/// running kernel's layout and fail on a kernel that lacks a newer field).
+fn versioned_struct_abi(o: &mut String, s: &VersionedStruct, v: u32) {
+    let abi = format!("{}_v{v}", s.name);
+    o.push('\n');
+    comment(
+        o,
+        "",
+        &format!(
+            "{} version {v} as a program builds it: fill it and pass &it with sizeof(it); \
+             the kernel's __sz rules adapt it to the version the kernel knows.",
+            s.name
+        ),
+        WIDTH,
+    );
+    let _ = writeln!(o, "struct {abi} {{");
+    for f in s.fields_in(v) {
+        let _ = writeln!(o, "\t{};", f.ty.c_decl(&f.name));
+    }
+    o.push_str("};\n");
+    let _ = writeln!(
+        o,
+        "_Static_assert(sizeof(struct {abi}) == {}, \"{abi} size\");",
+        size_macro(s, v)
+    );
 }
 
 /// `struct X;` for every struct a prototype names, so the externs compile
