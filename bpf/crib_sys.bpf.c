@@ -14,48 +14,18 @@
 #include "crib/fill.bpf.h"
 #include "crib/path.bpf.h"
 #include "crib/emit.bpf.h"
+#include "crib/dump.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
 SEC("syscall")
 int sys_dump_task(struct crib_args *args)
 {
-	struct crib_emit e = { .prog = CRIB_PROG_TASK };
-	struct task_struct *task = bpf_task_from_vpid(args->pid);
-	struct crib_rec_task *r;
-
-	if (!task)
-		return crib_end(&e, -3 /* ESRCH */);
-	r = bpf_ringbuf_reserve(&crib_rb, sizeof(*r), 0);
-	if (r) {
-		crib_fill_task(r, task);
-		crib_submit(&e, r);
-	} else {
-		e.dropped++;
-	}
-	bpf_task_release(task);
-	return crib_end(&e, 0);
+	return crib_dump_task_body(args);
 }
 
 SEC("syscall")
 int sys_dump_vmas(struct crib_args *args)
 {
-	struct crib_emit e = { .prog = CRIB_PROG_VMAS };
-	struct task_struct *task = bpf_task_from_vpid(args->pid);
-	struct vm_area_struct *vma;
-
-	int err = 0;
-
-	if (!task)
-		return crib_end(&e, -3 /* ESRCH */);
-	/* args->start: resume address of a batch that stopped (ring full) */
-	bpf_for_each(task_vma, vma, task, args->start) {
-		if (!crib_ring_room()) {
-			err = -CRIB_EAGAIN;
-			break;
-		}
-		crib_emit_vma(&e, vma);
-	}
-	bpf_task_release(task);
-	return crib_end(&e, err);
+	return crib_dump_vmas_body(args);
 }
