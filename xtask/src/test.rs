@@ -49,7 +49,7 @@ pub fn run(args: Args) -> Result<()> {
     // The host lane's VM harness tests compare against virtme-ng.
     crate::vmtest::ensure_vng()?;
 
-    let mut results = vec![host_lane()?];
+    let mut results = vec![lint_lane(), host_lane()?];
     if !args.host_only {
         let lanes: Vec<String> = if args.lanes.is_empty() {
             VM_LANES.iter().map(|s| (*s).to_string()).collect()
@@ -84,6 +84,49 @@ pub fn run(args: Args) -> Result<()> {
         anyhow::bail!("{failed} test(s) failed");
     }
     Ok(())
+}
+
+/// `cargo fmt --check` and `cargo clippy -D warnings` over the workspace:
+/// one check each, so a style regression fails CI like a test does.
+fn lint_lane() -> LaneResult {
+    let t = Instant::now();
+    eprintln!("[test] lint lane: cargo fmt --check, cargo clippy -D warnings");
+    let checks: [&[&str]; 2] = [
+        &["fmt", "--all", "--", "--check"],
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    ];
+    let mut r = LaneResult {
+        name: "lint".into(),
+        passed: 0,
+        failed: 0,
+        skipped: 0,
+        secs: 0.0,
+        note: String::new(),
+    };
+    for args in checks {
+        let ok = Command::new(env!("CARGO"))
+            .args(args)
+            .current_dir(crate::workspace_root())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if ok {
+            r.passed += 1;
+        } else {
+            r.failed += 1;
+            r.note
+                .push_str(&format!("`cargo {}` failed; ", args.join(" ")));
+        }
+    }
+    r.secs = t.elapsed().as_secs_f64();
+    r
 }
 
 /// `cargo test --workspace`, streamed, with its `test result:` lines summed.

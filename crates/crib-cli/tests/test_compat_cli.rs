@@ -135,5 +135,9 @@ fn missing_kernel_and_bad_spec_exit_two() {
         &k.to_string_lossy(),
     ]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("bad.toml:"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("bad.toml:"),
+        "{}",
+        text(&out.stderr)
+    );
 }
