@@ -141,6 +141,10 @@ pub fn newest_package(series: Series) -> Result<String> {
 /// (or if `refresh`).
 pub fn ensure(series: Series, refresh: bool) -> Result<Kernel> {
     let root = cache_root();
+    std::fs::create_dir_all(&root).map_err(io(&root))?;
+    // Test threads and lanes may ask for the same kernel at once on a cold
+    // cache: one fetches, the others wait and then find it complete.
+    let _lock = CacheLock::take(&root.join(format!("{}.lock", series.label())))?;
     if !refresh {
         if let Some(k) = cached(series, &root) {
             return Ok(k);
@@ -154,6 +158,35 @@ pub fn ensure(series: Series, refresh: bool) -> Result<Kernel> {
     eprintln!("[vmtest] fetching {pkg} (apt-get download)");
     fetch(&pkg, &dir)?;
     load(series, &dir)
+}
+
+/// An exclusive `flock` on a file, released when dropped (or when the
+/// process dies, so a crashed fetch never leaves the cache locked).
+struct CacheLock(std::fs::File);
+
+impl CacheLock {
+    fn take(path: &Path) -> Result<CacheLock> {
+        use std::os::fd::AsRawFd;
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(io(path))?;
+        // SAFETY: flock on a descriptor we own; no memory is shared.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(io(path)(std::io::Error::last_os_error()));
+        }
+        Ok(CacheLock(f))
+    }
+}
+
+impl Drop for CacheLock {
+    fn drop(&mut self) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: as in take(); unlocking our own descriptor.
+        unsafe { libc::flock(self.0.as_raw_fd(), libc::LOCK_UN) };
+    }
 }
 
 fn run(cmd: &mut Command, what: &str) -> Result<()> {
