@@ -6,7 +6,11 @@
  *
  *   iter/task       task identity and namespaces
  *   iter/task_file  open files (path via bpf_d_path, allowed for iterators)
- *   iter/task_vma   memory map (the smaps replacement)
+ *   iter/task_vma   memory map (the smaps replacement); paths by name walk
+ *                   (crib/path.bpf.h), not bpf_d_path: vma->vm_file is a
+ *                   walked pointer whose trust level differs between
+ *                   kernels (6.18.44 builds disagree), and bpf_d_path
+ *                   refuses an untrusted one
  *   iter/task_file  (dump_file_socks) the sockets behind the task's fds:
  *                   file->private_data is the struct socket
  *   iter/tcp, iter/udp, iter/unix   the same sockets found from the other
@@ -22,6 +26,7 @@
 #include <bpf/bpf_tracing.h>
 #include "crib/records.h"
 #include "crib/fill.bpf.h"
+#include "crib/path.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -124,7 +129,6 @@ int dump_vma(struct bpf_iter__task_vma *ctx)
 	struct vm_area_struct *vma = ctx->vma;
 	struct file *file;
 	struct scratch *s;
-	long n;
 
 	if (!task || !vma || !wanted(task))
 		return 0;
@@ -134,10 +138,8 @@ int dump_vma(struct bpf_iter__task_vma *ctx)
 	crib_hdr(&s->vma.hdr, CRIB_REC_VMA, CRIB_REC_VMA_V1, sizeof(s->vma));
 	crib_fill_vma(&s->vma, vma, s->path);
 	file = vma->vm_file;
-	if (file) {
-		n = bpf_d_path(&file->f_path, s->path, CRIB_PATH_MAX);
-		s->vma.path_len = n > 1 ? (n - 1) & CRIB_PATH_MASK : 0;
-	}
+	if (file)
+		s->vma.path_len = crib_path_of(file, (struct crib_path_out *)s->path) & CRIB_PATH_MASK;
 	emit(ctx->meta->seq, &s->vma, sizeof(s->vma), s->path, s->vma.path_len);
 	return 0;
 }

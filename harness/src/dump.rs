@@ -16,6 +16,9 @@ pub enum DumpError {
     },
 }
 
+/// Notes that say which engine ran an operation start with this.
+pub const ENGINE_NOTE: &str = "engine for ";
+
 /// What to dump and how.
 #[derive(Debug, Clone)]
 pub struct DumpRequest {
@@ -46,6 +49,16 @@ pub fn dump(req: &DumpRequest) -> Result<Dump, DumpError> {
 }
 
 pub fn dump_with(req: &DumpRequest, features: &KernelFeatures) -> Result<Dump, DumpError> {
+    dump_in(req, features, &mut EngineSet::default())
+}
+
+/// [`dump_with`] with the engines of `set` (opened as needed and kept
+/// there: a resident caller loads each engine once for many dumps).
+pub fn dump_in(
+    req: &DumpRequest,
+    features: &KernelFeatures,
+    set: &mut EngineSet,
+) -> Result<Dump, DumpError> {
     let pid = req.pid;
     if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
         return Err(DumpError::NoProcess { pid });
@@ -64,8 +77,7 @@ pub fn dump_with(req: &DumpRequest, features: &KernelFeatures) -> Result<Dump, D
     if want(Operation::Queues) && !want(Operation::Sockets) {
         ops.insert(ops.len() - 1, Operation::Sockets);
     }
-    let plan = Plan::resolve(req.engine, &ops, features);
-    let mut set = EngineSet::default();
+    let plan = Plan::resolve(req.engine, &ops, features, set);
     let mut dump = Dump {
         info: DumpInfo::default(),
         task: TaskRecord {
@@ -82,8 +94,9 @@ pub fn dump_with(req: &DumpRequest, features: &KernelFeatures) -> Result<Dump, D
         sockets: Vec::new(),
     };
     let mut fallbacks = Vec::new();
-    for &op in &ops {
-        let primary = plan.engine_for(op).unwrap_or(EngineKind::Procfs);
+    for step in &plan.steps {
+        let op = step.op;
+        let primary = step.engine;
         let err = |engine| {
             move |source| DumpError::Engine {
                 op: op.name(),
@@ -94,18 +107,12 @@ pub fn dump_with(req: &DumpRequest, features: &KernelFeatures) -> Result<Dump, D
         set.get(primary)
             .and_then(|e| run_op(e, op, pid, &mut dump))
             .map_err(err(primary))?;
-        let used = match req.engine {
-            EngineChoice::Fixed(k) if k != primary => {
-                format!("{primary} ({k} has no {} reader)", op.name())
-            }
-            _ => primary.name().to_string(),
-        };
-        if used != primary.name() {
-            fallbacks.push(format!("{}: {used}", op.name()));
-        }
-        dump.info.engines.push((op, used));
+        // Which engine ran and why better ones were passed over: "engine
+        // for mm: procfs (upstream passed over: program dump_vma ...)".
+        fallbacks.push(format!("{ENGINE_NOTE}{}", step.explain()));
+        dump.info.engines.push((op, primary.name().to_string()));
         if op == Operation::Queues && primary != EngineKind::Procfs {
-            if let Some(note) = fill_queue_gaps(&mut set, pid, &mut dump, primary)? {
+            if let Some(note) = fill_queue_gaps(set, pid, &mut dump, primary)? {
                 fallbacks.push(note);
             }
         }

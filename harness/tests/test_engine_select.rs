@@ -1,8 +1,13 @@
 //! Engine selection: BTF feature detection and per-operation plans.
 
 use crib_harness::engine::features::{btf_names, WANTED};
-use crib_harness::engine::{candidates, EngineChoice, EngineKind, KernelFeatures, Plan};
-use crib_harness::model::Operation;
+use crib_harness::engine::{
+    candidates, DumpEngine, EngineChoice, EngineKind, EngineResult, EngineSet, FilesDump,
+    KernelFeatures, Plan,
+};
+use crib_harness::model::{
+    FileRecord, MappingRecord, Operation, PipeRecord, SocketRecord, TaskRecord,
+};
 use std::collections::HashSet;
 
 /// A minimal BTF blob: header + empty type section + the given strings.
@@ -58,8 +63,26 @@ fn no_btf_means_procfs_only() {
     for op in Operation::ALL {
         assert_eq!(candidates(op, &f), [EngineKind::Procfs], "{op:?}");
     }
-    let plan = Plan::resolve(EngineChoice::Auto, &Operation::ALL, &f);
-    assert!(plan.steps.iter().all(|(_, k)| *k == EngineKind::Procfs));
+    let plan = Plan::resolve(
+        EngineChoice::Auto,
+        &Operation::ALL,
+        &f,
+        &mut EngineSet::default(),
+    );
+    assert!(plan.steps.iter().all(|s| s.engine == EngineKind::Procfs));
+    // Each step says why the BPF engines were not used.
+    let mm = plan.step(Operation::MemoryMap).expect("mm step");
+    assert_eq!(mm.passed_over.len(), 2, "{mm:?}");
+    assert!(
+        mm.explain().contains("crib kfuncs not present"),
+        "{}",
+        mm.explain()
+    );
+    assert!(
+        mm.explain().contains("no task_vma BPF iterator"),
+        "{}",
+        mm.explain()
+    );
 }
 
 #[test]
@@ -68,6 +91,7 @@ fn a_forced_engine_runs_what_it_implements() {
         EngineChoice::Fixed(EngineKind::Upstream),
         &Operation::ALL,
         &KernelFeatures::default(),
+        &mut EngineSet::default(),
     );
     assert_eq!(
         plan.engine_for(Operation::Files),
@@ -78,8 +102,9 @@ fn a_forced_engine_runs_what_it_implements() {
         EngineChoice::Fixed(EngineKind::Crib),
         &Operation::ALL,
         &KernelFeatures::default(),
+        &mut EngineSet::default(),
     );
-    assert!(plan.steps.iter().all(|(_, k)| *k == EngineKind::Crib));
+    assert!(plan.steps.iter().all(|s| s.engine == EngineKind::Crib));
 }
 
 #[test]
@@ -100,5 +125,71 @@ fn the_running_kernel_is_read_from_its_btf() {
     assert!(
         f.iter_task_file,
         "every supported kernel has the task_file iterator: {f:?}"
+    );
+}
+
+/// An upstream engine whose VMA program the verifier refused: it can do
+/// everything but the memory map. Never dumps (the plan only asks).
+struct RefusedVma;
+
+impl DumpEngine for RefusedVma {
+    fn kind(&self) -> EngineKind {
+        EngineKind::Upstream
+    }
+    fn task(&mut self, _: i32) -> EngineResult<TaskRecord> {
+        unreachable!("the plan does not dump")
+    }
+    fn files(&mut self, _: i32) -> EngineResult<FilesDump> {
+        unreachable!("the plan does not dump")
+    }
+    fn memory_map(&mut self, _: i32) -> EngineResult<Vec<MappingRecord>> {
+        unreachable!("the plan does not dump")
+    }
+    fn sockets(&mut self, _: i32, _: &[FileRecord]) -> EngineResult<Vec<SocketRecord>> {
+        unreachable!("the plan does not dump")
+    }
+    fn queues(
+        &mut self,
+        _: i32,
+        _: &[FileRecord],
+        _: &mut [SocketRecord],
+        _: &mut [PipeRecord],
+    ) -> EngineResult<()> {
+        unreachable!("the plan does not dump")
+    }
+    fn check(&self, op: Operation) -> Result<(), String> {
+        match op {
+            Operation::MemoryMap => Err(
+                "program dump_vma was rejected by this kernel's verifier: R1 type=untrusted_ptr_"
+                    .into(),
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[test]
+fn a_refused_program_costs_only_its_own_operation_and_says_why() {
+    let f = features(&[
+        "bpf_iter__task",
+        "bpf_iter__task_file",
+        "bpf_iter__task_vma",
+    ]);
+    let mut set = EngineSet::default();
+    set.insert(Box::new(RefusedVma));
+    let plan = Plan::resolve(EngineChoice::Auto, &Operation::ALL, &f, &mut set);
+    assert_eq!(
+        plan.engine_for(Operation::Files),
+        Some(EngineKind::Upstream)
+    );
+    assert_eq!(
+        plan.engine_for(Operation::Sockets),
+        Some(EngineKind::Upstream)
+    );
+    let mm = plan.step(Operation::MemoryMap).expect("mm step");
+    assert_eq!(mm.engine, EngineKind::Procfs);
+    assert_eq!(
+        mm.explain(),
+        "mm: procfs (crib passed over: crib kfuncs not present in this kernel (missing from its BTF: bpf_task_from_vpid, bpf_crib_file_from_fd, bpf_iter_crib_file_new, bpf_crib_sock_from_file, bpf_iter_crib_skb_new, bpf_iter_task_vma_new); upstream passed over: program dump_vma was rejected by this kernel's verifier: R1 type=untrusted_ptr_)"
     );
 }

@@ -202,16 +202,32 @@ fn weak_fixture(extra: &[&str]) -> (tempfile::TempDir, object::BpfObject) {
 #[test]
 fn programs_list_their_kfunc_calls_and_tests() {
     let (_t, obj) = weak_fixture(&[]);
-    let prog = |name: &str, section: &str, calls: &[&str], tests: &[&str]| Program {
-        name: name.into(),
-        section: section.into(),
-        autoload: !section.starts_with('?'),
-        calls: calls.iter().map(|s| s.to_string()).collect(),
-        tests: tests.iter().map(|s| s.to_string()).collect(),
+    type Row = (String, String, bool, Vec<String>, Vec<String>);
+    let prog = |name: &str, section: &str, calls: &[&str], tests: &[&str]| -> Row {
+        (
+            name.into(),
+            section.into(),
+            !section.starts_with('?'),
+            calls.iter().map(|s| s.to_string()).collect(),
+            tests.iter().map(|s| s.to_string()).collect(),
+        )
     };
+    let got: Vec<Row> = obj
+        .programs
+        .iter()
+        .map(|p: &Program| {
+            (
+                p.name.clone(),
+                p.section.clone(),
+                p.autoload,
+                p.calls.iter().cloned().collect(),
+                p.tests.iter().cloned().collect(),
+            )
+        })
+        .collect();
     let both = ["bpf_task_from_vpid", "bpf_task_release"];
     assert_eq!(
-        obj.programs,
+        got,
         vec![
             prog("guarded", "syscall", &both, &both),
             prog("unguarded", "syscall", &["bpf_task_from_vpid"], &[]),
@@ -225,6 +241,7 @@ fn programs_list_their_kfunc_calls_and_tests() {
             ),
         ]
     );
+    assert!(obj.programs[2].uses_text && !obj.programs[0].uses_text);
     assert!(!obj.programs[3].autoload);
     assert!(obj.programs[1].calls_unguarded("bpf_task_from_vpid"));
     assert!(!obj.programs[0].calls_unguarded("bpf_task_from_vpid"));

@@ -94,7 +94,13 @@ pub fn dump(a: DumpArgs) -> Result<ExitCode> {
         engines.join(" ")
     );
     for n in &d.info.notes {
-        println!("note: {n}");
+        // The engine choice goes to stderr too, so it is seen where stdout
+        // is a pipe: "crib dump: engine for mm: procfs (upstream passed over: ...)".
+        if n.starts_with(crib_harness::dump::ENGINE_NOTE) {
+            eprintln!("crib dump: {n}");
+        } else {
+            println!("note: {n}");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

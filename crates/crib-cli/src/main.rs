@@ -4,6 +4,7 @@
 
 mod compat;
 mod engine_cmds;
+mod load;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -19,6 +20,9 @@ struct Cli {
 enum Cmd {
     /// Check kernels (BTF) and BPF objects against the kfunc specs.
     Compat(compat::Args),
+    /// Load each program of BPF objects into the running kernel and report
+    /// the verifier's verdict per program.
+    Load(load::Args),
     /// Dump a process's state to image files.
     Dump(engine_cmds::DumpArgs),
     /// Print the contents of an image directory.
@@ -30,6 +34,7 @@ enum Cmd {
 fn main() -> ExitCode {
     let result = match Cli::parse().cmd {
         Cmd::Compat(a) => compat::run(a),
+        Cmd::Load(a) => load::run(a),
         Cmd::Dump(a) => engine_cmds::dump(a),
         Cmd::Show(a) => engine_cmds::show(a),
         Cmd::Restore(a) => engine_cmds::restore(a),

@@ -65,27 +65,6 @@ pub fn open(name: &'static str, bytes: Option<&'static [u8]>) -> BpfResult<OpenO
         })
 }
 
-/// Lines of libbpf output kept from a failed load (the verifier log of a
-/// big program runs to megabytes; its end says what went wrong).
-const LOG_TAIL_LINES: usize = 12;
-
-static LOAD_LOG: std::sync::Mutex<std::collections::VecDeque<String>> =
-    std::sync::Mutex::new(std::collections::VecDeque::new());
-
-fn keep_log_tail(_level: libbpf_rs::PrintLevel, msg: String) {
-    if let Ok(mut log) = LOAD_LOG.lock() {
-        for line in msg.lines() {
-            if log.len() == LOG_TAIL_LINES {
-                log.pop_front();
-            }
-            log.push_back(line.to_string());
-        }
-    }
-}
-
-/// Load an opened object. On failure the error carries the last lines of
-/// libbpf's output (verifier verdict) instead of libbpf printing the whole
-/// verifier log to stderr.
 /// Size the `crib_rb` ring buffer of an opened object (a power of two, at
 /// least a page; the kernel checks). Tests use a small ring to force
 /// resumed batches.
@@ -104,24 +83,12 @@ pub fn size_ring(name: &'static str, open: &mut OpenObject, bytes: u32) -> BpfRe
     })
 }
 
+/// Load an opened object, all or nothing; the error carries the
+/// verifier's reason instead of libbpf printing its whole log to stderr.
+/// Engines use [`super::progload::load_tolerant`] instead, so that one
+/// rejected program costs only its own operation.
 pub fn load(name: &'static str, open: OpenObject) -> BpfResult<Object> {
-    if let Ok(mut log) = LOAD_LOG.lock() {
-        log.clear();
-    }
-    let prev = libbpf_rs::set_print(Some((libbpf_rs::PrintLevel::Warn, keep_log_tail)));
-    let res = open.load();
-    libbpf_rs::set_print(prev);
-    res.map_err(|source| {
-        let tail = LOAD_LOG
-            .lock()
-            .map(|l| l.iter().cloned().collect::<Vec<_>>().join("\n  "))
-            .unwrap_or_default();
-        BpfError::Libbpf {
-            object: name,
-            what: format!("load failed; end of the libbpf/verifier log:\n  {tail}\n "),
-            source,
-        }
-    })
+    super::progload::load_all(name, open)
 }
 
 pub fn prog<'o>(obj: &'o Object, object: &'static str, name: &str) -> BpfResult<Program<'o>> {

@@ -9,6 +9,7 @@
 //! [`CribRestorer`] is the restore side (UDP receive queue).
 
 use super::bpfobj::{self, objects, BpfError, RbObject};
+use super::progload::{self, Rejected};
 use super::wire::{self, WireRecord};
 use super::{
     convert, DumpEngine, EngineError, EngineKind, EngineResult, FilesDump, KernelFeatures,
@@ -17,18 +18,14 @@ use crate::model::{
     Captured, FileKind, FileRecord, MappingRecord, Operation, PipeRecord, Segment, SockAddr,
     SocketRecord, TaskRecord,
 };
-use libbpf_rs::{AsRawLibbpf, MapCore, MapFlags};
+use libbpf_rs::{MapCore, MapFlags};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 const DUMP: &str = "crib_dump";
 const RESTORE: &str = "crib_restore";
 
-/// `BPF_PROG_TYPE_CRIB` of the CRIB patch series: the value after
-/// `BPF_PROG_TYPE_NETFILTER` (32) in 6.12's uapi (patch 0001).
-pub const BPF_PROG_TYPE_CRIB: u32 = 33;
-/// `BPF_PROG_TYPE_SYSCALL`.
-pub const BPF_PROG_TYPE_SYSCALL: u32 = libbpf_sys::BPF_PROG_TYPE_SYSCALL;
+pub use super::progload::{BPF_PROG_TYPE_CRIB, BPF_PROG_TYPE_SYSCALL};
 
 /// The message for kernels without the CRIB kfuncs.
 pub const NO_KFUNCS: &str = "crib kfuncs not present in this kernel";
@@ -72,62 +69,57 @@ pub fn load_as(
     bytes: Option<&'static [u8]>,
     prog_type: u32,
 ) -> Result<RbObject, BpfError> {
-    load_with_ring(name, bytes, prog_type, None)
+    load_with_ring(name, bytes, prog_type, None).map(|(o, _)| o)
 }
 
 /// [`load_as`] with the `crib_rb` ring sized to `ring` bytes (default: the
-/// object's 4 MiB).
+/// object's 4 MiB), program by program: the programs the kernel refuses
+/// are left out and returned with the verifier's reason.
 pub fn load_with_ring(
     name: &'static str,
     bytes: Option<&'static [u8]>,
     prog_type: u32,
     ring: Option<u32>,
-) -> Result<RbObject, BpfError> {
-    let mut open = bpfobj::open(name, bytes)?;
-    if let Some(b) = ring {
-        bpfobj::size_ring(name, &mut open, b)?;
-    }
-    for mut p in open.progs_mut() {
-        let raw = p.as_libbpf_object().as_ptr();
-        // SAFETY: raw is a valid bpf_program of an opened, not yet loaded object.
-        let rc = unsafe { libbpf_sys::bpf_program__set_type(raw, prog_type) };
-        if rc != 0 {
-            return Err(BpfError::Run {
-                object: name,
-                prog: p.name().to_string_lossy().into_owned(),
-                what: format!("cannot set program type {prog_type}"),
-            });
-        }
-        p.set_flags(libbpf_sys::BPF_F_SLEEPABLE);
-    }
+) -> Result<(RbObject, Vec<Rejected>), BpfError> {
     // crib_frame_buf is indexed by CPU (see crib_dump.bpf.c).
     // SAFETY: plain query of /sys/devices/system/cpu/possible.
     let cpus = unsafe { libbpf_sys::libbpf_num_possible_cpus() };
-    if cpus > 0 {
-        for mut m in open.maps_mut() {
-            if m.name() == "crib_frame_buf" {
-                m.set_max_entries(cpus as u32)
-                    .map_err(|source| BpfError::Libbpf {
-                        object: name,
-                        what: "size crib_frame_buf".into(),
-                        source,
-                    })?;
+    let open = || -> Result<libbpf_rs::OpenObject, BpfError> {
+        let mut open = bpfobj::open(name, bytes)?;
+        if let Some(b) = ring {
+            bpfobj::size_ring(name, &mut open, b)?;
+        }
+        progload::set_crib_type(name, &mut open, prog_type, true)?;
+        if cpus > 0 {
+            for mut m in open.maps_mut() {
+                if m.name() == "crib_frame_buf" {
+                    m.set_max_entries(cpus as u32)
+                        .map_err(|source| BpfError::Libbpf {
+                            object: name,
+                            what: "size crib_frame_buf".into(),
+                            source,
+                        })?;
+                }
             }
         }
-    }
-    RbObject::new(name, bpfobj::load(name, open)?)
+        Ok(open)
+    };
+    let t = progload::load_tolerant(name, &open)?;
+    Ok((RbObject::new(name, t.obj)?, t.rejected))
 }
+
+type LoadedObject = (RbObject, LoadedAs, Vec<Rejected>);
 
 /// Load as BPF_PROG_TYPE_CRIB, else as BPF_PROG_TYPE_SYSCALL.
 fn load_crib_object(
     name: &'static str,
     bytes: Option<&'static [u8]>,
     ring: Option<u32>,
-) -> Result<(RbObject, LoadedAs), String> {
+) -> Result<LoadedObject, String> {
     match load_with_ring(name, bytes, BPF_PROG_TYPE_CRIB, ring) {
-        Ok(o) => Ok((o, LoadedAs::Crib)),
+        Ok((o, r)) => Ok((o, LoadedAs::Crib, r)),
         Err(crib_err) => match load_with_ring(name, bytes, BPF_PROG_TYPE_SYSCALL, ring) {
-            Ok(o) => Ok((o, LoadedAs::Syscall)),
+            Ok((o, r)) => Ok((o, LoadedAs::Syscall, r)),
             Err(sys_err) => Err(format!(
                 "as BPF_PROG_TYPE_CRIB: {crib_err}; as BPF_PROG_TYPE_SYSCALL: {sys_err}"
             )),
@@ -151,6 +143,9 @@ fn require_kfuncs(op: Operation) -> EngineResult<()> {
 pub struct CribEngine {
     dump: RbObject,
     loaded_as: LoadedAs,
+    /// Programs this kernel's verifier refused (their operations are
+    /// unsupported, the others run).
+    rejected: Vec<Rejected>,
     page_size: u64,
     /// Sockets read by the last `files` pass (same program), by pid.
     sockets_of: Option<(i32, Vec<SocketRecord>)>,
@@ -165,11 +160,12 @@ impl CribEngine {
     /// ring makes the files and VMA dumps run in resumed batches).
     pub fn open_with_ring(ring: Option<u32>) -> EngineResult<Self> {
         require_kfuncs(Operation::Task)?;
-        let (dump, loaded_as) = load_crib_object(DUMP, objects::CRIB_DUMP, ring)
+        let (dump, loaded_as, rejected) = load_crib_object(DUMP, objects::CRIB_DUMP, ring)
             .map_err(|e| err(Operation::Task, e))?;
         Ok(CribEngine {
             dump,
             loaded_as,
+            rejected,
             page_size: convert::page_size(),
             sockets_of: None,
         })
@@ -187,6 +183,15 @@ impl CribEngine {
         fd: i32,
         queue: u32,
     ) -> EngineResult<Vec<WireRecord>> {
+        if let Some(r) = self.rejected.iter().find(|r| r.prog == prog) {
+            return Err(err(
+                op,
+                format!(
+                    "program {prog} was rejected by this kernel's verifier: {}",
+                    r.reason
+                ),
+            ));
+        }
         let mut ctx = bpfobj::args(pid, fd, queue);
         let res = match prog {
             "crib_dump_files" => self
@@ -272,6 +277,22 @@ fn source_addr(s: &wire::Skb) -> Option<SockAddr> {
 impl DumpEngine for CribEngine {
     fn kind(&self) -> EngineKind {
         EngineKind::Crib
+    }
+
+    fn check(&self, op: Operation) -> Result<(), String> {
+        let prog = match op {
+            Operation::Task => "crib_dump_task",
+            Operation::Files | Operation::Sockets => "crib_dump_files",
+            Operation::MemoryMap => "crib_dump_vmas",
+            Operation::Queues => "crib_dump_queue",
+        };
+        match self.rejected.iter().find(|r| r.prog == prog) {
+            Some(r) => Err(format!(
+                "program {prog} was rejected by this kernel's verifier: {}",
+                r.reason
+            )),
+            None => Ok(()),
+        }
     }
 
     fn task(&mut self, pid: i32) -> EngineResult<TaskRecord> {
@@ -421,7 +442,7 @@ impl CribRestorer {
                 format!("{NO_KFUNCS} (bpf_crib_udp_queue_rcv)"),
             ));
         }
-        let (obj, loaded_as) = load_crib_object(RESTORE, objects::CRIB_RESTORE, None)
+        let (obj, loaded_as, _) = load_crib_object(RESTORE, objects::CRIB_RESTORE, None)
             .map_err(|e| err(Operation::Queues, e))?;
         Ok(CribRestorer { obj, loaded_as })
     }

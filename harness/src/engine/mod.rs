@@ -10,7 +10,9 @@
 //!
 //! Selection is per [`Operation`] ([`Plan::resolve`]):
 //! - `--engine auto`: for each operation the best engine the running kernel
-//!   supports ([`KernelFeatures`], read from BTF, never from the version);
+//!   supports ([`KernelFeatures`], read from BTF, never from the version)
+//!   and that loaded there (a program its verifier refused rules out its
+//!   operation only); each [`Step`] says why better engines were passed over;
 //! - `--engine NAME`: that engine for every operation it implements, procfs
 //!   for the others (upstream BPF has no queue reader); the dump records it.
 //!   A runtime [`EngineError::Unsupported`] (e.g. crib on a stock kernel) is
@@ -28,6 +30,7 @@ pub mod convert;
 pub mod crib;
 pub mod features;
 pub mod procfs;
+pub mod progload;
 pub mod unlinked;
 pub mod upstream;
 pub mod wire;
@@ -171,10 +174,28 @@ pub trait DumpEngine {
         sockets: &mut [SocketRecord],
         pipes: &mut [PipeRecord],
     ) -> EngineResult<()>;
+
+    /// Whether this engine, as loaded on this kernel, can run `op` (`Err`:
+    /// why not, e.g. the verifier refused its program). Checked by
+    /// `--engine auto` before it picks the engine.
+    fn check(&self, _op: Operation) -> Result<(), String> {
+        Ok(())
+    }
 }
 
-/// Open an engine by kind. BPF engineer: replace the two arms below.
+static OPENS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How many times this process opened (loaded) a BPF engine: a dump must
+/// load each engine once, however many operations probe it.
+pub fn bpf_engine_opens() -> usize {
+    OPENS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Open an engine by kind.
 pub fn open_engine(kind: EngineKind) -> EngineResult<Box<dyn DumpEngine>> {
+    if kind != EngineKind::Procfs {
+        OPENS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     match kind {
         EngineKind::Procfs => Ok(Box::new(procfs::ProcfsEngine::new())),
         EngineKind::Upstream => Ok(Box::new(upstream::UpstreamEngine::open()?)),
@@ -210,66 +231,178 @@ pub fn candidates(op: Operation, f: &KernelFeatures) -> Vec<EngineKind> {
     v
 }
 
+/// One operation of a plan: the engine that runs it and why each better
+/// engine was passed over (shown by `crib dump`, kept in the dump's notes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub op: Operation,
+    pub engine: EngineKind,
+    pub passed_over: Vec<(EngineKind, String)>,
+}
+
+impl Step {
+    /// `mm: procfs (crib passed over: ...; upstream passed over: ...)`.
+    pub fn explain(&self) -> String {
+        let mut s = format!("{}: {}", self.op.name(), self.engine);
+        if !self.passed_over.is_empty() {
+            let why: Vec<String> = self
+                .passed_over
+                .iter()
+                .map(|(k, r)| format!("{k} passed over: {r}"))
+                .collect();
+            s.push_str(&format!(" ({})", why.join("; ")));
+        }
+        s
+    }
+}
+
 /// Which engine runs which operation, resolved once per dump.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
-    pub steps: Vec<(Operation, EngineKind)>,
+    pub steps: Vec<Step>,
+}
+
+/// Why `kind` is not a candidate for `op` on a kernel with features `f`.
+fn not_a_candidate(kind: EngineKind, op: Operation, f: &KernelFeatures) -> String {
+    if !kind.implements(op) {
+        return match kind {
+            EngineKind::Upstream => upstream::QUEUES_UNSUPPORTED.to_string(),
+            _ => format!("{kind} has no {} reader", op.name()),
+        };
+    }
+    match kind {
+        EngineKind::Crib => format!(
+            "{} (missing from its BTF: {})",
+            crib::NO_KFUNCS,
+            crib::missing_kfuncs(f).join(", ")
+        ),
+        EngineKind::Upstream => format!(
+            "this kernel's BTF has no {} BPF iterator",
+            match op {
+                Operation::Task => "task",
+                Operation::MemoryMap => "task_vma",
+                _ => "task_file",
+            }
+        ),
+        EngineKind::Procfs => "procfs is always there".into(),
+    }
 }
 
 impl Plan {
-    /// `auto`: the best candidate whose engine can be opened; `Fixed`: that
-    /// engine for every operation.
-    pub fn resolve(choice: EngineChoice, ops: &[Operation], f: &KernelFeatures) -> Plan {
-        // Opening a BPF engine loads programs: probe each kind at most once.
-        let mut usable: Vec<(EngineKind, bool)> = Vec::new();
-        let mut can_open = |k: EngineKind| match usable.iter().find(|(x, _)| *x == k) {
-            Some(&(_, ok)) => ok,
-            None => {
-                let ok = open_engine(k).is_ok();
-                usable.push((k, ok));
-                ok
-            }
-        };
+    /// `auto`: per operation, the best candidate that opens on this kernel
+    /// and can run the operation (its programs passed the verifier);
+    /// `Fixed`: that engine for every operation it implements. Engines are
+    /// opened in `set`, which the dump then uses: a probed engine is loaded
+    /// once, never twice.
+    pub fn resolve(
+        choice: EngineChoice,
+        ops: &[Operation],
+        f: &KernelFeatures,
+        set: &mut EngineSet,
+    ) -> Plan {
         let steps = ops
             .iter()
-            .map(|&op| {
-                let kind = match choice {
-                    EngineChoice::Fixed(k) if k.implements(op) => k,
-                    // A forced engine that has no way to do `op` at all
-                    // (upstream BPF and socket queues): the oracle does it,
-                    // and the dump records which engine ran.
-                    EngineChoice::Fixed(_) => EngineKind::Procfs,
-                    EngineChoice::Auto => candidates(op, f)
-                        .into_iter()
-                        .find(|&k| k == EngineKind::Procfs || can_open(k))
-                        .unwrap_or(EngineKind::Procfs),
-                };
-                (op, kind)
+            .map(|&op| match choice {
+                EngineChoice::Fixed(k) if k.implements(op) => Step {
+                    op,
+                    engine: k,
+                    passed_over: Vec::new(),
+                },
+                // A forced engine that has no way to do `op` at all
+                // (upstream BPF and socket queues): the oracle does it,
+                // and the dump records which engine ran.
+                EngineChoice::Fixed(k) => Step {
+                    op,
+                    engine: EngineKind::Procfs,
+                    passed_over: vec![(k, not_a_candidate(k, op, f))],
+                },
+                EngineChoice::Auto => {
+                    let cands = candidates(op, f);
+                    let mut passed_over = Vec::new();
+                    let mut engine = EngineKind::Procfs;
+                    for k in EngineKind::ALL {
+                        if k == EngineKind::Procfs {
+                            break;
+                        }
+                        if !cands.contains(&k) {
+                            passed_over.push((k, not_a_candidate(k, op, f)));
+                            continue;
+                        }
+                        match set
+                            .get(k)
+                            .map_err(|e| e.to_string())
+                            .and_then(|e| e.check(op))
+                        {
+                            Ok(()) => {
+                                engine = k;
+                                break;
+                            }
+                            Err(why) => passed_over.push((k, why)),
+                        }
+                    }
+                    Step {
+                        op,
+                        engine,
+                        passed_over,
+                    }
+                }
             })
             .collect();
         Plan { steps }
     }
 
     pub fn engine_for(&self, op: Operation) -> Option<EngineKind> {
-        self.steps.iter().find(|(o, _)| *o == op).map(|(_, k)| *k)
+        self.step(op).map(|s| s.engine)
+    }
+
+    pub fn step(&self, op: Operation) -> Option<&Step> {
+        self.steps.iter().find(|s| s.op == op)
     }
 }
 
-/// Opened engines, one instance per kind, reused across operations.
+/// Opened engines, one instance per kind, reused across operations. An
+/// engine that failed to open is not tried again: its error is kept.
 #[derive(Default)]
 pub struct EngineSet {
     open: Vec<Box<dyn DumpEngine>>,
+    failed: Vec<(EngineKind, String)>,
 }
 
 impl EngineSet {
     pub fn get(&mut self, kind: EngineKind) -> EngineResult<&mut dyn DumpEngine> {
+        if let Some((_, why)) = self.failed.iter().find(|(k, _)| *k == kind) {
+            return Err(EngineError::Unsupported {
+                engine: kind,
+                op: "open",
+                reason: why.clone(),
+            });
+        }
         let idx = match self.open.iter().position(|e| e.kind() == kind) {
             Some(i) => i,
-            None => {
-                self.open.push(open_engine(kind)?);
-                self.open.len() - 1
-            }
+            None => match open_engine(kind) {
+                Ok(e) => {
+                    self.open.push(e);
+                    self.open.len() - 1
+                }
+                Err(e) => {
+                    let why = match &e {
+                        EngineError::Unsupported { reason, .. } => reason.clone(),
+                        other => other.to_string(),
+                    };
+                    self.failed.push((kind, why));
+                    return Err(e);
+                }
+            },
         };
         Ok(self.open[idx].as_mut())
+    }
+
+    /// Use `engine` for its kind instead of opening one (tests, and callers
+    /// that keep an engine open across dumps).
+    pub fn insert(&mut self, engine: Box<dyn DumpEngine>) {
+        let kind = engine.kind();
+        self.open.retain(|e| e.kind() != kind);
+        self.failed.retain(|(k, _)| *k != kind);
+        self.open.push(engine);
     }
 }

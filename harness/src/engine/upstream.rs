@@ -9,6 +9,7 @@
 //! with `Captured::Unavailable`, never with an empty queue.
 
 use super::bpfobj::{self, objects, BpfError, RbObject};
+use super::progload;
 use super::wire::WireRecord;
 use super::{
     convert, DumpEngine, EngineError, EngineKind, EngineResult, FilesDump, KernelFeatures,
@@ -27,8 +28,9 @@ pub const QUEUES_UNSUPPORTED: &str = "upstream BPF has no socket-queue or pipe-b
 
 pub struct UpstreamEngine {
     iter: Object,
-    /// Programs not loaded: (program, iterator context type absent from BTF).
-    missing: Vec<(String, &'static str)>,
+    /// Programs not loaded, and why: the iterator target is absent from
+    /// this kernel's BTF, or its verifier refused the program.
+    missing: Vec<(String, String)>,
     /// The SEC("syscall") programs, or why they are not there.
     sys: Result<RbObject, String>,
     /// The kernel filters task iterators by pid (6.1+).
@@ -55,25 +57,43 @@ impl UpstreamEngine {
             ));
         }
         let names = iter_targets();
-        let mut open =
-            bpfobj::open(ITER, objects::CRIB_ITER).map_err(|e| err(Operation::Task, e))?;
-        // Load only the programs whose iterator target this kernel has
-        // (iter/unix is 5.17+, for one): the others report Unsupported.
-        let mut missing = Vec::new();
-        for mut p in open.progs_mut() {
-            let name = p.name().to_string_lossy().into_owned();
-            let target = PROG_TARGETS
-                .iter()
-                .find(|(prog, _)| *prog == name)
-                .map(|(_, t)| *t);
-            if let (Some(t), Some(have)) = (target, names.as_ref()) {
-                if !have.iter().any(|n| n == t) {
+        // Programs whose iterator target this kernel lacks (iter/unix is
+        // 5.17+, for one) are not loaded: they report Unsupported.
+        let mut missing: Vec<(String, String)> = PROG_TARGETS
+            .iter()
+            .filter(|(_, t)| {
+                names
+                    .as_ref()
+                    .is_some_and(|have| !have.iter().any(|n| n == t))
+            })
+            .map(|(p, t)| {
+                (
+                    p.to_string(),
+                    format!("this kernel has no {t} (BPF iterator target of {p})"),
+                )
+            })
+            .collect();
+        let open = || -> Result<libbpf_rs::OpenObject, BpfError> {
+            let mut open = bpfobj::open(ITER, objects::CRIB_ITER)?;
+            for mut p in open.progs_mut() {
+                let name = p.name().to_string_lossy().into_owned();
+                if missing.iter().any(|(m, _)| *m == name) {
                     p.set_autoload(false);
-                    missing.push((name, t));
                 }
             }
-        }
-        let iter = bpfobj::load(ITER, open).map_err(|e| err(Operation::Task, e))?;
+            Ok(open)
+        };
+        // Program by program: one the verifier refuses costs only its own
+        // operation.
+        let t = progload::load_tolerant(ITER, &open).map_err(|e| err(Operation::Task, e))?;
+        missing.extend(t.rejected.into_iter().map(|r| {
+            let why = format!(
+                "program {} was rejected by this kernel's verifier: {}",
+                r.prog, r.reason
+            );
+            (r.prog, why)
+        }));
+        let iter = t.obj;
         // The iterators do the dump; the syscall path is a second reader
         // and its absence must not take them down.
         let sys = if f.task_from_vpid && f.task_vma_iter_kfunc {
@@ -93,11 +113,15 @@ impl UpstreamEngine {
     }
 
     fn load_sys(ring: Option<u32>) -> Result<RbObject, BpfError> {
-        let mut open = bpfobj::open(SYS, objects::CRIB_SYS)?;
-        if let Some(bytes) = ring {
-            bpfobj::size_ring(SYS, &mut open, bytes)?;
-        }
-        let obj = bpfobj::load(SYS, open)?;
+        let open = || -> Result<libbpf_rs::OpenObject, BpfError> {
+            let mut open = bpfobj::open(SYS, objects::CRIB_SYS)?;
+            if let Some(bytes) = ring {
+                bpfobj::size_ring(SYS, &mut open, bytes)?;
+            }
+            Ok(open)
+        };
+        // Both programs or neither: the VMA reader is the reason to have it.
+        let obj = bpfobj::load(SYS, open()?)?;
         RbObject::new(SYS, obj)
     }
 
@@ -154,11 +178,11 @@ impl UpstreamEngine {
         } else {
             0
         };
-        if let Some((_, t)) = self.missing.iter().find(|(p, _)| p == prog) {
+        if let Some((_, why)) = self.missing.iter().find(|(p, _)| p == prog) {
             return Err(EngineError::unsupported(
                 EngineKind::Upstream,
                 op,
-                format!("this kernel has no {t} (BPF iterator target of {prog})"),
+                why.clone(),
             ));
         }
         self.set_config(tgid, !task_iter).map_err(|e| err(op, e))?;
@@ -332,9 +356,30 @@ fn no_such(op: Operation, pid: i32) -> EngineError {
     }
 }
 
+/// The iterator program behind each operation.
+fn prog_for(op: Operation) -> Option<&'static str> {
+    match op {
+        Operation::Task => Some("dump_task"),
+        Operation::Files => Some("dump_file"),
+        Operation::MemoryMap => Some("dump_vma"),
+        Operation::Sockets => Some("dump_file_socks"),
+        Operation::Queues => None,
+    }
+}
+
 impl DumpEngine for UpstreamEngine {
     fn kind(&self) -> EngineKind {
         EngineKind::Upstream
+    }
+
+    fn check(&self, op: Operation) -> Result<(), String> {
+        let Some(prog) = prog_for(op) else {
+            return Err(QUEUES_UNSUPPORTED.into());
+        };
+        match self.missing.iter().find(|(p, _)| p == prog) {
+            Some((_, why)) => Err(why.clone()),
+            None => Ok(()),
+        }
     }
 
     fn task(&mut self, pid: i32) -> EngineResult<TaskRecord> {

@@ -177,11 +177,32 @@ impl ObjectStatus {
 #[derive(Debug, Clone, Serialize)]
 pub struct ObjectReport {
     pub path: String,
-    /// Per kernel: whether the object is predicted to load (no row fails).
+    /// Per kernel: whether the object is predicted to load as a whole
+    /// (every autoloaded program loads).
     pub loads: Vec<bool>,
     pub entries: Vec<ObjectEntry>,
-    /// Its programs: the kfuncs each calls and tests (`bpf_ksym_exists`).
-    pub programs: Vec<Program>,
+    /// Its programs, each with its own prediction per kernel (what a
+    /// program-by-program load, as the harness does, would get).
+    pub programs: Vec<ProgramReport>,
+}
+
+/// One program and its prediction per kernel.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProgramReport {
+    #[serde(flatten)]
+    pub program: Program,
+    /// One per kernel, in the report's kernel order.
+    pub results: Vec<ProgramPrediction>,
+}
+
+/// Whether one program is predicted to load on one kernel, and why not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProgramPrediction {
+    pub loads: bool,
+    /// Empty when it loads: each failing row (kfunc, relocation) or the
+    /// missing iterator target, as a sentence.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
 }
 
 /// Resolve everything `obj` needs on each kernel.
@@ -212,6 +233,27 @@ pub fn analyze(obj: &BpfObject, kernels: &[Kernel], mode: Mode) -> ObjectReport 
             None => rows.push((r.kind, name, r, 1)),
         }
     }
+    // The programs each merged row's relocations belong to.
+    let owners: Vec<Vec<usize>> = rows
+        .iter()
+        .map(|(kind, name, _, _)| {
+            let mut v: Vec<usize> = obj
+                .relos
+                .iter()
+                .filter(|r| r.kind == *kind && core::describe(&obj.btf, r) == *name)
+                .flat_map(|r| {
+                    obj.programs
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, p)| p.owns(&r.section, r.insn_off))
+                        .map(|(i, _)| i)
+                })
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        })
+        .collect();
     // Targets the object also tests for existence.
     let guarded: Vec<String> = rows
         .iter()
@@ -240,18 +282,90 @@ pub fn analyze(obj: &BpfObject, kernels: &[Kernel], mode: Mode) -> ObjectReport 
                 .collect(),
         });
     }
+    let n_kfuncs = obj.kfuncs.len();
+    let programs: Vec<ProgramReport> = obj
+        .programs
+        .iter()
+        .enumerate()
+        .map(|(pi, p)| ProgramReport {
+            program: p.clone(),
+            results: kernels
+                .iter()
+                .enumerate()
+                .map(|(k, kernel)| {
+                    let mut reasons = Vec::new();
+                    for (ei, e) in entries.iter().enumerate() {
+                        let Some(st) = e.results.get(k) else { continue };
+                        let mine = if ei < n_kfuncs {
+                            match st {
+                                // libbpf resolves every extern of the object,
+                                // whichever programs are loaded.
+                                ObjectStatus::Absent { weak: false }
+                                | ObjectStatus::Incompatible { weak: false, .. } => true,
+                                // A weak one left unresolved poisons this
+                                // program's unguarded calls (autoloaded or not).
+                                ObjectStatus::Absent { weak: true }
+                                | ObjectStatus::Incompatible { weak: true, .. }
+                                | ObjectStatus::Poisoned { .. } => p.calls_unguarded(&e.name),
+                                other => other.fails() && p.calls.contains(&e.name),
+                            }
+                        } else {
+                            st.fails() && owners[ei - n_kfuncs].contains(&pi)
+                        };
+                        if mine {
+                            let cell = match st {
+                                ObjectStatus::Absent { weak: true }
+                                | ObjectStatus::Incompatible { weak: true, .. } => {
+                                    ObjectStatus::Poisoned {
+                                        reason: String::new(),
+                                        programs: Vec::new(),
+                                    }
+                                    .cell()
+                                }
+                                other => other.cell(),
+                            };
+                            reasons.push(format!("{} {}: {cell}", e.kind, e.name));
+                        }
+                    }
+                    if let Some(t) = p.iter_target() {
+                        let ctx = format!("bpf_iter__{t}");
+                        if kernel.btf.find_one(&ctx, &[Kind::Struct]).is_none() {
+                            reasons.push(format!(
+                                "iterator target {t}: this kernel has no struct {ctx}"
+                            ));
+                        }
+                    }
+                    ProgramPrediction {
+                        loads: reasons.is_empty(),
+                        reasons,
+                    }
+                })
+                .collect(),
+        })
+        .collect();
     let loads = (0..kernels.len())
         .map(|k| {
-            !entries
-                .iter()
-                .any(|e| e.results.get(k).is_some_and(ObjectStatus::fails))
+            let object_level = entries[..n_kfuncs].iter().any(|e| {
+                matches!(
+                    e.results.get(k),
+                    Some(
+                        ObjectStatus::Absent { weak: false }
+                            | ObjectStatus::Incompatible { weak: false, .. }
+                    )
+                )
+            });
+            !object_level
+                && programs
+                    .iter()
+                    .filter(|p| p.program.autoload)
+                    .all(|p| p.results.get(k).is_some_and(|r| r.loads))
         })
         .collect();
     ObjectReport {
         path: obj.path.display().to_string(),
         loads,
         entries,
-        programs: obj.programs.clone(),
+        programs,
     }
 }
 

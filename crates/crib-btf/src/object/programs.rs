@@ -42,9 +42,34 @@ pub struct Program {
     pub calls: BTreeSet<String>,
     /// Extern symbols whose address it loads (`bpf_ksym_exists(x)`, `if (x)`).
     pub tests: BTreeSet<String>,
+    /// Its bytes in its section: CO-RE relocations are attributed by offset.
+    #[serde(skip)]
+    pub range: (u64, u64),
+    /// It references `.text` (subprograms), whose relocations it then gets.
+    #[serde(skip)]
+    pub uses_text: bool,
 }
 
 impl Program {
+    /// Whether the instruction at byte `insn_off` of `section` is this
+    /// program's (or one of the `.text` subprograms it may call).
+    pub fn owns(&self, section: &str, insn_off: u32) -> bool {
+        if section == ".text" {
+            return self.uses_text;
+        }
+        let off = u64::from(insn_off);
+        section == self.section && off >= self.range.0 && off < self.range.1
+    }
+
+    /// The iterator target of an `iter/NAME` (or `iter.s/NAME`) section:
+    /// the kernel must have `struct bpf_iter__NAME` to attach it.
+    pub fn iter_target(&self) -> Option<&str> {
+        let s = self.section.trim_start_matches('?');
+        s.strip_prefix("iter/")
+            .or_else(|| s.strip_prefix("iter.s/"))
+            .filter(|t| !t.is_empty())
+    }
+
     /// Calls `name` without also testing its address.
     pub fn calls_unguarded(&self, name: &str) -> bool {
         self.calls.contains(name) && !self.tests.contains(name)
@@ -104,7 +129,7 @@ pub fn programs(elf: &::object::File) -> Result<Vec<Program>, LoadProblem> {
                 classify(&mut refs[i], &sym, data.get(off as usize).copied(), text);
             }
         }
-        for ((_, _, name), mut r) in funcs.into_iter().zip(refs) {
+        for ((start, end, name), mut r) in funcs.into_iter().zip(refs) {
             if r.uses_text {
                 r.calls.extend(text_refs.calls.iter().cloned());
                 r.tests.extend(text_refs.tests.iter().cloned());
@@ -115,6 +140,8 @@ pub fn programs(elf: &::object::File) -> Result<Vec<Program>, LoadProblem> {
                 autoload: !sec_name.starts_with('?'),
                 calls: r.calls,
                 tests: r.tests,
+                range: (start, end),
+                uses_text: r.uses_text,
             });
         }
     }
