@@ -62,15 +62,9 @@ fn version_key(pkg: &str) -> Vec<u64> {
         .collect()
 }
 
-/// `~/.cache/crib-kit/kernels` (or `$CRIB_KIT_CACHE/kernels`).
+/// `kernels/` of the kit's cache ([`crate::cache::root`]).
 pub fn cache_root() -> PathBuf {
-    if let Some(dir) = std::env::var_os("CRIB_KIT_CACHE") {
-        return PathBuf::from(dir).join("kernels");
-    }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/root"));
-    home.join(".cache/crib-kit/kernels")
+    crate::cache::root().join("kernels")
 }
 
 /// The newest cached kernel of `series`, if one is complete.

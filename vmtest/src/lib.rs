@@ -9,6 +9,8 @@
 //! - [`config`]: `vmtest.toml` targets and suite.
 //! - [`report`]: results, summary table, JUnit XML.
 
+pub mod accel;
+pub mod cache;
 pub mod config;
 pub mod cpio;
 pub mod debian;
@@ -28,6 +30,6 @@ pub mod vng;
 pub use error::{Error, Result};
 pub use job::{GuestCommand, Job};
 pub use kernel::Kernel;
-pub use qemu::{Accel, Machine};
+pub use qemu::{Accel, Machine, TcgThread};
 pub use report::{BootOutcome, BootReport, CommandResult, Status};
 pub use runner::RunOptions;

@@ -36,12 +36,50 @@ impl std::str::FromStr for Accel {
     }
 }
 
+/// How TCG maps guest vCPUs onto host threads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum TcgThread {
+    /// One host thread per vCPU (`-accel tcg,thread=multi`, QEMU's default
+    /// on x86 hosts). Cross-modifying code is not coherent between vCPUs:
+    /// a kernel patching its text (jump labels, static calls, alternatives)
+    /// while another vCPU runs it can die with `Oops: int3`.
+    Multi,
+    /// All vCPUs round-robin on one host thread (`thread=single`): guest
+    /// code patching is seen by every vCPU at once. The default: see
+    /// docs/architecture.md, "Boot reliability", for the soak figures.
+    #[default]
+    Single,
+}
+
+impl TcgThread {
+    pub fn name(self) -> &'static str {
+        match self {
+            TcgThread::Multi => "multi",
+            TcgThread::Single => "single",
+        }
+    }
+}
+
+impl std::str::FromStr for TcgThread {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "multi" => Ok(TcgThread::Multi),
+            "single" => Ok(TcgThread::Single),
+            _ => Err(format!("unknown TCG threading `{s}` (single, multi)")),
+        }
+    }
+}
+
 /// Machine shape of one boot.
 #[derive(Clone, Debug)]
 pub struct Machine {
     pub memory_mib: u32,
     pub cpus: u32,
     pub accel: Accel,
+    /// TCG only: how vCPUs map onto host threads.
+    pub tcg_thread: TcgThread,
     /// Appended to our own kernel command line.
     pub cmdline: String,
 }
@@ -52,6 +90,7 @@ impl Default for Machine {
             memory_mib: 1024,
             cpus: 2,
             accel: Accel::Tcg,
+            tcg_thread: TcgThread::default(),
             cmdline: String::new(),
         }
     }
@@ -84,7 +123,12 @@ pub fn command(kernel: &Kernel, m: &Machine, p: &Paths) -> Command {
     c.args(["-machine", "pc"]);
     match m.accel {
         Accel::Kvm => c.args(["-accel", "kvm", "-cpu", "host"]),
-        Accel::Tcg => c.args(["-accel", "tcg", "-cpu", "max"]),
+        Accel::Tcg => c.args([
+            "-accel",
+            &format!("tcg,thread={}", m.tcg_thread.name()),
+            "-cpu",
+            "max",
+        ]),
     };
     c.arg("-m").arg(format!("{}M", m.memory_mib));
     c.arg("-smp").arg(m.cpus.to_string());

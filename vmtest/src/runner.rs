@@ -8,7 +8,7 @@ use crate::job::Job;
 use crate::kernel::Kernel;
 use crate::process::GroupChild;
 use crate::protocol::{self, Event};
-use crate::qemu::{self, Accel, Machine};
+use crate::qemu::{self, Machine};
 use crate::report::{tail_text, BootOutcome, BootReport, CommandResult, Status, SKIP_EXIT_CODE};
 use crate::splat::{Detector, Splat};
 use std::collections::BTreeMap;
@@ -31,6 +31,10 @@ pub struct RunOptions {
     pub detector: Arc<Detector>,
     /// Print progress lines to stderr.
     pub progress: bool,
+    /// Give up when the console has printed nothing for this long after
+    /// QEMU started (a hung KVM guest prints nothing at all; the probe
+    /// boot uses it so that a hang costs seconds, not the boot timeout).
+    pub silent_console_timeout: Option<Duration>,
 }
 
 /// Added to each command's own timeout before the host gives up on the
@@ -275,12 +279,20 @@ fn run(kernel: &Kernel, job: Option<&Job>, opts: &RunOptions) -> Result<BootRepo
     let mut host_timeout = false;
     let mut qemu_exit: Option<std::process::ExitStatus> = None;
     let mut last_finished: Option<String> = None;
+    let mut silent_console = false;
 
     loop {
         let now = Instant::now();
         if now >= deadline {
             host_timeout = !done;
             break;
+        }
+        if let Some(t) = opts.silent_console_timeout {
+            let quiet = console.lock().map(|c| c.is_empty()).unwrap_or(false);
+            if quiet && writer.is_none() && now - start >= t {
+                silent_console = true;
+                break;
+            }
         }
         let wait = (deadline - now).min(Duration::from_millis(100));
         match rx.recv_timeout(wait) {
@@ -564,7 +576,12 @@ fn run(kernel: &Kernel, job: Option<&Job>, opts: &RunOptions) -> Result<BootRepo
     } else if let Some(text) = fatal_init {
         BootOutcome::InitFailed { detail: text }
     } else if ready_at.is_none() {
-        let detail = if host_timeout {
+        let detail = if silent_console {
+            format!(
+                "no console output within {}s of QEMU's start (the guest never ran)",
+                opts.silent_console_timeout.unwrap_or_default().as_secs()
+            )
+        } else if host_timeout {
             format!(
                 "no READY from the guest init within {}s",
                 opts.boot_timeout.as_secs()
@@ -656,67 +673,6 @@ pub fn split_console(text: &str) -> Vec<(Option<String>, String)> {
         }
     }
     out
-}
-
-/// Is `accel` usable here? KVM is only trusted after a probe boot reaches
-/// the guest init; a broken one (a software hypervisor) fails fast on its
-/// QEMU error line.
-pub fn probe_accel(kernel: &Kernel, accel: Accel, out_dir: &Path) -> Result<(bool, String)> {
-    if accel == Accel::Kvm {
-        if let Err(e) = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open("/dev/kvm")
-        {
-            return Ok((false, format!("/dev/kvm: {e}")));
-        }
-    }
-    let opts = RunOptions {
-        machine: Machine {
-            accel,
-            memory_mib: 256,
-            cpus: 1,
-            cmdline: String::new(),
-        },
-        boot_timeout: Duration::from_secs(20),
-        out_dir: out_dir.to_path_buf(),
-        detector: Arc::new(Detector::new()),
-        progress: false,
-    };
-    let r = probe(kernel, &opts)?;
-    Ok(match r.outcome {
-        BootOutcome::Ok => (
-            true,
-            format!("probe boot reached init in {:.1}s", r.total_seconds),
-        ),
-        other => (
-            false,
-            match other {
-                BootOutcome::NeverStarted { detail }
-                | BootOutcome::Died { detail }
-                | BootOutcome::InitFailed { detail } => detail,
-                BootOutcome::Ok => String::new(),
-            },
-        ),
-    })
-}
-
-/// The accelerator to use: `forced` if given, else KVM if a probe boot with
-/// it works, else TCG. Returns the choice and why.
-pub fn choose_accel(
-    kernel: &Kernel,
-    forced: Option<Accel>,
-    out_dir: &Path,
-) -> Result<(Accel, String)> {
-    if let Some(a) = forced {
-        return Ok((a, "forced by --accel".into()));
-    }
-    let (ok, why) = probe_accel(kernel, Accel::Kvm, &out_dir.join("kvm-probe"))?;
-    Ok(if ok {
-        (Accel::Kvm, format!("KVM works ({why})"))
-    } else {
-        (Accel::Tcg, format!("KVM unusable ({why}); using TCG"))
-    })
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ pub fn out_dir(test: &str) -> PathBuf {
 pub fn options(test: &str, boot_timeout: u64) -> RunOptions {
     RunOptions {
         machine: Machine {
+            tcg_thread: crib_vmtest::TcgThread::default(),
             accel: Accel::Tcg,
             memory_mib: 512,
             cpus: 2,
@@ -36,6 +37,7 @@ pub fn options(test: &str, boot_timeout: u64) -> RunOptions {
         out_dir: out_dir(test),
         detector: Arc::new(Detector::new()),
         progress: true,
+        silent_console_timeout: None,
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod compat;
 mod dump;
+mod soak;
 mod vm;
 
 use anyhow::Result;

@@ -21,7 +21,7 @@ pub struct Args {
     /// Run only these VM lanes (repeatable; default: all).
     #[arg(long = "lane", value_name = "NAME")]
     pub lanes: Vec<String>,
-    /// Skip the BPF load matrix (debian-6.1, debian-6.12, patched vs `crib compat`).
+    /// Skip the BPF load matrix (host, debian-6.1, debian-6.12, patched vs `crib compat`).
     #[arg(long)]
     pub no_matrix: bool,
 }

@@ -33,11 +33,12 @@ pub struct Args {
     #[arg(long, conflicts_with_all = ["targets", "matrix"])]
     pub kernel: Option<String>,
     /// Targets of vmtest.toml to run (repeatable; default: [defaults] targets;
-    /// with --matrix: debian-6.1, debian-6.12, patched).
+    /// with --matrix: host, debian-6.1, debian-6.12, patched).
     #[arg(long = "target", value_name = "NAME")]
     pub targets: Vec<String>,
-    /// Boot debian-6.1, debian-6.12 and patched; try to load every BPF
-    /// object in each and compare with `crib compat`'s prediction.
+    /// On the host kernel and in boots of debian-6.1, debian-6.12 and
+    /// patched, load every program of every BPF object and compare each
+    /// verdict with `crib compat`'s prediction.
     #[arg(long)]
     pub matrix: bool,
     /// Which runner boots the kernel.

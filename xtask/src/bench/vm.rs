@@ -25,6 +25,19 @@ pub struct Args {
     /// Only time our runner (no virtme-ng).
     #[arg(long)]
     pub no_vng: bool,
+    /// Instead of timing: boot each kernel N times and count failed boots
+    /// (kernels: --soak-kernel, default debian-6.1, debian-6.12, patched).
+    #[arg(long, value_name = "N")]
+    pub soak: Option<usize>,
+    /// Kernels of the soak (repeatable).
+    #[arg(long = "soak-kernel", value_name = "KERNEL")]
+    pub soak_kernels: Vec<String>,
+    /// vCPUs of the soak's guests.
+    #[arg(long, default_value_t = 2)]
+    pub cpus: u32,
+    /// TCG threading of the soak's guests: single | multi.
+    #[arg(long, default_value = "single")]
+    pub tcg_thread: String,
 }
 
 impl Default for Args {
@@ -34,6 +47,10 @@ impl Default for Args {
             reps: 3,
             accel: "auto".into(),
             no_vng: false,
+            soak: None,
+            soak_kernels: Vec::new(),
+            cpus: 2,
+            tcg_thread: "single".into(),
         }
     }
 }
@@ -77,6 +94,26 @@ fn record(s: &mut Samples, r: &BootReport, who: &str) -> Result<()> {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    let forced = match args.accel.as_str() {
+        "auto" => None,
+        a => Some(a.parse().map_err(anyhow::Error::msg)?),
+    };
+    if let Some(boots) = args.soak {
+        let kernels = if args.soak_kernels.is_empty() {
+            ["debian-6.1", "debian-6.12", "patched"]
+                .map(String::from)
+                .to_vec()
+        } else {
+            args.soak_kernels.clone()
+        };
+        return super::soak::run(super::soak::Soak {
+            boots,
+            kernels,
+            cpus: args.cpus,
+            tcg_thread: args.tcg_thread.parse().map_err(anyhow::Error::msg)?,
+            accel: forced,
+        });
+    }
     if args.reps == 0 {
         bail!("--reps must be at least 1");
     }
@@ -87,10 +124,6 @@ pub fn run(args: Args) -> Result<()> {
     }
     let kernel: Kernel = resolve_kernel(&args.kernel, &clock)?;
     let dir = crate::vmtest::output::new_run_dir("bench-vm")?;
-    let forced = match args.accel.as_str() {
-        "auto" => None,
-        a => Some(a.parse().map_err(anyhow::Error::msg)?),
-    };
     let (accel, _) = pick_accel(forced, &kernel, &dir, &clock)?;
     let machine = Machine {
         accel,
@@ -117,6 +150,7 @@ pub fn run(args: Args) -> Result<()> {
             out_dir: dir.join(format!("qemu-{i}")),
             detector: Arc::clone(&det),
             progress: false,
+            silent_console_timeout: None,
         };
         record(
             &mut ours,

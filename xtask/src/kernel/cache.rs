@@ -3,17 +3,9 @@
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
-/// `$CRIB_KIT_CACHE`, else `$XDG_CACHE_HOME/crib-kit`, else
-/// `~/.cache/crib-kit`.
+/// The kit's cache directory (`crib_vmtest::cache::root`).
 pub fn root() -> Result<PathBuf> {
-    if let Some(p) = std::env::var_os("CRIB_KIT_CACHE") {
-        return Ok(PathBuf::from(p));
-    }
-    if let Some(p) = std::env::var_os("XDG_CACHE_HOME") {
-        return Ok(PathBuf::from(p).join("crib-kit"));
-    }
-    let home = std::env::var_os("HOME").context("neither CRIB_KIT_CACHE nor HOME is set")?;
-    Ok(PathBuf::from(home).join(".cache/crib-kit"))
+    Ok(crib_vmtest::cache::root())
 }
 
 /// Paths inside the cache.

@@ -221,17 +221,25 @@ fn prepare(plans: &mut [Resolved], no_build: bool, clock: &Clock) -> Result<()> 
     Ok(())
 }
 
-/// Accelerator for this run: forced, or probed once on `kernel`.
+/// Accelerator for this run: forced, cached for this machine boot, or
+/// probed once on `kernel`.
 pub fn pick_accel(
     forced: Option<Accel>,
     kernel: &Kernel,
     run_dir: &Path,
     clock: &Clock,
 ) -> Result<(Accel, String)> {
-    if forced.is_none() {
-        clock.say("probing KVM (a short boot; falls back to TCG)");
+    if forced.is_none()
+        && crib_vmtest::accel::cached(
+            &crib_vmtest::accel::cache_file(),
+            &crib_vmtest::accel::ProbeKey::current(),
+        )
+        .is_none()
+    {
+        clock.say("probing KVM once for this machine boot (a short boot; falls back to TCG)");
     }
-    let (a, why) = runner::choose_accel(kernel, forced, run_dir)?;
+    let (a, why) =
+        crib_vmtest::accel::choose(kernel, forced, run_dir, &crib_vmtest::accel::cache_file())?;
     clock.say(&format!("accelerator: {} ({why})", a.name()));
     Ok((a, why))
 }
@@ -257,6 +265,7 @@ pub fn boot_one(
     det: &Arc<Detector>,
 ) -> Result<BootReport> {
     let machine = Machine {
+        tcg_thread: crib_vmtest::TcgThread::default(),
         memory_mib: plan.memory_mib,
         cpus: plan.cpus,
         accel,
@@ -272,6 +281,7 @@ pub fn boot_one(
                 out_dir: dir.to_path_buf(),
                 detector: Arc::clone(det),
                 progress: true,
+                silent_console_timeout: None,
             },
         )?,
         Runner::Vng => {

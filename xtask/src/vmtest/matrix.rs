@@ -1,9 +1,11 @@
-//! `cargo xtask vmtest --matrix`: boot debian-6.1, debian-6.12 and the
-//! patched kernel; in each, load every compiled BPF object (`target/bpf/`,
-//! built by crib-harness) with `crib-vmtest-load`; compare with
-//! `crib compat`'s static prediction for the same kernel and object
-//! (`objects[].loads` of its JSON). Any disagreement, or a kernel that
-//! could not be booted, fails the run.
+//! `cargo xtask vmtest --matrix`: on the host kernel and in a boot of each
+//! of debian-6.1, debian-6.12 and the patched kernel, load every program of
+//! every compiled BPF object (`target/bpf/`, built by crib-harness) alone
+//! with `crib load`, and compare each verdict with `crib compat`'s static
+//! prediction for that program on that kernel (`objects[].programs[]
+//! .results` of its JSON). Any disagreement, or a kernel that could not be
+//! checked, fails the run and names the object, program, kernel and the
+//! verifier's reason.
 
 use super::lanes::{boot_one, job_for, pick_accel, resolve_kernel};
 use super::output::{self, Clock};
@@ -11,26 +13,29 @@ use super::{build, Args};
 use anyhow::{bail, Context, Result};
 use crib_vmtest::config::{self, Config};
 use crib_vmtest::splat::Detector;
-use crib_vmtest::{GuestCommand, Kernel, Status};
+use crib_vmtest::{GuestCommand, Status};
 use serde::Serialize;
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The kernels of the matrix (targets of vmtest.toml, or built-in defaults).
-pub const MATRIX_KERNELS: &[&str] = &["debian-6.1", "debian-6.12", "patched"];
+/// The kernels of the matrix: `host` is the running kernel (no boot), the
+/// others are targets of vmtest.toml (or built-in kernel names).
+pub const MATRIX_KERNELS: &[&str] = &["host", "debian-6.1", "debian-6.12", "patched"];
 
-#[derive(Serialize, Clone)]
-struct Cell {
-    object: String,
-    kernel: String,
-    /// `crib compat` says the object is compatible with the kernel.
-    predicted: Option<bool>,
-    prediction_note: String,
-    /// The object loaded (verifier passed) in the booted kernel.
-    loaded: Option<bool>,
-    load_note: String,
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct Cell {
+    pub object: String,
+    pub program: String,
+    pub kernel: String,
+    /// `crib compat` predicts the program loads on the kernel.
+    pub predicted: Option<bool>,
+    pub prediction_note: String,
+    /// The program loaded (verifier passed) on the kernel.
+    pub loaded: Option<bool>,
+    pub load_note: String,
 }
 
 impl Cell {
@@ -66,62 +71,158 @@ fn short(p: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// `crib compat --kernel k=IMAGE --object O --format json`: the object's
-/// `loads[0]` (the checker's per-kernel load prediction, docs/compat-json.md);
-/// None (with the reason) when the checker could not answer.
-fn predict(crib: &Path, kernel: &Kernel, obj: &Path, save: &Path) -> (Option<bool>, String) {
-    let out = Command::new(crib)
-        .current_dir(crate::workspace_root())
-        .arg("compat")
-        .arg("--kernel")
-        .arg(format!("k={}", kernel.image.display()))
-        .arg("--object")
-        .arg(obj)
-        .args(["--format", "json"])
-        .output();
-    let o = match out {
-        Err(e) => return (None, format!("running {}: {e}", crib.display())),
-        Ok(o) => o,
-    };
+/// One program's prediction: (object, program) -> (loads, reasons).
+type Predictions = Vec<(String, String, bool, String)>;
+
+/// `crib compat --kernel KERNEL --object O... --format json`, per program.
+fn predict(crib: &Path, kernel: &str, objs: &[PathBuf], save: &Path) -> Result<Predictions> {
+    let mut c = Command::new(crib);
+    c.current_dir(crate::workspace_root())
+        .args(["compat", "--kernel", kernel, "--format", "json"]);
+    for o in objs {
+        c.arg("--object").arg(o);
+    }
+    let o = c
+        .output()
+        .with_context(|| format!("running {}", crib.display()))?;
     let _ = std::fs::write(save, &o.stdout);
     if !matches!(o.status.code(), Some(0) | Some(1)) {
-        return (
-            None,
-            format!(
-                "crib compat failed: {}",
-                String::from_utf8_lossy(&o.stderr).trim()
-            ),
+        bail!(
+            "crib compat --kernel {kernel} failed: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
         );
     }
-    let v: serde_json::Value = match serde_json::from_slice(&o.stdout) {
-        Ok(v) => v,
-        Err(e) => return (None, format!("crib compat json: {e}")),
-    };
-    match v["objects"][0]["loads"][0].as_bool() {
-        Some(true) => (Some(true), "predicted to load".into()),
-        Some(false) => {
-            // Name the first entry that fails, for the report.
-            let why = v["objects"][0]["entries"]
+    let v: Value = serde_json::from_slice(&o.stdout).context("crib compat json")?;
+    parse_predictions(&v)
+}
+
+/// The per-program predictions of a `crib compat` JSON report (one kernel).
+pub fn parse_predictions(v: &Value) -> Result<Predictions> {
+    let mut out = Vec::new();
+    for o in v["objects"]
+        .as_array()
+        .context("crib compat json: no objects")?
+    {
+        let obj = short(Path::new(o["path"].as_str().unwrap_or_default()));
+        for p in o["programs"]
+            .as_array()
+            .context("crib compat json: no programs")?
+        {
+            let r = &p["results"][0];
+            let loads = r["loads"]
+                .as_bool()
+                .with_context(|| format!("crib compat json: {obj}: no results[0].loads"))?;
+            let why: Vec<&str> = r["reasons"]
                 .as_array()
-                .and_then(|es| {
-                    es.iter().find(|e| {
-                        let st = e["results"][0]["status"].as_str().unwrap_or("");
-                        !matches!(st, "ok" | "not_found")
-                    })
-                })
-                .map(|e| {
-                    format!(
-                        "{} {}: {}",
-                        e["kind"].as_str().unwrap_or(""),
-                        e["name"].as_str().unwrap_or(""),
-                        e["results"][0]["status"].as_str().unwrap_or("")
-                    )
-                })
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
                 .unwrap_or_default();
-            (Some(false), format!("predicted not to load ({why})"))
+            out.push((
+                obj.clone(),
+                p["name"].as_str().unwrap_or_default().to_string(),
+                loads,
+                why.join("; "),
+            ));
         }
-        None => (None, "crib compat json has no objects[0].loads[0]".into()),
     }
+    Ok(out)
+}
+
+/// `crib load --json` output -> (object, program) -> (loaded, reason).
+pub fn parse_loads(text: &str) -> Result<Vec<(String, String, bool, String)>> {
+    let start = text.find('{').context("no JSON in the loader's output")?;
+    let v: Value = serde_json::from_str(&text[start..]).context("crib load json")?;
+    let mut out = Vec::new();
+    for o in v["objects"]
+        .as_array()
+        .context("crib load json: no objects")?
+    {
+        let obj = short(Path::new(o["path"].as_str().unwrap_or_default()));
+        for p in o["programs"]
+            .as_array()
+            .context("crib load json: no programs")?
+        {
+            let loaded = p["loaded"].as_bool().context("crib load json: no loaded")?;
+            let note = match p["reason"].as_str() {
+                Some(r) => format!("verifier: {r}"),
+                None => format!("loaded as {}", p["prog_type"].as_str().unwrap_or("?")),
+            };
+            out.push((
+                obj.clone(),
+                p["name"].as_str().unwrap_or_default().to_string(),
+                loaded,
+                note,
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Cells of one kernel from its predictions and loads (either may be an
+/// error: then every cell of that side is unknown, with the reason).
+fn cells_for(
+    kernel: &str,
+    objs: &[PathBuf],
+    predicted: &Result<Predictions>,
+    loaded: &Result<Vec<(String, String, bool, String)>>,
+) -> Vec<Cell> {
+    let mut keys: Vec<(String, String)> = Vec::new();
+    for side in [predicted.as_ref().ok(), loaded.as_ref().ok()]
+        .into_iter()
+        .flatten()
+    {
+        for (o, p, _, _) in side {
+            if !keys.contains(&(o.clone(), p.clone())) {
+                keys.push((o.clone(), p.clone()));
+            }
+        }
+    }
+    if keys.is_empty() {
+        keys = objs.iter().map(|o| (short(o), "*".to_string())).collect();
+    }
+    let side = |s: &Result<Vec<(String, String, bool, String)>>, o: &str, p: &str| match s {
+        Ok(v) => match v.iter().find(|(a, b, _, _)| a == o && b == p) {
+            Some((_, _, yes, note)) => (Some(*yes), note.clone()),
+            None => (None, "not reported".into()),
+        },
+        Err(e) => (None, format!("{e:#}")),
+    };
+    keys.into_iter()
+        .map(|(o, p)| {
+            let (predicted, prediction_note) = side(predicted, &o, &p);
+            let (loaded, load_note) = side(loaded, &o, &p);
+            Cell {
+                object: o,
+                program: p,
+                kernel: kernel.to_string(),
+                predicted,
+                prediction_note,
+                loaded,
+                load_note,
+            }
+        })
+        .collect()
+}
+
+/// `crib load --json OBJ...` on the host kernel.
+fn host_loads(crib: &Path, objs: &[PathBuf]) -> Result<Vec<(String, String, bool, String)>> {
+    let o = Command::new(crib)
+        .arg("load")
+        .arg("--json")
+        .args(objs)
+        .output()
+        .with_context(|| format!("running {} load", crib.display()))?;
+    if !matches!(o.status.code(), Some(0) | Some(1)) {
+        bail!(
+            "crib load failed on the host: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        );
+    }
+    parse_loads(&String::from_utf8_lossy(&o.stdout))
+}
+
+fn host_label() -> String {
+    let rel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!("host ({})", rel.trim())
 }
 
 pub fn run(args: &Args) -> Result<()> {
@@ -129,15 +230,12 @@ pub fn run(args: &Args) -> Result<()> {
     let root = crate::workspace_root();
     build::ensure_tools(args.runner, true)?;
     if !args.no_build {
-        build::build_packages(&["crib-harness", "crib-cli", "crib-vmtest"], &clock)?;
+        build::build_packages(&["crib-harness", "crib-cli"], &clock)?;
     }
     let objs = objects(&root)?;
     let crib = root.join("target/debug/crib");
-    let loader = root.join("target/debug/crib-vmtest-load");
-    for p in [&crib, &loader] {
-        if !p.is_file() {
-            bail!("{} is missing (build without --no-build)", p.display());
-        }
+    if !crib.is_file() {
+        bail!("{} is missing (build without --no-build)", crib.display());
     }
     let cfg_path = if args.config.is_absolute() {
         args.config.clone()
@@ -161,7 +259,22 @@ pub fn run(args: &Args) -> Result<()> {
         names.len(),
         run_dir.display()
     ));
+    let mut labels = Vec::new();
     for name in &names {
+        let dir = run_dir.join(name);
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        if name == "host" {
+            let label = host_label();
+            clock.say(&format!(
+                "{label}: predicting and loading on the running kernel"
+            ));
+            let predicted = predict(&crib, "sys", &objs, &dir.join("compat.json"));
+            let loaded = host_loads(&crib, &objs);
+            cells.extend(cells_for(&label, &objs, &predicted, &loaded));
+            labels.push(label);
+            continue;
+        }
+        labels.push(name.clone());
         let target = cfg.target(name).cloned().unwrap_or(config::Target {
             name: name.to_string(),
             kernel: name.to_string(),
@@ -176,20 +289,13 @@ pub fn run(args: &Args) -> Result<()> {
             Ok(k) => k,
             Err(e) => {
                 clock.say(&format!("{name}: cannot get the kernel: {e:#}"));
-                for o in &objs {
-                    cells.push(Cell {
-                        object: short(o),
-                        kernel: name.to_string(),
-                        predicted: None,
-                        prediction_note: String::new(),
-                        loaded: None,
-                        load_note: format!("kernel unavailable: {e:#}"),
-                    });
-                }
+                let none: Result<Predictions> = Err(anyhow::anyhow!("kernel unavailable: {e:#}"));
+                let nl: Result<Vec<_>> = Err(anyhow::anyhow!("kernel unavailable: {e:#}"));
+                cells.extend(cells_for(name, &objs, &none, &nl));
                 continue;
             }
         };
-        let (a, why) = match &accel {
+        let (a, _) = match &accel {
             Some(x) => x.clone(),
             None => {
                 let x = pick_accel(args.forced_accel()?, &kernel, &run_dir, &clock)?;
@@ -197,63 +303,67 @@ pub fn run(args: &Args) -> Result<()> {
                 x
             }
         };
-        let _ = why;
-        let dir = run_dir.join(name);
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let mut plan = cfg.resolve(&target);
         plan.commands = objs
             .iter()
             .map(|o| GuestCommand {
                 name: format!("load/{}", short(o)),
-                command: format!("{} {}", loader.display(), o.display()),
-                timeout: Duration::from_secs(120),
+                command: format!("{} load --json {}", crib.display(), o.display()),
+                timeout: Duration::from_secs(180),
             })
             .collect();
         clock.say(&format!("{name}: predicting with crib compat"));
-        let predictions: Vec<(Option<bool>, String)> = objs
-            .iter()
-            .map(|o| {
-                predict(
-                    &crib,
-                    &kernel,
-                    o,
-                    &dir.join(format!("compat-{}.json", short(o))),
-                )
-            })
-            .collect();
+        let predicted = predict(
+            &crib,
+            &format!("k={}", kernel.image.display()),
+            &objs,
+            &dir.join("compat.json"),
+        );
         clock.say(&format!("{name}: booting to load {} object(s)", objs.len()));
         let report = boot_one(args.runner, &kernel, &plan, &job_for(&plan), a, &dir, &det)?;
+        let mut loads = Vec::new();
+        let mut problem = None;
         for (i, o) in objs.iter().enumerate() {
-            let c = report.commands.get(i);
-            let (loaded, note) = match c.map(|c| c.status) {
-                Some(Status::Passed) => (Some(true), first_line(c)),
-                Some(Status::Failed) => (Some(false), first_line(c)),
-                Some(s) => (
-                    None,
-                    format!(
-                        "{}: {}",
-                        s.label(),
-                        c.and_then(|c| c.detail.clone()).unwrap_or_default()
-                    ),
-                ),
-                None => (None, "no result".into()),
-            };
-            cells.push(Cell {
-                object: short(o),
-                kernel: name.to_string(),
-                predicted: predictions[i].0,
-                prediction_note: predictions[i].1.clone(),
-                loaded,
-                load_note: note,
-            });
+            match report.commands.get(i) {
+                Some(c) if matches!(c.status, Status::Passed | Status::Failed) => {
+                    match parse_loads(&c.output) {
+                        Ok(v) => loads.extend(v),
+                        Err(e) => problem = Some(format!("{}: {e:#}", short(o))),
+                    }
+                }
+                Some(c) => {
+                    problem = Some(format!(
+                        "{}: {}: {}",
+                        short(o),
+                        c.status.label(),
+                        c.detail.clone().unwrap_or_default()
+                    ))
+                }
+                None => {
+                    problem = Some(format!(
+                        "{}: no result ({})",
+                        short(o),
+                        report
+                            .boot_problem()
+                            .unwrap_or_else(|| "no command ran".into())
+                    ))
+                }
+            }
         }
+        let loaded = match problem {
+            Some(p) if loads.is_empty() => Err(anyhow::anyhow!(p)),
+            _ => Ok(loads),
+        };
+        cells.extend(cells_for(name, &objs, &predicted, &loaded));
         reports.push(report);
     }
     let (accel_name, accel_why) = accel
         .map(|(a, w)| (a.name().to_string(), w))
-        .unwrap_or_default();
-    output::write_results(&run_dir, &reports, &accel_name, &accel_why, &clock)?;
-    print_matrix(&cells, &objs, &names);
+        .unwrap_or_else(|| ("none".into(), "no VM kernel in this matrix".into()));
+    if !reports.is_empty() {
+        output::write_results(&run_dir, &reports, &accel_name, &accel_why, &clock)?;
+    }
+    print!("{}", render(&cells, &labels));
     std::fs::write(
         run_dir.join("matrix.json"),
         serde_json::to_string_pretty(&cells)?,
@@ -261,8 +371,9 @@ pub fn run(args: &Args) -> Result<()> {
     let bad: Vec<&Cell> = cells.iter().filter(|c| !c.agrees()).collect();
     for c in &bad {
         eprintln!(
-            "  {} on {}: predicted {} ({}), load {} ({})",
+            "  {}/{} on {}: predicted {} ({}), loaded {} ({})",
             c.object,
+            c.program,
             c.kernel,
             yes_no(c.predicted),
             c.prediction_note,
@@ -278,32 +389,11 @@ pub fn run(args: &Args) -> Result<()> {
             run_dir.display()
         );
     }
+    clock.say(&format!(
+        "matrix: {} cells, every program's load agreed with crib compat",
+        cells.len()
+    ));
     Ok(())
-}
-
-/// The loader's verdict line plus, on failure, the verifier's reason (the
-/// last log line before libbpf's END marker that is not the stats line).
-fn first_line(c: Option<&crib_vmtest::CommandResult>) -> String {
-    let Some(c) = c else { return String::new() };
-    let lines: Vec<&str> = c.output.lines().collect();
-    let verdict = lines
-        .iter()
-        .find(|l| l.starts_with("LOADED") || l.starts_with("FAILED"))
-        .map(|l| l.to_string())
-        .unwrap_or_default();
-    let reason = lines
-        .iter()
-        .position(|l| l.contains("-- END PROG LOAD LOG --"))
-        .and_then(|end| {
-            lines[..end]
-                .iter()
-                .rev()
-                .find(|l| !l.starts_with("processed ") && !l.trim().is_empty())
-        });
-    match reason {
-        Some(r) if verdict.starts_with("FAILED") => format!("{verdict} [verifier: {}]", r.trim()),
-        _ => verdict,
-    }
 }
 
 fn yes_no(v: Option<bool>) -> &'static str {
@@ -314,25 +404,35 @@ fn yes_no(v: Option<bool>) -> &'static str {
     }
 }
 
-fn print_matrix(cells: &[Cell], objs: &[PathBuf], kernels: &[String]) {
-    println!("\nBPF load matrix (loaded/predicted; !! = disagreement)");
-    let w = objs
-        .iter()
-        .map(|o| short(o).len())
-        .max()
-        .unwrap_or(6)
-        .max(6);
-    print!("{:<w$}", "object");
-    for k in kernels {
-        print!("  {k:<14}");
+/// The matrix as text: a row per program, a column per kernel,
+/// `loaded/predicted`, `!!` on a disagreement.
+pub fn render(cells: &[Cell], kernels: &[String]) -> String {
+    let mut rows: Vec<(String, String)> = Vec::new();
+    for c in cells {
+        let k = (c.object.clone(), c.program.clone());
+        if !rows.contains(&k) {
+            rows.push(k);
+        }
     }
-    println!();
-    for o in objs {
-        print!("{:<w$}", short(o));
+    let w = rows
+        .iter()
+        .map(|(o, p)| o.len() + p.len() + 1)
+        .max()
+        .unwrap_or(7)
+        .max(7);
+    let mut s =
+        String::from("\nBPF load matrix, per program (loaded/predicted; !! = disagreement)\n");
+    s.push_str(&format!("{:<w$}", "program"));
+    for k in kernels {
+        s.push_str(&format!("  {k:<12}"));
+    }
+    s.push('\n');
+    for (o, p) in &rows {
+        s.push_str(&format!("{:<w$}", format!("{o}/{p}")));
         for k in kernels {
             let c = cells
                 .iter()
-                .find(|c| c.object == short(o) && &c.kernel == k);
+                .find(|c| &c.object == o && &c.program == p && &c.kernel == k);
             let text = match c {
                 Some(c) => format!(
                     "{}/{}{}",
@@ -342,8 +442,55 @@ fn print_matrix(cells: &[Cell], objs: &[PathBuf], kernels: &[String]) {
                 ),
                 None => "-".into(),
             };
-            print!("  {text:<14}");
+            s.push_str(&format!("  {:<w2$}", text, w2 = k.len().max(12)));
         }
-        println!();
+        s.push('\n');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn predictions_and_loads_pair_up_per_program() {
+        let compat = serde_json::json!({"objects": [{"path": "target/bpf/crib_iter.bpf.o", "programs": [
+            {"name": "dump_vma", "results": [{"loads": true}]},
+            {"name": "dump_unix", "results": [{"loads": false, "reasons": ["iterator target unix: no struct bpf_iter__unix"]}]}
+        ]}]});
+        let loads = r#"noise {"kernel": "6.18", "objects": [{"path": "/x/crib_iter.bpf.o", "programs": [
+            {"name": "dump_vma", "loaded": false, "prog_type": "default", "reason": "R1 type=untrusted_ptr_"},
+            {"name": "dump_unix", "loaded": false, "prog_type": "default", "reason": "no target"}
+        ]}]}"#;
+        let p = parse_predictions(&compat).map_err(|e| e.to_string());
+        let l = parse_loads(loads).map_err(|e| e.to_string());
+        let cells = cells_for(
+            "k",
+            &[],
+            &p.map_err(anyhow::Error::msg),
+            &l.map_err(anyhow::Error::msg),
+        );
+        assert_eq!(cells.len(), 2);
+        let vma = &cells[0];
+        assert_eq!(
+            (vma.object.as_str(), vma.program.as_str()),
+            ("crib_iter", "dump_vma")
+        );
+        assert!(!vma.agrees());
+        assert_eq!(vma.load_note, "verifier: R1 type=untrusted_ptr_");
+        assert!(cells[1].agrees());
+        let text = render(&cells, &["k".into()]);
+        assert!(text.contains("crib_iter/dump_vma   no/yes !!"), "{text}");
+    }
+
+    #[test]
+    fn a_side_that_failed_makes_every_cell_unknown() {
+        let p: Result<Predictions> = Err(anyhow::anyhow!("kernel unavailable"));
+        let l: Result<Vec<(String, String, bool, String)>> = Err(anyhow::anyhow!("boot died"));
+        let cells = cells_for("k", &[PathBuf::from("a/x.bpf.o")], &p, &l);
+        assert_eq!(cells.len(), 1);
+        assert!(!cells[0].agrees());
+        assert_eq!(cells[0].load_note, "boot died");
     }
 }

@@ -73,6 +73,7 @@ pub fn run(spec: &str, bench_bin: &Path, suite_args: &[String], out_dir: &Path) 
     };
     let opts = RunOptions {
         machine: Machine {
+            tcg_thread: crib_vmtest::TcgThread::default(),
             memory_mib: 2048,
             cpus: 2,
             accel: Accel::Tcg,
@@ -82,6 +83,7 @@ pub fn run(spec: &str, bench_bin: &Path, suite_args: &[String], out_dir: &Path) 
         out_dir: out_dir.to_path_buf(),
         detector: Arc::new(Detector::new()),
         progress: true,
+        silent_console_timeout: None,
     };
     let report =
         crib_vmtest::runner::boot(&kernel, &job, &opts).context("booting the patched kernel")?;

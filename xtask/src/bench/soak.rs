@@ -1,0 +1,166 @@
+//! `cargo xtask bench vm --soak N`: boot each kernel N times with the same
+//! job (`true`) and count the boots that failed: the flake rate of a QEMU
+//! setting. Used to pick the TCG settings that make boots reliable (the
+//! measurements are in docs/architecture.md, "Boot reliability").
+
+use crate::vmtest::{output::Clock, pick_accel, resolve_kernel};
+use anyhow::{bail, Result};
+use crib_vmtest::runner::{self, RunOptions};
+use crib_vmtest::splat::Detector;
+use crib_vmtest::{BootReport, GuestCommand, Job, Machine, TcgThread};
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What one soak asks for.
+pub struct Soak {
+    pub boots: usize,
+    pub kernels: Vec<String>,
+    pub cpus: u32,
+    pub tcg_thread: TcgThread,
+    pub accel: Option<crib_vmtest::Accel>,
+}
+
+#[derive(Serialize)]
+struct KernelSoak {
+    kernel: String,
+    boots: usize,
+    failures: usize,
+    secs_per_boot_median: f64,
+    secs_per_boot_max: f64,
+    /// First lines of each failure: why, and the console's last lines.
+    failure_excerpts: Vec<String>,
+}
+
+fn why(r: &BootReport) -> String {
+    let head = r.boot_problem().unwrap_or_else(|| {
+        r.boot_splats
+            .first()
+            .map(|s| format!("splat: {}", s.title))
+            .or_else(|| {
+                r.commands
+                    .iter()
+                    .find(|c| c.status.is_failure())
+                    .map(|c| format!("{}: {}", c.name, c.status.label()))
+            })
+            .unwrap_or_else(|| "failed".into())
+    });
+    let tail = r
+        .console_tail
+        .as_deref()
+        .map(|t| {
+            t.lines()
+                .filter(|l| l.contains("Oops") || l.contains("RIP:") || l.contains("panic"))
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" | ")
+        })
+        .unwrap_or_default();
+    if tail.is_empty() {
+        head
+    } else {
+        format!("{head} [{tail}]")
+    }
+}
+
+pub fn run(s: Soak) -> Result<()> {
+    if s.boots == 0 {
+        bail!("--soak needs at least 1 boot");
+    }
+    let clock = Clock::start();
+    crate::deps::ensure(crate::deps::VM)?;
+    let dir = crate::vmtest::output::new_run_dir("soak")?;
+    let det = Arc::new(Detector::new());
+    let job = Job {
+        cwd: crate::workspace_root(),
+        env: vec![],
+        tmpfs: vec!["/tmp".into()],
+        share: None,
+        commands: vec![GuestCommand {
+            name: "first".into(),
+            command: "true".into(),
+            timeout: Duration::from_secs(60),
+        }],
+    };
+    let mut rows = Vec::new();
+    let mut accel = None;
+    for name in &s.kernels {
+        let kernel = resolve_kernel(name, &clock)?;
+        let a = match accel {
+            Some(a) => a,
+            None => {
+                let (a, _) = pick_accel(s.accel, &kernel, &dir, &clock)?;
+                accel = Some(a);
+                a
+            }
+        };
+        let machine = Machine {
+            accel: a,
+            cpus: s.cpus,
+            tcg_thread: s.tcg_thread,
+            ..Machine::default()
+        };
+        let mut secs = Vec::new();
+        let mut excerpts = Vec::new();
+        for i in 0..s.boots {
+            let opts = RunOptions {
+                machine: machine.clone(),
+                boot_timeout: Duration::from_secs(120),
+                out_dir: dir.join(format!("{name}-{i}")),
+                detector: Arc::clone(&det),
+                progress: false,
+                silent_console_timeout: None,
+            };
+            let r = runner::boot(&kernel, &job, &opts)?;
+            secs.push(r.total_seconds);
+            if r.failed() {
+                let w = why(&r);
+                eprintln!("[soak] {name} boot {i}: FAILED: {w}");
+                excerpts.push(format!("boot {i}: {w}"));
+            } else if i % 5 == 4 {
+                eprintln!("[soak] {name}: {} boots, {} failed", i + 1, excerpts.len());
+            }
+        }
+        secs.sort_by(f64::total_cmp);
+        rows.push(KernelSoak {
+            kernel: name.clone(),
+            boots: s.boots,
+            failures: excerpts.len(),
+            secs_per_boot_median: secs[secs.len() / 2],
+            secs_per_boot_max: secs.last().copied().unwrap_or(0.0),
+            failure_excerpts: excerpts,
+        });
+    }
+    let setting = format!(
+        "accel {}, -smp {}, tcg thread={}",
+        accel.map(|a| a.name()).unwrap_or("?"),
+        s.cpus,
+        s.tcg_thread.name()
+    );
+    println!("\nboot soak: {setting}");
+    println!(
+        "{:<14} {:>6} {:>9} {:>10} {:>13}",
+        "kernel", "boots", "failures", "s/boot", "s/boot (max)"
+    );
+    for r in &rows {
+        println!(
+            "{:<14} {:>6} {:>9} {:>10.2} {:>13.2}",
+            r.kernel, r.boots, r.failures, r.secs_per_boot_median, r.secs_per_boot_max
+        );
+        for e in &r.failure_excerpts {
+            println!("    {e}");
+        }
+    }
+    let json = serde_json::json!({"setting": setting, "kernels": rows});
+    std::fs::write(dir.join("soak.json"), serde_json::to_string_pretty(&json)?)?;
+    println!("soak report: {}", dir.join("soak.json").display());
+    let failed: usize = rows.iter().map(|r| r.failures).sum();
+    clock.say(&format!("soak done: {failed} failed boot(s)"));
+    if failed > 0 {
+        bail!(
+            "{failed} of {} boots failed ({setting})",
+            rows.len() * s.boots
+        );
+    }
+    Ok(())
+}
