@@ -62,6 +62,7 @@ pub fn run(args: Args) -> Result<()> {
         .chain(KERNEL)
         .chain(VM)
         .chain(BENCH)
+        .chain(crate::fresh::HOST_PACKAGES)
         .copied()
         .collect();
     if args.dry_run {

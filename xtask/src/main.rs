@@ -3,9 +3,11 @@
 //! Each verb lives in its own module with its own clap `Args`; this file only
 //! dispatches.
 
+mod apt;
 mod bench;
 mod btf_corpus;
 mod deps;
+mod fresh;
 mod gen;
 mod kernel;
 mod patches;
@@ -32,6 +34,9 @@ enum Cmd {
     Test(test::Args),
     /// Boot a kernel in QEMU and run the in-guest suite (the main job).
     Vmtest(vmtest::Args),
+    /// Run the README's commands in a new minimal Debian 12 root (the
+    /// `fresh` lane): proves a new machine needs nothing but the toolchain.
+    Fresh(fresh::Args),
     /// Build the patched CRIB kernel (cached).
     Kernel(kernel::Args),
     /// Check the kernel patch series (apply, checkpatch, spec drift).
@@ -59,6 +64,7 @@ fn dispatch(cmd: Cmd) -> Result<()> {
         Cmd::Gen(a) => gen::run(a),
         Cmd::Test(a) => test::run(a),
         Cmd::Vmtest(a) => vmtest::run(a),
+        Cmd::Fresh(a) => fresh::run(a),
         Cmd::Kernel(a) => kernel::run(a),
         Cmd::Patches(a) => patches::run(a),
         Cmd::BtfCorpus(a) => btf_corpus::run(a),

@@ -1,7 +1,8 @@
 //! `cargo xtask test`: every test lane, in order, with one summary at the end.
 //!
 //! Lanes: `host` (the workspace's `cargo test`, which includes the host-side
-//! engines and the checker on the BTF corpus), then the VM lanes of
+//! engines and the checker on the BTF corpus), `fresh` (the README's
+//! commands in a new debootstrap root, xtask/src/fresh.rs), then the VM lanes of
 //! `vmtest.toml` (`debian-6.12`, `debian-6.1`: stock kernels; `patched`: our
 //! series, built or reused from the cache), then the BPF load matrix. A lane
 //! that cannot run is a failure with its reason, never a silent skip.
@@ -24,6 +25,9 @@ pub struct Args {
     /// Skip the BPF load matrix (host, debian-6.1, debian-6.12, patched vs `crib compat`).
     #[arg(long)]
     pub no_matrix: bool,
+    /// Skip the fresh lane (the README's commands in a new Debian root).
+    #[arg(long)]
+    pub no_fresh: bool,
 }
 
 struct LaneResult {
@@ -43,6 +47,7 @@ pub fn run(args: Args) -> Result<()> {
         .chain(crate::deps::VM)
         .chain(crate::deps::VNG)
         .chain(crate::deps::BENCH)
+        .chain(crate::fresh::HOST_PACKAGES)
         .copied()
         .collect();
     crate::deps::ensure(&all)?;
@@ -50,6 +55,13 @@ pub fn run(args: Args) -> Result<()> {
     crate::vmtest::ensure_vng()?;
 
     let mut results = vec![lint_lane(), host_lane()?];
+    if !args.host_only && !args.no_fresh {
+        if std::env::var_os(crate::fresh::INSIDE_ENV).is_some() {
+            eprintln!("[test] fresh lane: not run here: this run is itself inside a fresh root");
+        } else {
+            results.push(fresh_lane());
+        }
+    }
     if !args.host_only {
         let lanes: Vec<String> = if args.lanes.is_empty() {
             VM_LANES.iter().map(|s| (*s).to_string()).collect()
@@ -208,6 +220,43 @@ fn vm_lane(lane: &str) -> LaneResult {
                 Some(p) => format!("boot problem: {p}"),
                 None => s.run_dir.display().to_string(),
             };
+        }
+        Err(e) => {
+            r.failed = 1;
+            r.note = format!("lane could not run: {e:#}");
+        }
+    }
+    r.secs = t.elapsed().as_secs_f64();
+    r
+}
+
+/// The README's commands in a new Debian 12 root (xtask/src/fresh.rs):
+/// each step is one test.
+fn fresh_lane() -> LaneResult {
+    let t = Instant::now();
+    eprintln!("[test] fresh lane: the README's commands in a new debootstrap root");
+    let mut r = LaneResult {
+        name: "fresh".into(),
+        passed: 0,
+        failed: 0,
+        skipped: 0,
+        secs: 0.0,
+        note: String::new(),
+    };
+    match crate::fresh::run_lane(&crate::fresh::Args::default()) {
+        Ok(s) => {
+            crate::fresh::print_summary(&s);
+            for st in &s.steps {
+                if st.ok {
+                    r.passed += 1;
+                } else {
+                    r.failed += 1;
+                    r.note.push_str(&format!("{}: {}; ", st.name, st.note));
+                }
+            }
+            if r.note.is_empty() {
+                r.note = s.run_dir.display().to_string();
+            }
         }
         Err(e) => {
             r.failed = 1;
