@@ -89,9 +89,55 @@ pub struct BootReport {
     pub console_log: PathBuf,
     /// Last console lines, kept when the boot went wrong.
     pub console_tail: Option<String>,
+    /// Set when an earlier attempt died before the guest init said READY
+    /// (a reason outside the tests: `Oops: int3` under TCG, say) and this
+    /// report is the one retry. The dead attempt is reported, never passed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flaky: Option<FlakyBoot>,
+}
+
+/// A boot attempt that died before the guest init was ready.
+#[derive(Clone, Debug, Serialize)]
+pub struct FlakyBoot {
+    /// Why it died (`boot_problem` of that attempt).
+    pub detail: String,
+    /// The lines of its console that say how (Oops, RIP, panic), or its tail.
+    pub console_excerpt: String,
+    /// Where that attempt's files are.
+    pub run_dir: PathBuf,
 }
 
 impl BootReport {
+    /// The guest died (or never answered) before its init said READY:
+    /// nothing of the job ran, so the job is not to blame.
+    pub fn died_before_ready(&self) -> bool {
+        self.boot_seconds.is_none()
+            && matches!(
+                self.outcome,
+                BootOutcome::NeverStarted { .. } | BootOutcome::Died { .. }
+            )
+    }
+
+    /// The splat lines of a dead boot's console, or its last lines.
+    pub fn console_excerpt(&self) -> String {
+        let tail = self.console_tail.as_deref().unwrap_or("");
+        let key: Vec<&str> = tail
+            .lines()
+            .filter(|l| {
+                ["Oops", "RIP:", "Kernel panic", "BUG:", "general protection"]
+                    .iter()
+                    .any(|k| l.contains(k))
+            })
+            .take(6)
+            .collect();
+        if key.is_empty() {
+            let lines: Vec<&str> = tail.lines().collect();
+            lines[lines.len().saturating_sub(6)..].join(" | ")
+        } else {
+            key.join(" | ")
+        }
+    }
+
     pub fn failed(&self) -> bool {
         !matches!(self.outcome, BootOutcome::Ok)
             || !self.boot_splats.is_empty()
@@ -137,6 +183,20 @@ pub fn summary_table(reports: &[BootReport]) -> String {
         None,
     )];
     for r in reports {
+        if let Some(f) = &r.flaky {
+            rows.push((
+                [
+                    r.kernel.clone(),
+                    "(boot)".into(),
+                    "flaky".into(),
+                    String::new(),
+                ],
+                Some(format!(
+                    "first attempt died before READY, retried once: {} [{}]",
+                    f.detail, f.console_excerpt
+                )),
+            ));
+        }
         if let Some(p) = r.boot_problem() {
             rows.push((
                 [
@@ -226,6 +286,16 @@ pub fn junit_xml(reports: &[BootReport]) -> String {
             r.count(Status::Skipped),
             r.total_seconds
         ));
+        if let Some(f) = &r.flaky {
+            // Reported, never passed: JUnit has no "flaky", so a skipped
+            // testcase whose message says what happened.
+            s.push_str(&format!(
+                "    <testcase classname=\"{}\" name=\"(boot attempt 1)\">\n      <skipped message=\"flaky: {}\"/>\n      <system-out>{}</system-out>\n    </testcase>\n",
+                xml_escape(&r.kernel),
+                xml_escape(&f.detail),
+                xml_escape(&f.console_excerpt)
+            ));
+        }
         if let Some(p) = boot_fail {
             s.push_str(&format!(
                 "    <testcase classname=\"{}\" name=\"(boot)\" time=\"{:.3}\">\n      <failure message=\"{}\">{}</failure>\n    </testcase>\n",

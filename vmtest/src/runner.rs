@@ -103,6 +103,36 @@ pub fn boot(kernel: &Kernel, job: &Job, opts: &RunOptions) -> Result<BootReport>
     run(kernel, Some(job), opts)
 }
 
+/// [`boot`], and once more if the guest died before its init said READY
+/// (nothing of the job ran: a reason outside the tests). The first attempt
+/// moves to `<out_dir>-attempt1` and is reported in [`BootReport::flaky`];
+/// a second death is the result.
+pub fn boot_retrying(kernel: &Kernel, job: &Job, opts: &RunOptions) -> Result<BootReport> {
+    let first = boot(kernel, job, opts)?;
+    if !first.died_before_ready() {
+        return Ok(first);
+    }
+    let mut moved = opts.out_dir.clone().into_os_string();
+    moved.push("-attempt1");
+    let moved = PathBuf::from(moved);
+    let _ = std::fs::remove_dir_all(&moved);
+    std::fs::rename(&opts.out_dir, &moved).map_err(io(&opts.out_dir))?;
+    let flaky = crate::report::FlakyBoot {
+        detail: first.boot_problem().unwrap_or_default(),
+        console_excerpt: first.console_excerpt(),
+        run_dir: moved,
+    };
+    if opts.progress {
+        eprintln!(
+            "[vmtest] {}: flaky boot (died before READY: {}); retrying once",
+            kernel.label, flaky.detail
+        );
+    }
+    let mut second = boot(kernel, job, opts)?;
+    second.flaky = Some(flaky);
+    Ok(second)
+}
+
 /// Boot `kernel` only to the guest init's READY (no 9p, no job): used to
 /// prove an accelerator works.
 pub fn probe(kernel: &Kernel, opts: &RunOptions) -> Result<BootReport> {
@@ -638,6 +668,7 @@ fn run(kernel: &Kernel, job: Option<&Job>, opts: &RunOptions) -> Result<BootRepo
         boot_splats,
         console_log,
         console_tail,
+        flaky: None,
     };
     if let Ok(json) = serde_json::to_string_pretty(&report) {
         let _ = std::fs::write(out_dir.join("report.json"), json);

@@ -332,6 +332,7 @@ pub fn boot(
         boot_splats,
         console_log,
         console_tail,
+        flaky: None,
     };
     if let Ok(json) = serde_json::to_string_pretty(&report) {
         let _ = std::fs::write(out_dir.join("report.json"), json);

@@ -99,3 +99,23 @@ fn missing_kernel_is_a_clear_error() {
         .unwrap_or_default();
     assert!(unknown.contains("unknown stock kernel"), "{unknown}");
 }
+
+#[test]
+fn a_guest_that_dies_before_ready_is_retried_once_and_reported() {
+    let k = kernel();
+    let j = job(vec![cmd("never", "true", 30)]);
+    let mut o = options("dies-at-boot", 60);
+    // No init to run: the kernel panics before our init says READY, twice.
+    o.machine.cmdline = "rdinit=/no/such/init root=/dev/nonexistent".into();
+    let t = Instant::now();
+    let r =
+        crib_vmtest::runner::boot_retrying(&k, &j, &o).unwrap_or_else(|e| panic!("host side: {e}"));
+    assert!(t.elapsed().as_secs() < 100, "took {:?}", t.elapsed());
+    assert!(r.died_before_ready(), "{:?}", r.outcome);
+    let f = r.flaky.as_ref().expect("the first attempt is reported");
+    assert!(f.detail.contains("never started"), "{f:?}");
+    assert!(f.run_dir.join("console.log").is_file(), "{f:?}");
+    // The retry died too: that is the result, a failure, never a pass.
+    assert!(r.failed());
+    assert_eq!(r.commands[0].status, Status::NotRun);
+}

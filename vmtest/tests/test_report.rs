@@ -48,6 +48,7 @@ fn reports() -> Vec<BootReport> {
             boot_splats: vec![],
             console_log: "/run/console.log".into(),
             console_tail: None,
+            flaky: None,
         },
         BootReport {
             kernel: "patched".into(),
@@ -69,6 +70,7 @@ fn reports() -> Vec<BootReport> {
             boot_splats: vec![],
             console_log: "/run2/console.log".into(),
             console_tail: Some("Kernel panic - not syncing: VFS".into()),
+            flaky: None,
         },
     ]
 }
@@ -111,4 +113,33 @@ fn job_script_snapshot() {
         .map(|l| format!("{l}\n"))
         .collect();
     insta::assert_snapshot!(text);
+}
+
+#[test]
+fn a_retried_boot_is_reported_flaky_never_passed() {
+    let mut r = reports().remove(0);
+    r.commands.truncate(1);
+    r.flaky = Some(crib_vmtest::report::FlakyBoot {
+        detail: "guest never started: QEMU exited before the guest init reported: Oops: int3"
+            .into(),
+        console_excerpt:
+            "Oops: int3: 0000 [#1] PREEMPT SMP NOPTI | RIP: 0010:enqueue_timer+0x2f/0x80".into(),
+        run_dir: "/run/debian-6.12-attempt1".into(),
+    });
+    let table = crib_vmtest::report::summary_table(std::slice::from_ref(&r));
+    assert!(
+        table
+            .lines()
+            .any(|l| l.contains("(boot)") && l.contains("flaky")),
+        "{table}"
+    );
+    assert!(table.contains("retried once"), "{table}");
+    let xml = crib_vmtest::report::junit_xml(std::slice::from_ref(&r));
+    assert!(xml.contains("name=\"(boot attempt 1)\""), "{xml}");
+    assert!(
+        xml.contains("<skipped message=\"flaky: guest never started"),
+        "{xml}"
+    );
+    // The attempt is neither a pass nor hidden: 1 test passed, the attempt skipped.
+    assert!(!xml.contains("name=\"(boot)\""), "{xml}");
 }

@@ -130,7 +130,8 @@ mod tests {
             debian_mirror(&s, "bookworm").ok().as_deref(),
             Some("http://deb.debian.org/debian")
         );
-        let list = "deb [arch=amd64 signed-by=/x.gpg] http://mirror.example/debian/ bookworm main\n\
+        let list =
+            "deb [arch=amd64 signed-by=/x.gpg] http://mirror.example/debian/ bookworm main\n\
                     deb http://security.debian.org/debian-security bookworm-security main\n";
         let s = parse_list(list);
         assert_eq!(

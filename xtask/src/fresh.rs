@@ -149,7 +149,10 @@ pub fn run_lane(args: &Args) -> Result<Summary> {
             ..setup
         });
         if !ok {
-            bail!("machine set-up failed (see {})", run_dir.join("machine.log").display());
+            bail!(
+                "machine set-up failed (see {})",
+                run_dir.join("machine.log").display()
+            );
         }
         let t = Instant::now();
         clone_checkout(&root)?;
@@ -315,9 +318,16 @@ fn machine_setup(root: &Path) -> Result<()> {
         fs::copy("/etc/apt/sources.list", apt.join("sources.list"))?;
         copied += 1;
     }
-    for e in fs::read_dir("/etc/apt/sources.list.d").into_iter().flatten().flatten() {
+    for e in fs::read_dir("/etc/apt/sources.list.d")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         let p = e.path();
-        if matches!(p.extension().and_then(|x| x.to_str()), Some("list" | "sources")) {
+        if matches!(
+            p.extension().and_then(|x| x.to_str()),
+            Some("list" | "sources")
+        ) {
             if let Some(name) = p.file_name() {
                 fs::copy(&p, apt.join("sources.list.d").join(name))?;
                 copied += 1;
@@ -372,7 +382,10 @@ fn toolchain() -> Result<PathBuf> {
         .context("running rustc --print sysroot")?;
     let p = PathBuf::from(String::from_utf8_lossy(&o.stdout).trim());
     if !p.join("bin/cargo").is_file() {
-        bail!("{} has no bin/cargo: cannot bind the toolchain into the root", p.display());
+        bail!(
+            "{} has no bin/cargo: cannot bind the toolchain into the root",
+            p.display()
+        );
     }
     Ok(p)
 }
@@ -384,7 +397,9 @@ pub fn step_script(root: &Path, sysroot: &Path, env: &[(String, String)], cmd: &
     let r = q(&root.display().to_string());
     let mut envs = vec![
         "HOME=/root".to_string(),
-        format!("PATH={TOOLCHAIN}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
+        format!(
+            "PATH={TOOLCHAIN}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        ),
         "TERM=dumb".into(),
         "LANG=C.UTF-8".into(),
     ];
@@ -504,11 +519,20 @@ mod tests {
             &[("SSL_CERT_FILE".into(), "/etc/ssl/certs/ca.crt".into())],
             "cd /work/crib-kit && cargo xtask vmtest --kernel debian-6.12 -- true",
         );
-        assert!(s.contains("mount --bind '/root/.rustup/toolchains/stable' '/c/fresh/roots/r 1'/opt/rust"), "{s}");
+        assert!(
+            s.contains(
+                "mount --bind '/root/.rustup/toolchains/stable' '/c/fresh/roots/r 1'/opt/rust"
+            ),
+            "{s}"
+        );
         assert!(s.contains("mount -o remount,bind,ro '/c/fresh/roots/r 1'/opt/rust"));
-        assert!(s.contains("exec chroot '/c/fresh/roots/r 1' /usr/bin/env -i HOME=/root PATH=/opt/rust/bin:"));
+        assert!(s.contains(
+            "exec chroot '/c/fresh/roots/r 1' /usr/bin/env -i HOME=/root PATH=/opt/rust/bin:"
+        ));
         assert!(s.contains("'SSL_CERT_FILE=/etc/ssl/certs/ca.crt'"));
-        assert!(s.ends_with("'cd /work/crib-kit && cargo xtask vmtest --kernel debian-6.12 -- true'\n"));
+        assert!(
+            s.ends_with("'cd /work/crib-kit && cargo xtask vmtest --kernel debian-6.12 -- true'\n")
+        );
     }
 
     #[test]

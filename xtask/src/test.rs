@@ -220,6 +220,9 @@ fn vm_lane(lane: &str) -> LaneResult {
                 Some(p) => format!("boot problem: {p}"),
                 None => s.run_dir.display().to_string(),
             };
+            for f in &s.flaky {
+                r.note.push_str(&format!("; flaky boot, retried once: {f}"));
+            }
         }
         Err(e) => {
             r.failed = 1;

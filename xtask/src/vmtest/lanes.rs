@@ -26,6 +26,9 @@ pub struct LaneSummary {
     pub run_dir: PathBuf,
     /// Set when the boot itself failed (counted in `failed`).
     pub boot_problem: Option<String>,
+    /// Boots that died before READY and were retried once (neither passed
+    /// nor failed; reported with their console excerpt).
+    pub flaky: Vec<String>,
 }
 
 /// Where the splat allowlist lives (one regex a line).
@@ -272,7 +275,7 @@ pub fn boot_one(
         cmdline: plan.cmdline.clone(),
     };
     Ok(match runner {
-        Runner::Qemu => runner::boot(
+        Runner::Qemu => runner::boot_retrying(
             kernel,
             job,
             &RunOptions {
@@ -365,5 +368,13 @@ pub fn run_lane(lane: &str) -> Result<LaneSummary> {
         skipped,
         run_dir,
         boot_problem: reports.iter().find_map(BootReport::boot_problem),
+        flaky: reports
+            .iter()
+            .filter_map(|r| {
+                r.flaky
+                    .as_ref()
+                    .map(|f| format!("{}: {} [{}]", r.kernel, f.detail, f.console_excerpt))
+            })
+            .collect(),
     })
 }
