@@ -7,6 +7,7 @@ mod apt;
 mod bench;
 mod btf_corpus;
 mod deps;
+mod deptree;
 mod fresh;
 mod gen;
 mod kernel;
