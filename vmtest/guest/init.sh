@@ -111,6 +111,13 @@ rw_share() {
     mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 cribout "$R$1" || die "mounting $1 failed"
 }
 
+# Each command enters the host root in a mount namespace of its own, with
+# the host root moved onto "/" (as switch_root does: chroot to the moved
+# mount's root, the working directory) rather than chrooted into at
+# /mnt/root: a pivot_root inside (CRIU's ZDTM ns flavor, containers) then
+# attaches its new root at "/", and /proc/PID/root reads "/" again.
+ENTER='mount --make-rprivate / && cd '"$R"' && mount -o move . / && exec chroot . /bin/sh -c '\''cd "$1" || exit 125; exec /bin/sh -c "$2"'\'' sh "$1" "$2"'
+
 # run_cmd NAME TIMEOUT_SECS COMMAND: run COMMAND in the host root, in its own
 # session and (when cgroup2 is there) its own cgroup; at the timeout kill the
 # process group and the cgroup (daemonized children included); after it ends
@@ -128,7 +135,7 @@ run_cmd() {
     mkdir "$cg" 2>/dev/null || cg=
     # `echo 0 > cgroup.procs` moves the writing process: the subshell itself.
     ( [ -n "$cg" ] && echo 0 > "$cg/cgroup.procs"
-      exec setsid chroot $R /bin/sh -c 'cd "$1" || exit 125; exec /bin/sh -c "$2"' sh "$CRIB_CWD" "$cmd" ) \
+      exec setsid unshare -m /bin/sh -c "$ENTER" sh "$CRIB_CWD" "$cmd" ) \
         < /dev/null > "$out" 2>&1 &
     pid=$!
     ( sp=; trap 'kill $sp 2>/dev/null; exit 0' TERM

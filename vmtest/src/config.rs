@@ -9,6 +9,7 @@
 //! boot_timeout = 120    # s, QEMU start -> guest init ready
 //! timeout = 300         # s, per command
 //! cmdline = ""          # appended to the kernel command line
+//! tcg_thread = "single" # TCG: all vCPUs on one host thread (or "multi")
 //! tmpfs = ["/tmp", "/run", "/var/tmp"]
 //!
 //! [[target]]
@@ -47,6 +48,8 @@ pub struct Defaults {
     pub timeout: Option<u64>,
     pub cmdline: Option<String>,
     pub tmpfs: Option<Vec<PathBuf>>,
+    /// TCG only: `single` (default) or `multi` (see [`crate::TcgThread`]).
+    pub tcg_thread: Option<crate::TcgThread>,
     /// Targets `cargo xtask vmtest` runs when none is named.
     pub targets: Option<Vec<String>>,
 }
@@ -60,6 +63,7 @@ pub struct Target {
     pub cpus: Option<u32>,
     pub boot_timeout: Option<u64>,
     pub cmdline: Option<String>,
+    pub tcg_thread: Option<crate::TcgThread>,
     /// Run this one command instead of the suite.
     pub command: Option<String>,
     pub timeout: Option<u64>,
@@ -105,6 +109,7 @@ pub struct Resolved {
     pub cpus: u32,
     pub boot_timeout: Duration,
     pub cmdline: String,
+    pub tcg_thread: crate::TcgThread,
     pub tmpfs: Vec<PathBuf>,
     pub commands: Vec<GuestCommand>,
     /// Host preparations of the tests in `commands`, in suite order.
@@ -228,6 +233,7 @@ impl Config {
                     .unwrap_or(DEFAULT_BOOT_TIMEOUT),
             ),
             cmdline,
+            tcg_thread: target.tcg_thread.or(d.tcg_thread).unwrap_or_default(),
             tmpfs: d.tmpfs.clone().unwrap_or_else(|| {
                 crate::job::DEFAULT_TMPFS
                     .iter()

@@ -67,7 +67,7 @@ pub fn write(kernel: &Kernel, out: &Path) -> Result<PathBuf> {
 fn applets(busybox: &Path) -> Vec<String> {
     const NEEDED: &[&str] = &[
         "sh", "mount", "mkdir", "cat", "insmod", "usleep", "mknod", "tr", "sleep", "kill",
-        "setsid", "chroot", "rm", "wc", "dmesg", "cut", "reboot", "sync", "ip", "ls",
+        "setsid", "chroot", "rm", "wc", "dmesg", "cut", "reboot", "sync", "ip", "ls", "unshare",
     ];
     let listed = std::process::Command::new(busybox)
         .arg("--list")

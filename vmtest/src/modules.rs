@@ -12,7 +12,10 @@ use std::path::{Path, PathBuf};
 pub const GUEST_MODULES: &[&str] = &["virtio_pci", "virtio_console", "9pnet_virtio", "9p"];
 
 /// Modules tests use when the kernel has them as modules (socket diag for
-/// the procfs/CRIU-style engines); absent ones are skipped.
+/// the procfs engine and CRIU; nf_tables for CRIU's network lock, after
+/// crc32c_generic, the `softdep` of its libcrc32c that `depends=` does not
+/// name; tun and veth for ZDTM's network tests; binfmt_misc, which ZDTM's
+/// container runner mounts); absent ones are skipped.
 pub const OPTIONAL_MODULES: &[&str] = &[
     "unix_diag",
     "inet_diag",
@@ -21,6 +24,11 @@ pub const OPTIONAL_MODULES: &[&str] = &[
     "raw_diag",
     "netlink_diag",
     "af_packet_diag",
+    "crc32c_generic",
+    "nf_tables",
+    "tun",
+    "veth",
+    "binfmt_misc",
 ];
 
 /// Canonical module name: `-` and `_` are the same to the kernel.

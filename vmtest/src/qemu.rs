@@ -37,7 +37,7 @@ impl std::str::FromStr for Accel {
 }
 
 /// How TCG maps guest vCPUs onto host threads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum TcgThread {
     /// One host thread per vCPU (`-accel tcg,thread=multi`, QEMU's default

@@ -3,7 +3,7 @@
 //! configuration for other suites (sid, trixie) is built from it.
 
 use anyhow::{bail, Context, Result};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// One `deb` source: its URI and suites.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,6 +112,152 @@ pub fn system_mirror(suite: &str) -> Result<String> {
         bail!("this machine has no apt sources (/etc/apt/sources.list, sources.list.d/)");
     }
     debian_mirror(&sources, suite)
+}
+
+/// Suites of Debian's archive the kit reads besides the machine's own:
+/// where CRIU 4.2 and the newer kernels are.
+pub const EXTRA_SUITES: &[&str] = &["sid", "trixie", "trixie-backports"];
+
+/// A private apt configuration under the kit's cache (`apt/`): its own
+/// sources list (`deb` and `deb-src` of [`EXTRA_SUITES`] from the
+/// machine's own mirror), lists, cache and an empty dpkg status, so that
+/// nothing of the machine's apt setup is read or changed. Used only to
+/// download (`apt-get source --download-only`, `apt-get download`), never
+/// to install.
+pub struct PrivateApt {
+    pub dir: PathBuf,
+}
+
+/// Lists older than this are fetched again before a look-up.
+const LISTS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
+
+impl PrivateApt {
+    /// Write the configuration (idempotent) from the machine's mirror.
+    pub fn new() -> Result<PrivateApt> {
+        let mirror = system_mirror("bookworm")?;
+        let dir = crib_vmtest::cache::root().join("apt");
+        for d in ["etc", "lists/partial", "cache/archives/partial", "state"] {
+            std::fs::create_dir_all(dir.join(d))
+                .with_context(|| format!("creating {}", dir.join(d).display()))?;
+        }
+        let keyring = "/usr/share/keyrings/debian-archive-keyring.gpg";
+        let mut list = String::from(
+            "# Written by crib-kit (xtask/src/apt.rs); the machine's own apt setup is not used.\n",
+        );
+        for suite in EXTRA_SUITES {
+            for kind in ["deb", "deb-src"] {
+                list.push_str(&format!(
+                    "{kind} [arch=amd64 signed-by={keyring}] {mirror} {suite} main\n"
+                ));
+            }
+        }
+        let path = dir.join("etc/sources.list");
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(list.as_str()) {
+            std::fs::write(&path, &list).with_context(|| format!("writing {}", path.display()))?;
+            // New sources: the old lists no longer describe them.
+            let _ = std::fs::remove_file(dir.join("lists/.updated"));
+        }
+        std::fs::write(dir.join("state/status"), "")?;
+        Ok(PrivateApt { dir })
+    }
+
+    /// The `-o` options that make apt use only this configuration.
+    pub fn options(&self) -> Vec<String> {
+        let d = |p: &str| self.dir.join(p).display().to_string();
+        vec![
+            format!("Dir::Etc::SourceList={}", d("etc/sources.list")),
+            "Dir::Etc::SourceParts=/dev/null".into(),
+            format!("Dir::State::Lists={}", d("lists")),
+            format!("Dir::State::status={}", d("state/status")),
+            format!("Dir::Cache={}", d("cache")),
+            "Dir::Etc::Preferences=/dev/null".into(),
+            "Dir::Etc::PreferencesParts=/dev/null".into(),
+            "APT::Architectures=amd64".into(),
+            "Acquire::Languages=none".into(),
+            // _apt cannot enter the cache under /root: download as root.
+            "APT::Sandbox::User=root".into(),
+        ]
+        .into_iter()
+        .flat_map(|o| ["-o".to_string(), o])
+        .collect()
+    }
+
+    fn command(&self, tool: &str) -> std::process::Command {
+        let mut c = std::process::Command::new(tool);
+        c.args(self.options())
+            .env("DEBIAN_FRONTEND", "noninteractive");
+        c
+    }
+
+    /// `apt-get update` of the private lists, unless they are fresh.
+    pub fn update(&self, force: bool) -> Result<()> {
+        let stamp = self.dir.join("lists/.updated");
+        let fresh = std::fs::metadata(&stamp)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age < LISTS_MAX_AGE);
+        if fresh && !force {
+            return Ok(());
+        }
+        eprintln!(
+            "[apt] updating the private lists ({})",
+            EXTRA_SUITES.join(", ")
+        );
+        let out = self
+            .command("apt-get")
+            .args(["-q", "update"])
+            .output()
+            .context("running apt-get update (private configuration)")?;
+        if !out.status.success() {
+            bail!(
+                "apt-get update (private configuration in {}) failed: {}",
+                self.dir.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        std::fs::write(&stamp, "")?;
+        Ok(())
+    }
+
+    /// Download the upstream tarball of source package `pkg` version
+    /// `version` into `dest` (`apt-get source --download-only --tar-only`:
+    /// checked against the signed Sources index; the Debian part of the
+    /// source package is not fetched). Returns the tarball's path.
+    pub fn orig_tarball(&self, pkg: &str, version: &str, dest: &Path) -> Result<PathBuf> {
+        std::fs::create_dir_all(dest).with_context(|| format!("creating {}", dest.display()))?;
+        self.update(false)?;
+        let spec = format!("{pkg}={version}");
+        let run = |this: &Self| {
+            this.command("apt-get")
+                .args(["-q", "source", "--download-only", "--tar-only"])
+                .arg(&spec)
+                .current_dir(dest)
+                .output()
+        };
+        let mut out = run(self).context("running apt-get source")?;
+        if !out.status.success() {
+            // The lists may predate the version: once more with new ones.
+            self.update(true)?;
+            out = run(self).context("running apt-get source")?;
+        }
+        if !out.status.success() {
+            bail!(
+                "apt-get source --download-only --tar-only {spec} failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        let upstream = version.split('-').next().unwrap_or(version);
+        let name = format!("{pkg}_{upstream}.orig.tar.xz");
+        let p = dest.join(&name);
+        if !p.is_file() {
+            bail!(
+                "apt-get source {spec} succeeded but left no {name} in {}",
+                dest.display()
+            );
+        }
+        Ok(p)
+    }
 }
 
 #[cfg(test)]

@@ -44,7 +44,7 @@ pub const VNG: &[&str] = &["udev", "python3-pip"];
 /// Packages for `cargo xtask bench dump`: syscall counts (strace) and the
 /// `criu dump` comparison (criu; Debian's 3.17 cannot run on every kernel,
 /// the bench says so).
-pub const BENCH: &[&str] = &["strace", "criu"];
+pub const BENCH: &[&str] = &["strace"];
 
 /// `cargo xtask bench dump --profile`: perf.
 pub const PROFILE: &[&str] = &["linux-perf"];

@@ -14,7 +14,9 @@ mod tree;
 
 use cache::Layout;
 
-pub use series::Patch;
+pub use base::{sha256_bytes, sha256_file};
+pub use build::compiler_version;
+pub use series::{load_dir as load_series_dir, Patch};
 
 use anyhow::{Context, Result};
 use std::path::PathBuf;
@@ -110,7 +112,7 @@ fn ensure_built_on(upto: Option<usize>, base_series: Option<&str>) -> Result<Ker
         );
         return Ok(a);
     }
-    let _lock = cache::Lock::acquire(&layout.lock())?;
+    let _lock = crate::lock::Lock::acquire(&layout.lock(), "kernel")?;
     // Someone else may have built it while we waited.
     if let Some(a) = build::cached(&layout, &key) {
         return Ok(a);
@@ -144,7 +146,7 @@ pub fn apply_only(upto: Option<usize>) -> Result<(PathBuf, Vec<Patch>)> {
     };
     std::fs::create_dir_all(&layout.root)
         .with_context(|| format!("creating {}", layout.root.display()))?;
-    let _lock = cache::Lock::acquire(&layout.lock())?;
+    let _lock = crate::lock::Lock::acquire(&layout.lock(), "kernel")?;
     let base_commit = tree::ensure_pristine(&layout, &base)?;
     tree::apply_series(&layout, &base, &base_commit, &patches)?;
     Ok((layout.apply(), patches))

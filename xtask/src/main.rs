@@ -6,11 +6,13 @@
 mod apt;
 mod bench;
 mod btf_corpus;
+mod criu;
 mod deps;
 mod deptree;
 mod fresh;
 mod gen;
 mod kernel;
+mod lock;
 mod patches;
 mod test;
 mod vmtest;
@@ -38,6 +40,8 @@ enum Cmd {
     /// Run the README's commands in a new minimal Debian 12 root (the
     /// `fresh` lane): proves a new machine needs nothing but the toolchain.
     Fresh(fresh::Args),
+    /// CRIU 4.2 from Debian's source with the kit's patches (cached).
+    Criu(criu::Args),
     /// Build the patched CRIB kernel (cached).
     Kernel(kernel::Args),
     /// Check the kernel patch series (apply, checkpatch, spec drift).
@@ -66,6 +70,7 @@ fn dispatch(cmd: Cmd) -> Result<()> {
         Cmd::Test(a) => test::run(a),
         Cmd::Vmtest(a) => vmtest::run(a),
         Cmd::Fresh(a) => fresh::run(a),
+        Cmd::Criu(a) => criu::run(a),
         Cmd::Kernel(a) => kernel::run(a),
         Cmd::Patches(a) => patches::run(a),
         Cmd::BtfCorpus(a) => btf_corpus::run(a),

@@ -16,7 +16,9 @@ use crib_vmtest::{Accel, BootReport};
 use std::path::PathBuf;
 
 pub use build::ensure_vng;
-pub use lanes::{pick_accel, resolve_kernel, LaneSummary};
+pub use lanes::{
+    boot_one, detector, job_for, load_config, pick_accel, resolve_kernel, LaneSummary,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Runner {
@@ -56,6 +58,10 @@ pub struct Args {
     /// Skip building the workspace before booting.
     #[arg(long)]
     pub no_build: bool,
+    /// TCG threading (single | multi), instead of vmtest.toml's (default
+    /// single: reliable boots, see docs/architecture.md).
+    #[arg(long)]
+    pub tcg_thread: Option<String>,
     /// Command to run in the guest (one-liner mode).
     #[arg(last = true)]
     pub command: Vec<String>,

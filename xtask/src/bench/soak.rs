@@ -19,6 +19,8 @@ pub struct Soak {
     pub cpus: u32,
     pub tcg_thread: TcgThread,
     pub accel: Option<crib_vmtest::Accel>,
+    /// The guest command of every boot.
+    pub command: String,
 }
 
 #[derive(Serialize)]
@@ -78,8 +80,8 @@ pub fn run(s: Soak) -> Result<()> {
         share: None,
         commands: vec![GuestCommand {
             name: "first".into(),
-            command: "true".into(),
-            timeout: Duration::from_secs(60),
+            command: s.command.clone(),
+            timeout: Duration::from_secs(300),
         }],
     };
     let mut rows = Vec::new();
@@ -132,10 +134,11 @@ pub fn run(s: Soak) -> Result<()> {
         });
     }
     let setting = format!(
-        "accel {}, -smp {}, tcg thread={}",
+        "accel {}, -smp {}, tcg thread={}, command `{}`",
         accel.map(|a| a.name()).unwrap_or("?"),
         s.cpus,
-        s.tcg_thread.name()
+        s.tcg_thread.name(),
+        s.command
     );
     println!("\nboot soak: {setting}");
     println!(
@@ -151,7 +154,13 @@ pub fn run(s: Soak) -> Result<()> {
             println!("    {e}");
         }
     }
-    let json = serde_json::json!({"setting": setting, "kernels": rows});
+    let json = serde_json::json!({
+        "setting": setting,
+        "tcg_thread": s.tcg_thread.name(),
+        "cpus": s.cpus,
+        "command": s.command,
+        "kernels": rows,
+    });
     std::fs::write(dir.join("soak.json"), serde_json::to_string_pretty(&json)?)?;
     println!("soak report: {}", dir.join("soak.json").display());
     let failed: usize = rows.iter().map(|r| r.failures).sum();

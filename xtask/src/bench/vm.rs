@@ -38,6 +38,9 @@ pub struct Args {
     /// TCG threading of the soak's guests: single | multi.
     #[arg(long, default_value = "single")]
     pub tcg_thread: String,
+    /// What each soak boot runs (default `true`: the boot alone).
+    #[arg(long, default_value = "true")]
+    pub soak_command: String,
 }
 
 impl Default for Args {
@@ -51,6 +54,7 @@ impl Default for Args {
             soak_kernels: Vec::new(),
             cpus: 2,
             tcg_thread: "single".into(),
+            soak_command: "true".into(),
         }
     }
 }
@@ -112,6 +116,7 @@ pub fn run(args: Args) -> Result<()> {
             cpus: args.cpus,
             tcg_thread: args.tcg_thread.parse().map_err(anyhow::Error::msg)?,
             accel: forced,
+            command: args.soak_command.clone(),
         });
     }
     if args.reps == 0 {

@@ -12,7 +12,12 @@ pub struct Patch {
 
 /// The patches listed in `kernel-patches/series`, in order.
 pub fn load(root: &Path) -> Result<Vec<Patch>> {
-    let dir = root.join("kernel-patches");
+    load_dir(&root.join("kernel-patches"), false)
+}
+
+/// The patches listed in `DIR/series` (a patch file name a line, `#`
+/// comments), in order; an empty series is an error unless `allow_empty`.
+pub fn load_dir(dir: &Path, allow_empty: bool) -> Result<Vec<Patch>> {
     let series = dir.join("series");
     let text = std::fs::read_to_string(&series)
         .with_context(|| format!("reading {}", series.display()))?;
@@ -31,7 +36,7 @@ pub fn load(root: &Path) -> Result<Vec<Patch>> {
             path,
         });
     }
-    if out.is_empty() {
+    if out.is_empty() && !allow_empty {
         bail!("{}: lists no patches", series.display());
     }
     Ok(out)

@@ -112,6 +112,7 @@ mod tests {
             cpus: 1,
             boot_timeout: Duration::from_secs(1),
             cmdline: String::new(),
+            tcg_thread: crib_vmtest::TcgThread::default(),
             tmpfs: vec![],
             commands: vec![
                 GuestCommand {

@@ -36,7 +36,7 @@ pub fn allowlist_path() -> PathBuf {
     crate::workspace_root().join("vmtest/splat-allowlist.txt")
 }
 
-fn detector() -> Result<Arc<Detector>> {
+pub fn detector() -> Result<Arc<Detector>> {
     let p = allowlist_path();
     if p.exists() {
         Ok(Arc::new(Detector::with_allowlist(&p)?))
@@ -128,6 +128,7 @@ fn plan(args: &Args) -> Result<Vec<Resolved>> {
             cpus: None,
             boot_timeout: None,
             cmdline: None,
+            tcg_thread: None,
             command: (!args.command.is_empty()).then(|| join_command(&args.command)),
             timeout: args.timeout,
         };
@@ -268,7 +269,7 @@ pub fn boot_one(
     det: &Arc<Detector>,
 ) -> Result<BootReport> {
     let machine = Machine {
-        tcg_thread: crib_vmtest::TcgThread::default(),
+        tcg_thread: plan.tcg_thread,
         memory_mib: plan.memory_mib,
         cpus: plan.cpus,
         accel,
@@ -298,6 +299,12 @@ pub fn boot_one(
 pub fn run(args: &Args) -> Result<(Vec<BootReport>, PathBuf)> {
     let clock = Clock::start();
     let mut plans = plan(args)?;
+    if let Some(t) = &args.tcg_thread {
+        let t: crib_vmtest::TcgThread = t.parse().map_err(anyhow::Error::msg)?;
+        for p in &mut plans {
+            p.tcg_thread = t;
+        }
+    }
     let kernel_build = plans.iter().any(|p| p.kernel == "patched");
     build::ensure_tools(args.runner, kernel_build)?;
     let one_liner = !args.command.is_empty();
@@ -357,6 +364,7 @@ pub fn run_lane(lane: &str) -> Result<LaneSummary> {
         config: PathBuf::from("vmtest.toml"),
         timeout: None,
         no_build: false,
+        tcg_thread: None,
         command: vec![],
     };
     let (reports, run_dir) = run(&args)?;

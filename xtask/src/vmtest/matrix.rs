@@ -282,6 +282,7 @@ pub fn run(args: &Args) -> Result<()> {
             cpus: None,
             boot_timeout: None,
             cmdline: None,
+            tcg_thread: None,
             command: None,
             timeout: None,
         });
