@@ -14,7 +14,8 @@ pub const GUEST_MODULES: &[&str] = &["virtio_pci", "virtio_console", "9pnet_virt
 /// Modules tests use when the kernel has them as modules (socket diag for
 /// the procfs engine and CRIU; nf_tables for CRIU's network lock, after
 /// crc32c_generic, the `softdep` of its libcrc32c that `depends=` does not
-/// name; tun and veth for ZDTM's network tests; binfmt_misc, which ZDTM's
+/// name; nf_conntrack_netlink, which CRIU dumps a netns's conntrack
+/// table with; tun and veth for ZDTM's network tests; binfmt_misc, which ZDTM's
 /// container runner mounts); absent ones are skipped.
 pub const OPTIONAL_MODULES: &[&str] = &[
     "unix_diag",
@@ -26,6 +27,7 @@ pub const OPTIONAL_MODULES: &[&str] = &[
     "af_packet_diag",
     "crc32c_generic",
     "nf_tables",
+    "nf_conntrack_netlink",
     "tun",
     "veth",
     "binfmt_misc",

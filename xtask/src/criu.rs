@@ -14,6 +14,10 @@ pub mod zdtm;
 
 use anyhow::Result;
 
+/// The environment variable that hands the kit's CRIU to tests and
+/// benchmarks (`tests/src/zdtm/criu.rs`, `crates/crib-bench/src/criu.rs`).
+pub const CRIU_ENV: &str = "CRIB_CRIU";
+
 #[derive(clap::Args)]
 pub struct Args {
     #[command(subcommand)]
@@ -100,31 +104,65 @@ pub fn zdtm_lanes(a: &ZdtmArgs) -> Result<Vec<zdtm::LaneRun>> {
     };
     crate::deps::ensure(crate::deps::VM)?;
     let b = build::ensure_built(None)?;
+    // Kernels first, one at a time (the patched one may need a build),
+    // then the boots side by side: each guest's TCG runs on one host thread.
+    let clock = crate::vmtest::output::Clock::start();
+    let resolved: Vec<(String, crib_vmtest::Kernel)> = kernels
+        .iter()
+        .map(|k| Ok((k.clone(), crate::vmtest::resolve_kernel(k, &clock)?)))
+        .collect::<Result<_>>()?;
+    // One accelerator for every lane (a KVM probe from each thread at once
+    // would race on the cached verdict).
+    let accel = match (accel, resolved.first()) {
+        (None, Some((_, k))) => {
+            let dir = crate::vmtest::output::new_run_dir("zdtm-accel")?;
+            Some(crate::vmtest::pick_accel(None, k, &dir, &clock)?.0)
+        }
+        (a, _) => a,
+    };
+    let lane = |k: &String| zdtm::LaneArgs {
+        selection: zdtm::Selection {
+            kernel: k.clone(),
+            flavors: flavors.clone(),
+            per_group: shape.per_group,
+            only: a
+                .tests
+                .iter()
+                .map(|t| {
+                    if t.starts_with("zdtm/") {
+                        t.clone()
+                    } else {
+                        format!("zdtm/static/{t}")
+                    }
+                })
+                .collect(),
+        },
+        plugin_dir: None,
+        accel,
+    };
+    let parallel = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut runs = Vec::new();
-    for k in kernels {
-        runs.push(zdtm::run_lane(
-            &zdtm::LaneArgs {
-                selection: zdtm::Selection {
-                    kernel: k,
-                    flavors: flavors.clone(),
-                    per_group: shape.per_group,
-                    only: a
-                        .tests
-                        .iter()
-                        .map(|t| {
-                            if t.starts_with("zdtm/") {
-                                t.clone()
-                            } else {
-                                format!("zdtm/static/{t}")
-                            }
-                        })
-                        .collect(),
-                },
-                plugin_dir: None,
-                accel,
-            },
-            &b,
-        )?);
+    for chunk in resolved.chunks(parallel.max(1)) {
+        let results: Vec<Result<zdtm::LaneRun>> = std::thread::scope(|s| {
+            let handles: Vec<_> = chunk
+                .iter()
+                .map(|(k, kernel)| {
+                    let args = lane(k);
+                    let b = &b;
+                    s.spawn(move || zdtm::run_lane(&args, b, kernel))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(anyhow::anyhow!("a ZDTM lane thread panicked")))
+                })
+                .collect()
+        });
+        for r in results {
+            runs.push(r?);
+        }
     }
     Ok(runs)
 }

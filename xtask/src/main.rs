@@ -9,6 +9,7 @@ mod btf_corpus;
 mod criu;
 mod deps;
 mod deptree;
+mod docgen;
 mod fresh;
 mod gen;
 mod kernel;

@@ -28,6 +28,12 @@ pub struct Args {
     /// Skip the fresh lane (the README's commands in a new Debian root).
     #[arg(long)]
     pub no_fresh: bool,
+    /// Skip the ZDTM lanes (CRIU's own suite on debian-6.12 and patched).
+    #[arg(long)]
+    pub no_zdtm: bool,
+    /// Heavy lanes in full: every curated ZDTM test in every flavor.
+    #[arg(long)]
+    pub full: bool,
 }
 
 struct LaneResult {
@@ -53,6 +59,9 @@ pub fn run(args: Args) -> Result<()> {
     crate::deps::ensure(&all)?;
     // The host lane's VM harness tests compare against virtme-ng.
     crate::vmtest::ensure_vng()?;
+    // CRIU 4.2 (cached): the ZDTM lanes and every criu column use it.
+    let criu = crate::criu::build::ensure_built(None)?;
+    std::env::set_var(crate::criu::CRIU_ENV, &criu.criu);
 
     let mut results = vec![lint_lane(), host_lane()?];
     if !args.host_only && !args.no_fresh {
@@ -73,6 +82,9 @@ pub fn run(args: Args) -> Result<()> {
         }
         if !args.no_matrix && args.lanes.is_empty() {
             results.push(matrix_lane());
+        }
+        if !args.no_zdtm && args.lanes.is_empty() {
+            results.extend(zdtm_lanes(args.full));
         }
     }
 
@@ -268,6 +280,75 @@ fn fresh_lane() -> LaneResult {
     }
     r.secs = t.elapsed().as_secs_f64();
     r
+}
+
+/// CRIU's ZDTM suite (xtask/src/criu/zdtm.rs): one lane result per kernel
+/// (each test and flavor one test), plus the comparison of the kernels'
+/// verdicts (the series must break nothing CRIU relies on).
+fn zdtm_lanes(full: bool) -> Vec<LaneResult> {
+    let t = Instant::now();
+    eprintln!(
+        "[test] ZDTM lanes ({}): CRIU's own suite in the VM lanes",
+        if full { "full" } else { "CI part" }
+    );
+    let args = crate::criu::ZdtmArgs {
+        kernels: vec![],
+        full,
+        flavors: vec![],
+        tests: vec![],
+        accel: "auto".into(),
+    };
+    let runs = match crate::criu::zdtm_lanes(&args) {
+        Ok(r) => r,
+        Err(e) => {
+            return vec![LaneResult {
+                name: "zdtm".into(),
+                passed: 0,
+                failed: 1,
+                skipped: 0,
+                secs: t.elapsed().as_secs_f64(),
+                note: format!("lane could not run: {e:#}"),
+            }]
+        }
+    };
+    let mut out: Vec<LaneResult> = runs
+        .iter()
+        .map(|r| {
+            let tl = crate::criu::zdtm::tally(&r.results);
+            let mut note = format!(
+                "{} crfail, {} xfail, {} denied; {}",
+                tl.crfail,
+                tl.xfail,
+                tl.denied,
+                r.run_dir.display()
+            );
+            if let Some(p) = &r.problem {
+                note = format!("{p}; {note}");
+            }
+            LaneResult {
+                name: format!("zdtm-{}", r.kernel),
+                passed: tl.passed + tl.crfail + tl.xfail,
+                failed: tl.failed + usize::from(r.problem.is_some()),
+                skipped: tl.skipped + tl.denied,
+                secs: r.seconds,
+                note,
+            }
+        })
+        .collect();
+    let diffs = crate::criu::kernel_differences(&runs);
+    out.push(LaneResult {
+        name: "zdtm-diff".into(),
+        passed: usize::from(diffs.is_empty()),
+        failed: usize::from(!diffs.is_empty()),
+        skipped: 0,
+        secs: 0.0,
+        note: if diffs.is_empty() {
+            "same verdict on every kernel".into()
+        } else {
+            diffs.join("; ")
+        },
+    });
+    out
 }
 
 fn matrix_lane() -> LaneResult {

@@ -153,6 +153,7 @@ fn unavailable(kind: EngineKind, why: String) -> EngineRun {
         syscalls: None,
         load_syscalls: None,
         profile: Vec::new(),
+        criu_stats: None,
     }
 }
 
@@ -221,6 +222,7 @@ fn measure_inner(kind: EngineKind, pid: i32, reps: Reps) -> Result<EngineRun> {
         syscalls: None,
         load_syscalls: None,
         profile: Vec::new(),
+        criu_stats: None,
     })
 }
 

@@ -1,5 +1,7 @@
-//! The `criu` column: whole-process checkpoint/restore with the system's
-//! CRIU, for side-by-side comparison. The test is dumped (CRIU kills it),
+//! The `criu` column: whole-process checkpoint/restore with the kit's CRIU
+//! (`$CRIB_CRIU`, set by `cargo xtask` to the binary `cargo xtask criu
+//! build` made; the system's criu package is never used), for side-by-side
+//! comparison. The test is dumped (CRIU kills it),
 //! restored detached with the same pid, then sent SIGTERM so it verifies
 //! itself in place and writes its verdict, as in CRIU's own ZDTM.
 
@@ -8,8 +10,25 @@ use super::run::{verdict, Work};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The environment variable that names the kit's CRIU binary.
+pub const CRIU_ENV: &str = "CRIB_CRIU";
+
+/// The kit's CRIU, or why there is none.
+pub fn criu_bin() -> Result<std::path::PathBuf, String> {
+    match std::env::var_os(CRIU_ENV) {
+        Some(p) if std::path::Path::new(&p).is_file() => Ok(p.into()),
+        Some(p) => Err(format!(
+            "${CRIU_ENV}={} is not a file (cargo xtask criu build)",
+            std::path::Path::new(&p).display()
+        )),
+        None => Err(format!(
+            "${CRIU_ENV} is not set: the criu column needs the kit's CRIU (cargo xtask criu build; cargo xtask test sets it)"
+        )),
+    }
+}
+
 fn criu(args: &[&str], w: &Work, log: &str, timeout: Duration) -> Result<(), String> {
-    let mut c = Command::new("criu")
+    let mut c = Command::new(criu_bin()?)
         .args(args)
         .arg("-D")
         .arg(&w.images)

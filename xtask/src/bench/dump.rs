@@ -182,6 +182,9 @@ fn host_lane(bin: &Path, plan: &Plan, a: &Args, out: &Path) -> Result<LaneRun> {
 
 fn measure(a: &Args, out: &Path) -> Result<Report> {
     crate::deps::ensure(crate::deps::BENCH)?;
+    // The criu column is the kit's CRIU 4.2 (built and cached), in both lanes.
+    let criu = crate::criu::build::ensure_built(None)?;
+    std::env::set_var(crate::criu::CRIU_ENV, &criu.criu);
     if a.profile {
         crate::deps::ensure(crate::deps::PROFILE)?;
     }

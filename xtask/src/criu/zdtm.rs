@@ -489,13 +489,13 @@ pub struct LaneRun {
 /// Guest memory for ZDTM: the tree copy and the tests' dumps live in tmpfs.
 const MEMORY_MIB: u32 = 2048;
 
-/// Boot `a.selection.kernel` once and run the lane's commands in it.
-pub fn run_lane(a: &LaneArgs, b: &CriuBuild) -> Result<LaneRun> {
+/// Boot `kernel` (resolved from `a.selection.kernel`) once and run the
+/// lane's commands in it.
+pub fn run_lane(a: &LaneArgs, b: &CriuBuild, kernel: &crib_vmtest::Kernel) -> Result<LaneRun> {
     let clock = crate::vmtest::output::Clock::start();
     let (tests, deny) = load_lists()?;
     let cases = select(&tests, &deny, &a.selection);
     let kernel_name = &a.selection.kernel;
-    let kernel = crate::vmtest::resolve_kernel(kernel_name, &clock)?;
     let run_dir = crate::vmtest::output::new_run_dir(&format!("zdtm-{kernel_name}"))?;
     let cfg = crate::vmtest::load_config(Path::new("vmtest.toml"))?;
     let target = cfg
@@ -515,7 +515,7 @@ pub fn run_lane(a: &LaneArgs, b: &CriuBuild) -> Result<LaneRun> {
     let mut plan = cfg.resolve(&target);
     plan.memory_mib = plan.memory_mib.max(MEMORY_MIB);
     plan.commands = commands(b, &cases, a.plugin_dir.as_deref());
-    let (accel, why) = crate::vmtest::pick_accel(a.accel, &kernel, &run_dir, &clock)?;
+    let (accel, why) = crate::vmtest::pick_accel(a.accel, kernel, &run_dir, &clock)?;
     clock.say(&format!(
         "zdtm {kernel_name}: {} case(s) ({} test(s) x {}), {} denied; booting",
         cases.len(),
@@ -530,7 +530,7 @@ pub fn run_lane(a: &LaneArgs, b: &CriuBuild) -> Result<LaneRun> {
     let dir = run_dir.join(kernel_name);
     let report = crate::vmtest::boot_one(
         crate::vmtest::Runner::Qemu,
-        &kernel,
+        kernel,
         &plan,
         &crate::vmtest::job_for(&plan),
         accel,

@@ -251,7 +251,10 @@ pub fn pick_accel(
 pub fn job_for(plan: &Resolved) -> Job {
     Job {
         cwd: crate::workspace_root(),
-        env: vec![],
+        // The kit's CRIU, where this run built it (the criu columns).
+        env: std::env::var(crate::criu::CRIU_ENV)
+            .map(|v| vec![(crate::criu::CRIU_ENV.to_string(), v)])
+            .unwrap_or_default(),
         tmpfs: plan.tmpfs.clone(),
         share: None,
         commands: plan.commands.clone(),

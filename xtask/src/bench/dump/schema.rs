@@ -57,6 +57,25 @@ pub struct EngineRun {
     /// repeated warm dumps), hottest first.
     #[serde(default)]
     pub profile: Vec<ProfileEntry>,
+    /// `criu` only: CRIU's own statistics of the last dump (stats-dump).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub criu_stats: Option<CriuStats>,
+}
+
+/// CRIU's `stats-dump` image of one `criu dump` (decoded with crit):
+/// where its time goes, memory separately.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CriuStats {
+    /// Freezing the tree (cgroup freezer or ptrace seize), us.
+    pub freezing_us: u64,
+    /// The tree stayed frozen (everything CRIU reads happens here), us.
+    pub frozen_us: u64,
+    /// Collecting memory pages (parasite, pagemap), us.
+    pub memdump_us: u64,
+    /// Writing the pages to the images, us.
+    pub memwrite_us: u64,
+    pub pages_scanned: u64,
+    pub pages_written: u64,
 }
 
 /// One symbol of a perf profile.

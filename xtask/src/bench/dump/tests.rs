@@ -88,6 +88,7 @@ fn unavailable(name: &str, why: &str) -> EngineRun {
         syscalls: None,
         load_syscalls: None,
         profile: Vec::new(),
+        criu_stats: None,
     }
 }
 

@@ -59,7 +59,9 @@ pub fn run(spec: &str, bench_bin: &Path, suite_args: &[String], out_dir: &Path) 
     );
     let job = Job {
         cwd: crate::workspace_root(),
-        env: vec![],
+        env: std::env::var(crate::criu::CRIU_ENV)
+            .map(|v| vec![(crate::criu::CRIU_ENV.to_string(), v)])
+            .unwrap_or_default(),
         tmpfs: crib_vmtest::job::DEFAULT_TMPFS
             .iter()
             .map(Into::into)
