@@ -73,6 +73,7 @@ fn engine(name: &str, n: u64, per_op: [u64; 5], sc: [u64; 5], load: Option<u64>)
             self_pct: 19.1,
             children_pct: 19.9,
         }],
+        criu_stats: None,
     }
 }
 
