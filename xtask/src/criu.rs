@@ -10,6 +10,7 @@
 
 pub mod build;
 pub mod pin;
+pub mod plugin;
 pub mod zdtm;
 
 use anyhow::Result;
@@ -57,6 +58,12 @@ pub struct ZdtmArgs {
     /// auto | kvm | tcg
     #[arg(long, default_value = "auto")]
     pub accel: String,
+    /// Leave out the lane with the crib CRIU plugin.
+    #[arg(long, conflicts_with = "plugin_only")]
+    pub no_plugin: bool,
+    /// Run only the lane with the crib CRIU plugin.
+    #[arg(long)]
+    pub plugin_only: bool,
 }
 
 /// The CI and full shapes of the ZDTM lanes (`tests/zdtm/criu/lanes.toml`).
@@ -68,12 +75,28 @@ pub struct LaneShape {
     pub per_group: Option<usize>,
 }
 
+/// The lane with the crib CRIU plugin loaded.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginLane {
+    /// Lane name (denylist `kernel=`), e.g. `patched+crib`.
+    pub name: String,
+    /// The kernel it boots (the CRIB kfuncs are needed).
+    pub kernel: String,
+    pub flavors: Vec<String>,
+    /// Its tests: curated names (CI and full alike).
+    pub tests: Vec<String>,
+    /// crfail tests it runs as ordinary ones (the plugin makes C/R work).
+    pub ignore_crfail: Vec<String>,
+}
+
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LaneShapes {
     pub kernels: Vec<String>,
     pub ci: LaneShape,
     pub full: LaneShape,
+    pub plugin: PluginLane,
 }
 
 pub fn lane_shapes() -> Result<LaneShapes> {
@@ -88,68 +111,105 @@ pub fn lane_shapes() -> Result<LaneShapes> {
 pub fn zdtm_lanes(a: &ZdtmArgs) -> Result<Vec<zdtm::LaneRun>> {
     let shapes = lane_shapes()?;
     let shape = if a.full { &shapes.full } else { &shapes.ci };
-    let kernels = if a.kernels.is_empty() {
-        shapes.kernels.clone()
-    } else {
-        a.kernels.clone()
-    };
-    let flavors = if a.flavors.is_empty() {
-        shape.flavors.clone()
-    } else {
-        a.flavors.clone()
-    };
     let accel = match a.accel.as_str() {
         "auto" => None,
         x => Some(x.parse().map_err(anyhow::Error::msg)?),
     };
+    let only: Vec<String> = a.tests.iter().map(|t| zdtm::full_name(t)).collect();
+    // The lanes: each stock kernel without the plugin, then the plugin lane.
+    let mut lanes: Vec<zdtm::LaneArgs> = Vec::new();
+    let stock: Vec<String> = if a.kernels.is_empty() {
+        shapes.kernels.clone()
+    } else {
+        a.kernels.clone()
+    };
+    if !a.plugin_only {
+        for k in &stock {
+            lanes.push(zdtm::LaneArgs {
+                selection: zdtm::Selection {
+                    kernel: k.clone(),
+                    flavors: if a.flavors.is_empty() {
+                        shape.flavors.clone()
+                    } else {
+                        a.flavors.clone()
+                    },
+                    per_group: shape.per_group,
+                    only: only.clone(),
+                },
+                boot: k.clone(),
+                ignore_crfail: vec![],
+                plugin_dir: None,
+                accel,
+            });
+        }
+    }
+    let plugin_dir = if a.no_plugin {
+        None
+    } else {
+        Some(plugin::build(false)?)
+    };
+    if let Some(dir) = &plugin_dir {
+        let p = &shapes.plugin;
+        lanes.push(zdtm::LaneArgs {
+            selection: zdtm::Selection {
+                kernel: p.name.clone(),
+                flavors: if a.flavors.is_empty() {
+                    p.flavors.clone()
+                } else {
+                    a.flavors.clone()
+                },
+                per_group: None,
+                only: if only.is_empty() {
+                    p.tests.iter().map(|t| zdtm::full_name(t)).collect()
+                } else {
+                    only.clone()
+                },
+            },
+            boot: p.kernel.clone(),
+            ignore_crfail: p.ignore_crfail.iter().map(|t| zdtm::full_name(t)).collect(),
+            plugin_dir: Some(dir.clone()),
+            accel,
+        });
+    }
     crate::deps::ensure(crate::deps::VM)?;
     let b = build::ensure_built(None)?;
     // Kernels first, one at a time (the patched one may need a build),
     // then the boots side by side: each guest's TCG runs on one host thread.
     let clock = crate::vmtest::output::Clock::start();
-    let resolved: Vec<(String, crib_vmtest::Kernel)> = kernels
-        .iter()
-        .map(|k| Ok((k.clone(), crate::vmtest::resolve_kernel(k, &clock)?)))
-        .collect::<Result<_>>()?;
+    let mut kernels: Vec<(String, crib_vmtest::Kernel)> = Vec::new();
+    for l in &lanes {
+        if !kernels.iter().any(|(n, _)| *n == l.boot) {
+            kernels.push((
+                l.boot.clone(),
+                crate::vmtest::resolve_kernel(&l.boot, &clock)?,
+            ));
+        }
+    }
     // One accelerator for every lane (a KVM probe from each thread at once
     // would race on the cached verdict).
-    let accel = match (accel, resolved.first()) {
+    let accel = match (accel, kernels.first()) {
         (None, Some((_, k))) => {
             let dir = crate::vmtest::output::new_run_dir("zdtm-accel")?;
             Some(crate::vmtest::pick_accel(None, k, &dir, &clock)?.0)
         }
         (a, _) => a,
     };
-    let lane = |k: &String| zdtm::LaneArgs {
-        selection: zdtm::Selection {
-            kernel: k.clone(),
-            flavors: flavors.clone(),
-            per_group: shape.per_group,
-            only: a
-                .tests
-                .iter()
-                .map(|t| {
-                    if t.starts_with("zdtm/") {
-                        t.clone()
-                    } else {
-                        format!("zdtm/static/{t}")
-                    }
-                })
-                .collect(),
-        },
-        plugin_dir: None,
-        accel,
-    };
+    for l in &mut lanes {
+        l.accel = accel;
+    }
     let parallel = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut runs = Vec::new();
-    for chunk in resolved.chunks(parallel.max(1)) {
+    for chunk in lanes.chunks(parallel.max(1)) {
         let results: Vec<Result<zdtm::LaneRun>> = std::thread::scope(|s| {
             let handles: Vec<_> = chunk
                 .iter()
-                .map(|(k, kernel)| {
-                    let args = lane(k);
+                .map(|l| {
+                    let kernel = kernels.iter().find(|(n, _)| *n == l.boot).map(|(_, k)| k);
                     let b = &b;
-                    s.spawn(move || zdtm::run_lane(&args, b, kernel))
+                    s.spawn(move || match kernel {
+                        Some(k) => zdtm::run_lane(l, b, k),
+                        None => Err(anyhow::anyhow!("kernel {} not resolved", l.boot)),
+                    })
                 })
                 .collect();
             handles
@@ -167,9 +227,12 @@ pub fn zdtm_lanes(a: &ZdtmArgs) -> Result<Vec<zdtm::LaneRun>> {
     Ok(runs)
 }
 
-/// Lines that say what differs between the first run and each other one.
+/// Lines that say what differs between the first stock lane and each
+/// other stock lane (the plugin lane differs by design: it makes crfail
+/// tests pass).
 pub fn kernel_differences(runs: &[zdtm::LaneRun]) -> Vec<String> {
-    let Some((first, rest)) = runs.split_first() else {
+    let stock: Vec<&zdtm::LaneRun> = runs.iter().filter(|r| !r.plugin).collect();
+    let Some((first, rest)) = stock.split_first() else {
         return Vec::new();
     };
     rest.iter()
@@ -224,10 +287,33 @@ pub fn run(a: Args) -> Result<()> {
             Ok(())
         }
         Cmd::CheckPatches => {
-            let n = pin::series(&crate::workspace_root())?.len();
+            let series = pin::series(&crate::workspace_root())?;
+            let n = series.len();
+            // The kernel's checkpatch.pl (CRIU follows the kernel's style).
+            let (ktree, _) = crate::kernel::apply_only(None)?;
+            let script = ktree.join("scripts/checkpatch.pl");
+            let mut bad = Vec::new();
+            for p in &series {
+                let problems = crate::patches::checkpatch_foreign(&script, p)?;
+                if problems.is_empty() {
+                    println!("checkpatch ok   {}", p.name);
+                } else {
+                    println!("checkpatch FAIL {}", p.name);
+                    for l in &problems {
+                        println!("    {l}");
+                    }
+                    bad.push(p.name.clone());
+                }
+            }
             for upto in 0..=n {
                 let b = build::ensure_built(Some(upto))?;
-                println!("criu + {upto} of {n} patch(es): builds ({})", b.key);
+                println!(
+                    "criu + {upto} of {n} patch(es): applies and builds ({})",
+                    b.key
+                );
+            }
+            if !bad.is_empty() {
+                anyhow::bail!("checkpatch findings in {}", bad.join(", "));
             }
             Ok(())
         }

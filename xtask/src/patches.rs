@@ -133,11 +133,32 @@ fn unlisted_patches(dir: &Path, listed: &[Patch]) -> Result<()> {
 
 /// checkpatch.pl --strict findings (ERROR/WARNING/CHECK lines) of a patch.
 fn checkpatch(tree: &Path, patch: &Patch) -> Result<Vec<String>> {
-    let script = tree.join("scripts/checkpatch.pl");
+    checkpatch_with(
+        &tree.join("scripts/checkpatch.pl"),
+        patch,
+        &[format!("--root={}", tree.display())],
+    )
+}
+
+/// The same for a patch of another project (CRIU): the kernel's script
+/// with `--no-tree`, minus the checks that are about the kernel's tree
+/// (file paths, the maintainers' subject conventions).
+pub fn checkpatch_foreign(script: &Path, patch: &Patch) -> Result<Vec<String>> {
+    checkpatch_with(
+        script,
+        patch,
+        &[
+            "--no-tree".to_string(),
+            "--ignore=FILE_PATH_CHANGES,EMAIL_SUBJECT".to_string(),
+        ],
+    )
+}
+
+fn checkpatch_with(script: &Path, patch: &Patch, extra: &[String]) -> Result<Vec<String>> {
     let out = Command::new("perl")
-        .arg(&script)
+        .arg(script)
         .args(["--strict", "--no-summary", "--terse", "--showfile"])
-        .arg(format!("--root={}", tree.display()))
+        .args(extra)
         .arg(&patch.path)
         .output()
         .with_context(|| format!("running {}", script.display()))?;

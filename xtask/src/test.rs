@@ -297,6 +297,8 @@ fn zdtm_lanes(full: bool) -> Vec<LaneResult> {
         flavors: vec![],
         tests: vec![],
         accel: "auto".into(),
+        no_plugin: false,
+        plugin_only: false,
     };
     let runs = match crate::criu::zdtm_lanes(&args) {
         Ok(r) => r,

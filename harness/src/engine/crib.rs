@@ -211,6 +211,25 @@ impl CribEngine {
         })
     }
 
+    /// The receive (`receive = true`) or write queue of socket `fd` of
+    /// process `pid` (pid in the caller's pid namespace): one segment per
+    /// frame, datagrams with their addresses. The CRIU plugin reads the
+    /// sockets CRIU holds this way (`pid` = CRIU itself).
+    pub fn socket_queue(
+        &self,
+        pid: i32,
+        fd: i32,
+        receive: bool,
+        stream: bool,
+    ) -> EngineResult<Vec<Segment>> {
+        let q = if receive {
+            wire::QUEUE_RECEIVE
+        } else {
+            wire::QUEUE_WRITE
+        };
+        self.read_queue(pid, fd, q, stream)
+    }
+
     fn read_queue(
         &self,
         pid: i32,
@@ -478,6 +497,139 @@ impl CribRestorer {
             .run("crib_restore_udp_rcv", &mut ctx)
             .map(|_| ())
             .map_err(|e| err(Operation::Queues, format!("pid {pid} fd {fd}: {e}")))
+    }
+}
+
+impl CribRestorer {
+    /// The descriptors of the loaded program, its data map and its ring
+    /// buffer: what [`RawRestorer`] needs in another process (the CRIU
+    /// plugin passes them to the restored tasks through CRIU's fdstore).
+    pub fn raw_fds(&self) -> EngineResult<[std::os::fd::RawFd; 3]> {
+        use std::os::fd::{AsFd, AsRawFd};
+        let o = &self.obj.obj;
+        let prog = o
+            .progs()
+            .find(|p| p.name() == "crib_restore_udp_rcv")
+            .ok_or_else(|| err(Operation::Queues, "crib_restore_udp_rcv missing"))?
+            .as_fd()
+            .as_raw_fd();
+        let map = |name: &str| {
+            o.maps()
+                .find(|m| m.name() == name)
+                .map(|m| m.as_fd().as_raw_fd())
+                .ok_or_else(|| err(Operation::Queues, format!("{name} map missing")))
+        };
+        Ok([prog, map("crib_restore_data")?, map("crib_rb")?])
+    }
+}
+
+/// [`CribRestorer::udp_queue_rcv`] on descriptors of a restorer loaded by
+/// another process ([`CribRestorer::raw_fds`]), with the raw BPF syscalls.
+pub struct RawRestorer {
+    prog: std::os::fd::OwnedFd,
+    data: std::os::fd::OwnedFd,
+    rb: *mut libbpf_sys::ring_buffer,
+    value_size: usize,
+}
+
+extern "C" fn drop_sample(
+    _ctx: *mut std::ffi::c_void,
+    _data: *mut std::ffi::c_void,
+    _len: u64,
+) -> i32 {
+    0
+}
+
+impl RawRestorer {
+    /// Take ownership of `[prog, data map, ring buffer map]`.
+    pub fn from_fds(fds: [std::os::fd::OwnedFd; 3]) -> EngineResult<RawRestorer> {
+        use std::os::fd::AsRawFd;
+        let [prog, data, rb_map] = fds;
+        let mut info = libbpf_sys::bpf_map_info::default();
+        let mut len = std::mem::size_of::<libbpf_sys::bpf_map_info>() as u32;
+        // SAFETY: info and len outlive the call; the fd is a map's.
+        let rc =
+            unsafe { libbpf_sys::bpf_map_get_info_by_fd(data.as_raw_fd(), &mut info, &mut len) };
+        if rc != 0 {
+            return Err(err(Operation::Queues, format!("data map info: error {rc}")));
+        }
+        // SAFETY: a valid ring buffer map fd; the callback drops samples (the
+        // program's verdict is its return value; the ring only needs draining).
+        let rb = unsafe {
+            libbpf_sys::ring_buffer__new(
+                rb_map.as_raw_fd(),
+                Some(drop_sample),
+                std::ptr::null_mut(),
+                std::ptr::null(),
+            )
+        };
+        if rb.is_null() {
+            return Err(err(Operation::Queues, "ring buffer on the passed fd"));
+        }
+        drop(rb_map); // ring_buffer__new mapped it; the mapping keeps it alive
+        Ok(RawRestorer {
+            prog,
+            data,
+            rb,
+            value_size: info.value_size as usize,
+        })
+    }
+
+    /// Queue `d` on the receive queue of UDP socket `fd` of `pid`; `Err`
+    /// carries the kfunc's refusal (-E2BIG, a wrong family, ...).
+    pub fn udp_queue_rcv(&self, pid: i32, fd: i32, d: &RestoreDatagram<'_>) -> Result<(), String> {
+        use std::os::fd::AsRawFd;
+        if d.data.len() >= self.value_size {
+            return Err(format!(
+                "{} bytes: more than the restore program takes ({})",
+                d.data.len(),
+                self.value_size.saturating_sub(1)
+            ));
+        }
+        let mut value = vec![0u8; self.value_size];
+        value[..d.data.len()].copy_from_slice(d.data);
+        let key = 0u32;
+        // SAFETY: key and value are of the map's sizes and outlive the call.
+        let rc = unsafe {
+            libbpf_sys::bpf_map_update_elem(
+                self.data.as_raw_fd(),
+                (&key as *const u32).cast(),
+                value.as_ptr().cast(),
+                0,
+            )
+        };
+        if rc != 0 {
+            return Err(format!("writing the datagram to the data map: error {rc}"));
+        }
+        let mut ctx = restore_args(pid, fd, d);
+        let mut opts = libbpf_sys::bpf_test_run_opts {
+            sz: std::mem::size_of::<libbpf_sys::bpf_test_run_opts>() as _,
+            ctx_in: ctx.as_mut_ptr().cast(),
+            ctx_size_in: ctx.len() as u32,
+            ..Default::default()
+        };
+        // SAFETY: opts points at ctx, which outlives the call.
+        let rc = unsafe { libbpf_sys::bpf_prog_test_run_opts(self.prog.as_raw_fd(), &mut opts) };
+        // SAFETY: rb is the ring buffer made in from_fds.
+        unsafe { libbpf_sys::ring_buffer__consume(self.rb) };
+        if rc != 0 {
+            return Err(format!("BPF_PROG_RUN: error {rc}"));
+        }
+        let ret = opts.retval as i32;
+        if ret < 0 {
+            return Err(format!(
+                "bpf_crib_udp_queue_rcv refused it: {}",
+                std::io::Error::from_raw_os_error(-ret)
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for RawRestorer {
+    fn drop(&mut self) {
+        // SAFETY: made by ring_buffer__new, freed once.
+        unsafe { libbpf_sys::ring_buffer__free(self.rb) };
     }
 }
 

@@ -1,10 +1,11 @@
 #!/bin/sh
-# run-one.sh TREE CRIU TEST FLAVOR: one CRIU ZDTM test in one flavor, as a
+# run-one.sh TREE CRIU TEST FLAVOR [ZDTM-OPTION...]: one CRIU ZDTM test in one flavor, as a
 # command of a zdtm lane (xtask/src/criu/zdtm.rs). Exit 0 pass, 77 zdtm
 # skipped it (flavor or feature not there), 1 fail (with the tail of the
 # CRIU logs zdtm points at). The lane kills whatever it leaves behind.
 set -u
 tree=$1 criu=$2 test=$3 flavor=$4
+shift 4
 cd "$tree/test" || exit 1
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 # The network lock without iptables (the kit installs nftables).
@@ -13,7 +14,7 @@ export CRIU_CONFIG_FILE=/tmp/crib-criu.conf
 # Kernel health is the harness's splat detector's job (stock kernels load
 # unsigned modules, which taints them).
 export ZDTM_IGNORE_TAINT=1
-out=$(./zdtm.py run -t "$test" -f "$flavor" --criu-bin "$criu" -k failed 2>&1)
+out=$(./zdtm.py run -t "$test" -f "$flavor" --criu-bin "$criu" -k failed "$@" 2>&1)
 rc=$?
 printf '%s\n' "$out"
 case "$out" in

@@ -23,6 +23,16 @@ pub fn lists_dir() -> PathBuf {
     crate::workspace_root().join("tests/zdtm/criu")
 }
 
+/// `env00` -> `zdtm/static/env00`; a name with a directory is kept
+/// (`zdtm/crib/crib_udp_rcvq`: the kit's own tests).
+pub fn full_name(name: &str) -> String {
+    if name.contains('/') {
+        name.to_string()
+    } else {
+        format!("zdtm/static/{name}")
+    }
+}
+
 /// A curated test.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ZTest {
@@ -51,17 +61,17 @@ pub fn parse_curated(text: &str, file: &Path) -> Result<Vec<ZTest>> {
             continue;
         }
         blank_before = false;
-        if !l
+        let plain = l
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
-        {
+            .all(|c| c.is_ascii_alphanumeric() || "_-./".contains(c));
+        if !plain || l.starts_with('/') || l.contains("..") {
             bail!(
                 "{}:{}: `{l}` is not a ZDTM test name",
                 file.display(),
                 i + 1
             );
         }
-        let name = format!("zdtm/static/{l}");
+        let name = full_name(l);
         if out.iter().any(|t| t.name == name) {
             bail!("{}:{}: {l} is listed twice", file.display(), i + 1);
         }
@@ -118,7 +128,7 @@ pub fn parse_denylist(text: &str, file: &Path, known: &[ZTest]) -> Result<Vec<De
         let name = words
             .next()
             .with_context(|| format!("{}: no test name", at()))?;
-        let test = format!("zdtm/static/{name}");
+        let test = full_name(name);
         if !known.iter().any(|t| t.name == test) {
             bail!("{}: {name} is not in curated.txt", at());
         }
@@ -168,6 +178,8 @@ pub fn load_lists() -> Result<(Vec<ZTest>, Vec<Deny>)> {
 /// What one lane runs.
 #[derive(Debug, Clone)]
 pub struct Selection {
+    /// The lane's name (`debian-6.12`, `patched`, `patched+crib`): what
+    /// `kernel=` of the denylist matches.
     pub kernel: String,
     pub flavors: Vec<String>,
     /// At most this many tests of each group (CI), or all (`None`).
@@ -272,7 +284,12 @@ pub fn is_crfail(tree: &Path, test: &str) -> bool {
 /// The guest commands of a lane: copy the tree to the guest's tmpfs, `criu
 /// check` (must say "Looks good."), `criu check --extra` (reported), then
 /// one command per case that the denylist does not skip.
-pub fn commands(b: &CriuBuild, cases: &[Case], plugin_dir: Option<&Path>) -> Vec<GuestCommand> {
+pub fn commands(
+    b: &CriuBuild,
+    cases: &[Case],
+    plugin_dir: Option<&Path>,
+    ignore_crfail: &[String],
+) -> Vec<GuestCommand> {
     let q = crib_vmtest::job::sh_quote;
     let tree = "/tmp/criu";
     let criu = b.criu.display().to_string();
@@ -315,10 +332,17 @@ pub fn commands(b: &CriuBuild, cases: &[Case], plugin_dir: Option<&Path>) -> Vec
             ),
             None => String::new(),
         };
+        // The kit's list may run a crfail test as an ordinary one (the
+        // plugin lane: C/R must now succeed); the test is not edited.
+        let extra = if ignore_crfail.contains(&c.test) {
+            " --ignore-crfail"
+        } else {
+            ""
+        };
         v.push(GuestCommand {
             name: c.command_name(),
             command: format!(
-                "{plugin}{r} {tree} {c} {t} {f}",
+                "{plugin}{r} {tree} {c} {t} {f}{extra}",
                 r = q(&runner),
                 c = q(&criu),
                 t = q(&c.test),
@@ -331,7 +355,12 @@ pub fn commands(b: &CriuBuild, cases: &[Case], plugin_dir: Option<&Path>) -> Vec
 }
 
 /// Classify a boot's command results into case results.
-pub fn verdicts(b: &CriuBuild, cases: &[Case], report: &BootReport) -> Vec<CaseResult> {
+pub fn verdicts(
+    b: &CriuBuild,
+    cases: &[Case],
+    report: &BootReport,
+    ignore_crfail: &[String],
+) -> Vec<CaseResult> {
     cases
         .iter()
         .map(|c| {
@@ -354,10 +383,14 @@ pub fn verdicts(b: &CriuBuild, cases: &[Case], report: &BootReport) -> Vec<CaseR
             };
             let expect_fail = c.deny.as_ref().filter(|d| d.expect == Expect::Fail);
             let (verdict, note) = match (r.status, expect_fail) {
-                (Status::Passed, None) if is_crfail(&b.tree, &c.test) => (
-                    Verdict::Crfail,
-                    "C/R failed, as CRIU expects (crfail in its .desc)".into(),
-                ),
+                (Status::Passed, None)
+                    if is_crfail(&b.tree, &c.test) && !ignore_crfail.contains(&c.test) =>
+                {
+                    (
+                        Verdict::Crfail,
+                        "C/R failed, as CRIU expects (crfail in its .desc)".into(),
+                    )
+                }
                 (Status::Passed, None) => (Verdict::Pass, String::new()),
                 (Status::Passed, Some(d)) => (
                     Verdict::Xpass,
@@ -470,6 +503,10 @@ pub fn render(kernel: &str, results: &[CaseResult]) -> String {
 #[derive(Debug, Clone)]
 pub struct LaneArgs {
     pub selection: Selection,
+    /// The vmtest.toml target (kernel) to boot.
+    pub boot: String,
+    /// crfail tests this lane runs as ordinary ones (`--ignore-crfail`).
+    pub ignore_crfail: Vec<String>,
     /// Load the crib CRIU plugin from this directory.
     pub plugin_dir: Option<PathBuf>,
     pub accel: Option<crib_vmtest::Accel>,
@@ -479,6 +516,8 @@ pub struct LaneArgs {
 #[derive(Debug, Clone)]
 pub struct LaneRun {
     pub kernel: String,
+    /// The lane ran with the crib plugin.
+    pub plugin: bool,
     pub results: Vec<CaseResult>,
     pub run_dir: PathBuf,
     /// The boot failed, or `criu check` did not say "Looks good.".
@@ -496,14 +535,15 @@ pub fn run_lane(a: &LaneArgs, b: &CriuBuild, kernel: &crib_vmtest::Kernel) -> Re
     let (tests, deny) = load_lists()?;
     let cases = select(&tests, &deny, &a.selection);
     let kernel_name = &a.selection.kernel;
+    let boot = &a.boot;
     let run_dir = crate::vmtest::output::new_run_dir(&format!("zdtm-{kernel_name}"))?;
     let cfg = crate::vmtest::load_config(Path::new("vmtest.toml"))?;
     let target = cfg
-        .target(kernel_name)
+        .target(boot)
         .cloned()
         .unwrap_or(crib_vmtest::config::Target {
-            name: kernel_name.clone(),
-            kernel: kernel_name.clone(),
+            name: boot.clone(),
+            kernel: boot.clone(),
             memory: None,
             cpus: None,
             boot_timeout: None,
@@ -514,7 +554,7 @@ pub fn run_lane(a: &LaneArgs, b: &CriuBuild, kernel: &crib_vmtest::Kernel) -> Re
         });
     let mut plan = cfg.resolve(&target);
     plan.memory_mib = plan.memory_mib.max(MEMORY_MIB);
-    plan.commands = commands(b, &cases, a.plugin_dir.as_deref());
+    plan.commands = commands(b, &cases, a.plugin_dir.as_deref(), &a.ignore_crfail);
     let (accel, why) = crate::vmtest::pick_accel(a.accel, kernel, &run_dir, &clock)?;
     clock.say(&format!(
         "zdtm {kernel_name}: {} case(s) ({} test(s) x {}), {} denied; booting",
@@ -527,7 +567,7 @@ pub fn run_lane(a: &LaneArgs, b: &CriuBuild, kernel: &crib_vmtest::Kernel) -> Re
             .count()
     ));
     let det = crate::vmtest::detector()?;
-    let dir = run_dir.join(kernel_name);
+    let dir = run_dir.join(kernel_name.replace('+', "-"));
     let report = crate::vmtest::boot_one(
         crate::vmtest::Runner::Qemu,
         kernel,
@@ -559,7 +599,7 @@ pub fn run_lane(a: &LaneArgs, b: &CriuBuild, kernel: &crib_vmtest::Kernel) -> Re
         )),
         None => Some("criu check did not run".into()),
     });
-    let results = verdicts(b, &cases, &report);
+    let results = verdicts(b, &cases, &report, &a.ignore_crfail);
     let json = serde_json::json!({
         "kernel": kernel_name,
         "criu": b.key,
@@ -582,6 +622,7 @@ pub fn run_lane(a: &LaneArgs, b: &CriuBuild, kernel: &crib_vmtest::Kernel) -> Re
     }
     Ok(LaneRun {
         kernel: kernel_name.clone(),
+        plugin: a.plugin_dir.is_some(),
         results,
         run_dir,
         problem,
