@@ -42,9 +42,10 @@ enum Cmd {
 
 #[derive(clap::Args, Clone)]
 pub struct ZdtmArgs {
-    /// Kernels (repeatable; default: debian-6.12 and patched).
-    #[arg(long = "kernel", value_name = "KERNEL")]
-    pub kernels: Vec<String>,
+    /// Lanes (repeatable; default: every lane of tests/zdtm/criu/lanes.toml:
+    /// debian-6.12, patched, and patched+crib with the crib plugin).
+    #[arg(long = "lane", value_name = "LANE")]
+    pub lanes: Vec<String>,
     /// Every curated test in every flavor (default: the CI part,
     /// tests/zdtm/criu/lanes.toml).
     #[arg(long)]
@@ -58,12 +59,6 @@ pub struct ZdtmArgs {
     /// auto | kvm | tcg
     #[arg(long, default_value = "auto")]
     pub accel: String,
-    /// Leave out the lane with the crib CRIU plugin.
-    #[arg(long, conflicts_with = "plugin_only")]
-    pub no_plugin: bool,
-    /// Run only the lane with the crib CRIU plugin.
-    #[arg(long)]
-    pub plugin_only: bool,
 }
 
 /// The CI and full shapes of the ZDTM lanes (`tests/zdtm/criu/lanes.toml`).
@@ -117,39 +112,47 @@ pub fn zdtm_lanes(a: &ZdtmArgs) -> Result<Vec<zdtm::LaneRun>> {
     };
     let only: Vec<String> = a.tests.iter().map(|t| zdtm::full_name(t)).collect();
     // The lanes: each stock kernel without the plugin, then the plugin lane.
-    let mut lanes: Vec<zdtm::LaneArgs> = Vec::new();
-    let stock: Vec<String> = if a.kernels.is_empty() {
-        shapes.kernels.clone()
+    let all: Vec<String> = shapes
+        .kernels
+        .iter()
+        .cloned()
+        .chain(std::iter::once(shapes.plugin.name.clone()))
+        .collect();
+    let wanted: Vec<String> = if a.lanes.is_empty() {
+        all.clone()
     } else {
-        a.kernels.clone()
-    };
-    if !a.plugin_only {
-        for k in &stock {
-            lanes.push(zdtm::LaneArgs {
-                selection: zdtm::Selection {
-                    kernel: k.clone(),
-                    flavors: if a.flavors.is_empty() {
-                        shape.flavors.clone()
-                    } else {
-                        a.flavors.clone()
-                    },
-                    per_group: shape.per_group,
-                    only: only.clone(),
-                },
-                boot: k.clone(),
-                ignore_crfail: vec![],
-                plugin_dir: None,
-                accel,
-            });
+        for l in &a.lanes {
+            if !all.contains(l) {
+                anyhow::bail!(
+                    "--lane {l}: tests/zdtm/criu/lanes.toml has {}",
+                    all.join(", ")
+                );
+            }
         }
-    }
-    let plugin_dir = if a.no_plugin {
-        None
-    } else {
-        Some(plugin::build(false)?)
+        a.lanes.clone()
     };
-    if let Some(dir) = &plugin_dir {
+    let mut lanes: Vec<zdtm::LaneArgs> = Vec::new();
+    for k in shapes.kernels.iter().filter(|k| wanted.contains(k)) {
+        lanes.push(zdtm::LaneArgs {
+            selection: zdtm::Selection {
+                kernel: k.clone(),
+                flavors: if a.flavors.is_empty() {
+                    shape.flavors.clone()
+                } else {
+                    a.flavors.clone()
+                },
+                per_group: shape.per_group,
+                only: only.clone(),
+            },
+            boot: k.clone(),
+            ignore_crfail: vec![],
+            plugin_dir: None,
+            accel,
+        });
+    }
+    if wanted.contains(&shapes.plugin.name) {
         let p = &shapes.plugin;
+        let dir = plugin::build(false)?;
         lanes.push(zdtm::LaneArgs {
             selection: zdtm::Selection {
                 kernel: p.name.clone(),
@@ -167,7 +170,7 @@ pub fn zdtm_lanes(a: &ZdtmArgs) -> Result<Vec<zdtm::LaneRun>> {
             },
             boot: p.kernel.clone(),
             ignore_crfail: p.ignore_crfail.iter().map(|t| zdtm::full_name(t)).collect(),
-            plugin_dir: Some(dir.clone()),
+            plugin_dir: Some(dir),
             accel,
         });
     }

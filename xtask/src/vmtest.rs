@@ -113,3 +113,31 @@ fn finish(reports: &[BootReport], args: &Args) -> Result<()> {
 pub fn run_lane(lane: &str) -> Result<LaneSummary> {
     lanes::run_lane(lane)
 }
+
+/// Build everything the suite of vmtest.toml names (packages, test and
+/// other binaries), so that lanes started side by side find it built.
+pub fn build_suite() -> Result<()> {
+    let clock = output::Clock::start();
+    let cfg = lanes::load_config(std::path::Path::new("vmtest.toml"))?;
+    let texts: Vec<&str> = cfg
+        .tests
+        .iter()
+        .flat_map(|t| std::iter::once(t.command.as_str()).chain(t.host_prepare.as_deref()))
+        .collect();
+    let mut tests: Vec<(String, String)> = texts
+        .iter()
+        .flat_map(|t| crib_vmtest::config::test_bin_refs(t))
+        .collect();
+    tests.sort();
+    tests.dedup();
+    let mut bins: Vec<(String, String)> = texts
+        .iter()
+        .flat_map(|t| crib_vmtest::config::bin_refs(t))
+        .collect();
+    bins.sort();
+    bins.dedup();
+    build::build_packages(build::SUITE_PACKAGES, &clock)?;
+    build::test_bins(&tests, &clock)?;
+    build::bins(&bins, &clock)?;
+    Ok(())
+}

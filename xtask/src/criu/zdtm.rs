@@ -232,7 +232,7 @@ pub fn select(tests: &[ZTest], deny: &[Deny], sel: &Selection) -> Vec<Case> {
     out
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Pass,
@@ -265,7 +265,7 @@ impl Verdict {
 }
 
 /// One case's result.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct CaseResult {
     pub test: String,
     pub flavor: String,

@@ -1,118 +1,15 @@
-//! `cargo xtask test`: every test lane, in order, with one summary at the end.
-//!
-//! Lanes: `host` (the workspace's `cargo test`, which includes the host-side
-//! engines and the checker on the BTF corpus), `fresh` (the README's
-//! commands in a new debootstrap root, xtask/src/fresh.rs), then the VM lanes of
-//! `vmtest.toml` (`debian-6.12`, `debian-6.1`: stock kernels; `patched`: our
-//! series, built or reused from the cache), then the BPF load matrix. A lane
-//! that cannot run is a failure with its reason, never a silent skip.
+//! The lanes of `cargo xtask test`, one function each; each returns its
+//! results, a failure with its reason when it cannot run.
 
+use super::LaneResult;
 use anyhow::{Context, Result};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-const VM_LANES: &[&str] = &["debian-6.12", "debian-6.1", "patched"];
-
-#[derive(clap::Args)]
-pub struct Args {
-    /// Run only the host lane (no VM boots).
-    #[arg(long)]
-    pub host_only: bool,
-    /// Run only these VM lanes (repeatable; default: all).
-    #[arg(long = "lane", value_name = "NAME")]
-    pub lanes: Vec<String>,
-    /// Skip the BPF load matrix (host, debian-6.1, debian-6.12, patched vs `crib compat`).
-    #[arg(long)]
-    pub no_matrix: bool,
-    /// Skip the fresh lane (the README's commands in a new Debian root).
-    #[arg(long)]
-    pub no_fresh: bool,
-    /// Skip the ZDTM lanes (CRIU's own suite on debian-6.12 and patched).
-    #[arg(long)]
-    pub no_zdtm: bool,
-    /// Heavy lanes in full: every curated ZDTM test in every flavor.
-    #[arg(long)]
-    pub full: bool,
-}
-
-struct LaneResult {
-    name: String,
-    passed: usize,
-    failed: usize,
-    skipped: usize,
-    secs: f64,
-    note: String,
-}
-
-pub fn run(args: Args) -> Result<()> {
-    let started = Instant::now();
-    let all: Vec<&str> = crate::deps::BASE
-        .iter()
-        .chain(crate::deps::KERNEL)
-        .chain(crate::deps::VM)
-        .chain(crate::deps::VNG)
-        .chain(crate::deps::BENCH)
-        .chain(crate::fresh::HOST_PACKAGES)
-        .copied()
-        .collect();
-    crate::deps::ensure(&all)?;
-    // The host lane's VM harness tests compare against virtme-ng.
-    crate::vmtest::ensure_vng()?;
-    // CRIU 4.2 (cached): the ZDTM lanes and every criu column use it.
-    let criu = crate::criu::build::ensure_built(None)?;
-    std::env::set_var(crate::criu::CRIU_ENV, &criu.criu);
-
-    let mut results = vec![lint_lane(), host_lane()?];
-    if !args.host_only && !args.no_fresh {
-        if std::env::var_os(crate::fresh::INSIDE_ENV).is_some() {
-            eprintln!("[test] fresh lane: not run here: this run is itself inside a fresh root");
-        } else {
-            results.push(fresh_lane());
-        }
-    }
-    if !args.host_only {
-        let lanes: Vec<String> = if args.lanes.is_empty() {
-            VM_LANES.iter().map(|s| (*s).to_string()).collect()
-        } else {
-            args.lanes.clone()
-        };
-        for lane in &lanes {
-            results.push(vm_lane(lane));
-        }
-        if !args.no_matrix && args.lanes.is_empty() {
-            results.push(matrix_lane());
-        }
-        if !args.no_zdtm && args.lanes.is_empty() {
-            results.extend(zdtm_lanes(args.full));
-        }
-    }
-
-    println!();
-    println!(
-        "{:<14} {:>7} {:>7} {:>8} {:>8}  note",
-        "lane", "passed", "failed", "skipped", "secs"
-    );
-    for r in &results {
-        println!(
-            "{:<14} {:>7} {:>7} {:>8} {:>8.0}  {}",
-            r.name, r.passed, r.failed, r.skipped, r.secs, r.note
-        );
-    }
-    let passed: usize = results.iter().map(|r| r.passed).sum();
-    let failed: usize = results.iter().map(|r| r.failed).sum();
-    let skipped: usize = results.iter().map(|r| r.skipped).sum();
-    println!("all lanes took {:.0} s", started.elapsed().as_secs_f64());
-    println!("total: {passed} passed, {failed} failed, {skipped} skipped");
-    if failed > 0 {
-        anyhow::bail!("{failed} test(s) failed");
-    }
-    Ok(())
-}
-
 /// `cargo fmt --check` and `cargo clippy -D warnings` over the workspace:
 /// one check each, so a style regression fails CI like a test does.
-fn lint_lane() -> LaneResult {
+pub fn lint_lane() -> LaneResult {
     let t = Instant::now();
     eprintln!("[test] lint lane: cargo fmt --check, cargo clippy -D warnings");
     let checks: [&[&str]; 2] = [
@@ -154,7 +51,7 @@ fn lint_lane() -> LaneResult {
 }
 
 /// `cargo test --workspace`, streamed, with its `test result:` lines summed.
-fn host_lane() -> Result<LaneResult> {
+pub fn host_lane() -> Result<LaneResult> {
     let t = Instant::now();
     eprintln!("[test] host lane: cargo test --workspace");
     let mut child = Command::new(env!("CARGO"))
@@ -211,7 +108,7 @@ fn parse_test_result(line: &str) -> Option<(usize, usize, usize)> {
     Some((num(" passed"), num(" failed"), num(" ignored")))
 }
 
-fn vm_lane(lane: &str) -> LaneResult {
+pub fn vm_lane(lane: &str) -> LaneResult {
     let t = Instant::now();
     eprintln!("[test] VM lane {lane}");
     let mut r = LaneResult {
@@ -247,7 +144,7 @@ fn vm_lane(lane: &str) -> LaneResult {
 
 /// The README's commands in a new Debian 12 root (xtask/src/fresh.rs):
 /// each step is one test.
-fn fresh_lane() -> LaneResult {
+pub fn fresh_lane() -> LaneResult {
     let t = Instant::now();
     eprintln!("[test] fresh lane: the README's commands in a new debootstrap root");
     let mut r = LaneResult {
@@ -282,78 +179,96 @@ fn fresh_lane() -> LaneResult {
     r
 }
 
-/// CRIU's ZDTM suite (xtask/src/criu/zdtm.rs): one lane result per kernel
-/// (each test and flavor one test), plus the comparison of the kernels'
-/// verdicts (the series must break nothing CRIU relies on).
-fn zdtm_lanes(full: bool) -> Vec<LaneResult> {
+/// One ZDTM lane (xtask/src/criu/zdtm.rs): each test and flavor one test.
+/// `zdtm_json` gets the lane's zdtm.json (for the per-kernel comparison).
+pub fn zdtm_lane(lane: &str, full: bool, zdtm_json: &mut Option<std::path::PathBuf>) -> LaneResult {
     let t = Instant::now();
     eprintln!(
-        "[test] ZDTM lanes ({}): CRIU's own suite in the VM lanes",
+        "[test] ZDTM lane {lane} ({}): CRIU's own suite in a VM",
         if full { "full" } else { "CI part" }
     );
     let args = crate::criu::ZdtmArgs {
-        kernels: vec![],
+        lanes: vec![lane.to_string()],
         full,
         flavors: vec![],
         tests: vec![],
         accel: "auto".into(),
-        no_plugin: false,
-        plugin_only: false,
     };
-    let runs = match crate::criu::zdtm_lanes(&args) {
-        Ok(r) => r,
-        Err(e) => {
-            return vec![LaneResult {
-                name: "zdtm".into(),
-                passed: 0,
-                failed: 1,
-                skipped: 0,
-                secs: t.elapsed().as_secs_f64(),
-                note: format!("lane could not run: {e:#}"),
-            }]
-        }
-    };
-    let mut out: Vec<LaneResult> = runs
-        .iter()
-        .map(|r| {
-            let tl = crate::criu::zdtm::tally(&r.results);
-            let mut note = format!(
-                "{} crfail, {} xfail, {} denied; {}",
-                tl.crfail,
-                tl.xfail,
-                tl.denied,
-                r.run_dir.display()
-            );
-            if let Some(p) = &r.problem {
-                note = format!("{p}; {note}");
-            }
-            LaneResult {
-                name: format!("zdtm-{}", r.kernel),
-                passed: tl.passed + tl.crfail + tl.xfail,
-                failed: tl.failed + usize::from(r.problem.is_some()),
-                skipped: tl.skipped + tl.denied,
-                secs: r.seconds,
-                note,
-            }
-        })
-        .collect();
-    let diffs = crate::criu::kernel_differences(&runs);
-    out.push(LaneResult {
-        name: "zdtm-diff".into(),
-        passed: usize::from(diffs.is_empty()),
-        failed: usize::from(!diffs.is_empty()),
+    let mut r = LaneResult {
+        name: format!("zdtm-{lane}"),
+        passed: 0,
+        failed: 0,
         skipped: 0,
         secs: 0.0,
-        note: if diffs.is_empty() {
-            "same verdict on every kernel".into()
-        } else {
-            diffs.join("; ")
-        },
-    });
-    out
+        note: String::new(),
+    };
+    match crate::criu::zdtm_lanes(&args) {
+        Ok(runs) => {
+            for run in runs {
+                let tl = crate::criu::zdtm::tally(&run.results);
+                r.passed += tl.passed + tl.crfail + tl.xfail;
+                r.failed += tl.failed + usize::from(run.problem.is_some());
+                r.skipped += tl.skipped + tl.denied;
+                r.note = format!(
+                    "{} crfail, {} xfail, {} denied; {}",
+                    tl.crfail,
+                    tl.xfail,
+                    tl.denied,
+                    run.run_dir.display()
+                );
+                if let Some(p) = &run.problem {
+                    r.note = format!("{p}; {}", r.note);
+                }
+                *zdtm_json = Some(run.run_dir.join("zdtm.json"));
+            }
+        }
+        Err(e) => {
+            r.failed = 1;
+            r.note = format!("lane could not run: {e:#}");
+        }
+    }
+    r.secs = t.elapsed().as_secs_f64();
+    r
 }
 
-fn matrix_lane() -> LaneResult {
+/// The per-kernel comparison of two stock ZDTM lanes, from their zdtm.json.
+pub fn zdtm_diff(a: &std::path::Path, b: &std::path::Path) -> LaneResult {
+    let read = |p: &std::path::Path| -> Result<(String, Vec<crate::criu::zdtm::CaseResult>)> {
+        let text =
+            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+        let v: serde_json::Value = serde_json::from_str(&text)?;
+        let kernel = v["kernel"].as_str().unwrap_or_default().to_string();
+        let results = serde_json::from_value(v["results"].clone())?;
+        Ok((kernel, results))
+    };
+    let mut r = LaneResult {
+        name: "zdtm-diff".into(),
+        passed: 0,
+        failed: 0,
+        skipped: 0,
+        secs: 0.0,
+        note: String::new(),
+    };
+    match (read(a), read(b)) {
+        (Ok((ka, ra)), Ok((kb, rb))) => {
+            let d = crate::criu::zdtm::differences(&ra, &rb);
+            if d.is_empty() {
+                r.passed = 1;
+                r.note = format!("{ka} and {kb}: the same verdict for every test and flavor");
+            } else {
+                r.failed = 1;
+                r.note = format!("{ka} vs {kb}: {}", d.join("; "));
+            }
+        }
+        (Err(e), _) | (_, Err(e)) => {
+            r.failed = 1;
+            r.note = format!("cannot compare: {e:#}");
+        }
+    }
+    r
+}
+
+pub fn matrix_lane() -> LaneResult {
     let t = Instant::now();
     eprintln!("[test] BPF load matrix vs crib compat");
     let mut r = LaneResult {
