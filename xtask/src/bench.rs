@@ -3,6 +3,7 @@
 
 mod compat;
 mod dump;
+mod plugin;
 mod soak;
 mod vm;
 
@@ -23,6 +24,8 @@ pub enum Scenario {
     Vm(vm::Args),
     /// Dump engines (crib, upstream, procfs, criu) on prepared processes.
     Dump(dump::Args),
+    /// What the crib CRIU plugin adds to criu dump/restore of UDP sockets.
+    Plugin(plugin::Args),
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -30,6 +33,7 @@ pub fn run(args: Args) -> Result<()> {
         Some(Scenario::Compat(a)) => compat::run(a),
         Some(Scenario::Vm(a)) => vm::run(a),
         Some(Scenario::Dump(a)) => dump::run(a),
+        Some(Scenario::Plugin(a)) => plugin::run(a),
         None => {
             compat::run(compat::Args::default())?;
             dump::run(dump::Args::default())?;

@@ -6,6 +6,8 @@
 //!   where it runs, and write one lane as JSON ([`schema::LaneRun`]).
 //! - `once`: open one engine and dump once between strace markers (the
 //!   suite runs this under strace; not meant to be called by hand).
+//! - `plugin`: `criu dump`/`criu restore` of N UDP sockets with queued
+//!   data, CRIU alone vs with the crib plugin (`cargo xtask bench plugin`).
 //!
 //! It runs the same way on the host and inside the VM guest, so the VM lane
 //! is this binary started by the VM runner.
@@ -17,6 +19,7 @@ mod clock;
 mod criu;
 mod marks;
 mod measure;
+mod plugin;
 mod profile;
 mod strace;
 mod suite;
@@ -41,12 +44,15 @@ enum Cmd {
     Suite(suite::Args),
     /// One marked dump of `--pid` with `--engine` (run under strace).
     Once(measure::OnceArgs),
+    /// What the crib CRIU plugin adds to criu dump/restore (UDP queues).
+    Plugin(plugin::Args),
 }
 
 fn main() -> std::process::ExitCode {
     let r: Result<()> = match Cli::parse().cmd {
         Cmd::Suite(a) => suite::run(a),
         Cmd::Once(a) => measure::once(a),
+        Cmd::Plugin(a) => plugin::run(a),
     };
     match r {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -17,7 +17,7 @@ mod stats;
 mod table;
 #[cfg(test)]
 mod tests;
-mod vm_lane;
+pub mod vm_lane;
 
 use anyhow::{bail, Context, Result};
 use report::{lane_report, Report};
@@ -142,7 +142,7 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|| crate::workspace_root().join("target"))
 }
 
-fn build_bench() -> Result<PathBuf> {
+pub fn build_bench() -> Result<PathBuf> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     eprintln!("[bench] building crib-bench (release)");
     let st = Command::new(cargo)

@@ -8,6 +8,11 @@
 //!
 //! It dies with its parent (PR_SET_PDEATHSIG) so a crashed benchmark never
 //! leaves it behind.
+//!
+//! `--udp-queued N --criu-target PIDFILE` instead makes a process for
+//! `criu dump`/`criu restore` (`crib-bench plugin`): N UDP sockets, each
+//! with one datagram waiting, in its own session with no terminal; it
+//! writes its pid to PIDFILE and sleeps until killed.
 
 use std::ffi::CString;
 use std::io::{BufRead, Write};
@@ -20,6 +25,8 @@ struct Shape {
     sockets: usize,
     data: usize,
     dir: std::path::PathBuf,
+    udp_queued: usize,
+    criu_target: Option<std::path::PathBuf>,
 }
 
 const USAGE: &str =
@@ -32,6 +39,8 @@ fn parse_args() -> Result<Shape, String> {
         sockets: 4,
         data: 4096,
         dir: std::path::PathBuf::new(),
+        udp_queued: 0,
+        criu_target: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -48,10 +57,12 @@ fn parse_args() -> Result<Shape, String> {
             "--sockets" => s.sockets = num()?,
             "--data" => s.data = num()?,
             "--dir" => s.dir = val.into(),
+            "--udp-queued" => s.udp_queued = num()?,
+            "--criu-target" => s.criu_target = Some(val.into()),
             _ => return Err(format!("unknown argument {flag:?}; {USAGE}")),
         }
     }
-    if s.dir.as_os_str().is_empty() {
+    if s.dir.as_os_str().is_empty() && s.criu_target.is_none() {
         return Err(format!("--dir is required; {USAGE}"));
     }
     Ok(s)
@@ -339,6 +350,86 @@ fn prepare(s: &Shape) -> Result<(), String> {
     Ok(())
 }
 
+/// `n` loopback UDP sockets, each with one datagram from one sender.
+fn make_udp_queued(n: usize) -> Result<(), String> {
+    let sender = udp_loopback()?;
+    for i in 0..n {
+        let r = udp_loopback()?;
+        let (addr, len) = local_addr(r)?;
+        let msg = format!("datagram for socket {i}");
+        // SAFETY: a valid buffer and address.
+        let sent = unsafe {
+            libc::sendto(
+                sender,
+                msg.as_ptr().cast(),
+                msg.len(),
+                0,
+                (&addr as *const libc::sockaddr_in).cast(),
+                len,
+            )
+        };
+        if sent < 0 {
+            return Err(os_err("sendto"));
+        }
+    }
+    Ok(())
+}
+
+fn udp_loopback() -> Result<RawFd, String> {
+    // SAFETY: plain socket calls on a fresh descriptor and a local address.
+    unsafe {
+        let fd = check(libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0), "socket")?;
+        let a = libc::sockaddr_in {
+            sin_family: libc::AF_INET as _,
+            sin_port: 0,
+            sin_addr: libc::in_addr {
+                s_addr: u32::from_ne_bytes([127, 0, 0, 1]),
+            },
+            sin_zero: [0; 8],
+        };
+        check(
+            libc::bind(
+                fd,
+                (&a as *const libc::sockaddr_in).cast(),
+                std::mem::size_of::<libc::sockaddr_in>() as u32,
+            ),
+            "bind",
+        )?;
+        Ok(fd)
+    }
+}
+
+fn local_addr(fd: RawFd) -> Result<(libc::sockaddr_in, libc::socklen_t), String> {
+    // SAFETY: an all-zero sockaddr_in is valid; getsockname fills it.
+    let mut a: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: a and len are valid for the call.
+    check(
+        unsafe { libc::getsockname(fd, (&mut a as *mut libc::sockaddr_in).cast(), &mut len) },
+        "getsockname",
+    )?;
+    Ok((a, len))
+}
+
+/// The `criu dump` target: sockets, a session of its own, a pidfile, sleep.
+fn criu_target(s: &Shape, pidfile: &std::path::Path) -> ExitCode {
+    let r = raise_nofile(2 * s.udp_queued + 16).and_then(|()| make_udp_queued(s.udp_queued));
+    if let Err(e) = r {
+        eprintln!("crib-bench-target: {e}");
+        return ExitCode::FAILURE;
+    }
+    // SAFETY: setsid in a process that is not a group leader (spawned).
+    unsafe { libc::setsid() };
+    if let Err(e) = std::fs::write(pidfile, std::process::id().to_string()) {
+        eprintln!("crib-bench-target: {}: {e}", pidfile.display());
+        return ExitCode::FAILURE;
+    }
+    loop {
+        // SAFETY: pause() only waits for a signal.
+        unsafe { libc::pause() };
+    }
+}
+
 fn main() -> ExitCode {
     let shape = match parse_args() {
         Ok(s) => s,
@@ -347,6 +438,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(pidfile) = shape.criu_target.clone() {
+        return criu_target(&shape, &pidfile);
+    }
     if let Err(e) = prepare(&shape) {
         eprintln!("crib-bench-target: {e}");
         let _ = std::fs::remove_dir_all(&shape.dir);

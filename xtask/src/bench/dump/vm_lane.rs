@@ -24,7 +24,7 @@ pub fn lane_name(spec: &str) -> String {
     }
 }
 
-fn kernel(spec: &str) -> Result<Kernel> {
+pub fn kernel(spec: &str) -> Result<Kernel> {
     if spec == "patched" {
         let a = crate::kernel::ensure_built(None)
             .context("the patched kernel (cargo xtask kernel build)")?;
@@ -57,6 +57,23 @@ pub fn run(spec: &str, bench_bin: &Path, suite_args: &[String], out_dir: &Path) 
         "{} --out \"$CRIB_VMTEST_OUT/vm-lane.json\"",
         words.join(" ")
     );
+    run_command(&kernel, "bench-dump", &command, out_dir, GUEST_TIMEOUT)?;
+    let json = out_dir.join("share/vm-lane.json");
+    let text =
+        std::fs::read_to_string(&json).with_context(|| format!("reading {}", json.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{}: not a lane result", json.display()))
+}
+
+/// Boot `kernel` and run `command` (shell text, from the workspace root,
+/// with the kit's CRIU in `$CRIB_CRIU`) in it; `Err` when the boot or the
+/// command fails. The guest writes results into `<out_dir>/share`.
+pub fn run_command(
+    kernel: &Kernel,
+    name: &str,
+    command: &str,
+    out_dir: &Path,
+    timeout: Duration,
+) -> Result<()> {
     let job = Job {
         cwd: crate::workspace_root(),
         env: std::env::var(crate::criu::CRIU_ENV)
@@ -68,9 +85,9 @@ pub fn run(spec: &str, bench_bin: &Path, suite_args: &[String], out_dir: &Path) 
             .collect(),
         share: None,
         commands: vec![GuestCommand {
-            name: "bench-dump".into(),
-            command,
-            timeout: GUEST_TIMEOUT,
+            name: name.into(),
+            command: command.into(),
+            timeout,
         }],
     };
     let opts = RunOptions {
@@ -87,25 +104,21 @@ pub fn run(spec: &str, bench_bin: &Path, suite_args: &[String], out_dir: &Path) 
         progress: true,
         silent_console_timeout: None,
     };
-    let report =
-        crib_vmtest::runner::boot(&kernel, &job, &opts).context("booting the patched kernel")?;
+    let report = crib_vmtest::runner::boot(kernel, &job, &opts).context("booting the kernel")?;
     if let Some(p) = report.boot_problem() {
-        bail!("VM lane: {p} (console: {})", report.console_log.display());
+        bail!("VM: {p} (console: {})", report.console_log.display());
     }
     let cmd = report
         .commands
         .first()
-        .context("VM lane: the guest ran no command")?;
+        .context("VM: the guest ran no command")?;
     if cmd.status.is_failure() {
         let tail: Vec<&str> = cmd.output.lines().rev().take(5).collect();
         bail!(
-            "VM lane: crib-bench in the guest: {} ({})",
+            "VM: {name} in the guest: {} ({})",
             cmd.status.label(),
             tail.into_iter().rev().collect::<Vec<_>>().join(" / ")
         );
     }
-    let json = out_dir.join("share/vm-lane.json");
-    let text =
-        std::fs::read_to_string(&json).with_context(|| format!("reading {}", json.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("{}: not a lane result", json.display()))
+    Ok(())
 }
