@@ -10,5 +10,6 @@ pub mod engine;
 pub mod image;
 pub mod model;
 pub mod restore;
+pub mod serve;
 pub mod show;
 pub mod sys;

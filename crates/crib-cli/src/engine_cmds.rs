@@ -24,6 +24,17 @@ pub struct DumpArgs {
     /// Comma-separated subset of: files, mm, sockets, queues.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// Ask a resident `crib serve --socket PATH` to dump (its engines are
+    /// already loaded) instead of loading them here.
+    #[arg(long, value_name = "PATH")]
+    server: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Unix socket to listen on (mode 0600; root only).
+    #[arg(long)]
+    socket: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -69,7 +80,74 @@ fn parse_ops(only: &[String]) -> Result<Vec<Operation>> {
     Ok(ops)
 }
 
+/// `crib dump --server`: the dump comes from `crib serve` as image bytes.
+fn dump_via_server(a: &DumpArgs, server: &std::path::Path) -> Result<ExitCode> {
+    use crib_harness::serve::{Client, Request, PROTOCOL_VERSION};
+    let mut c = Client::connect(server)?;
+    let (resp, image) = c.call(&Request {
+        version: PROTOCOL_VERSION,
+        op: "dump".into(),
+        pid: a.pid,
+        engine: Some(a.engine.clone()),
+        only: a.only.clone(),
+    })?;
+    if !resp.ok {
+        bail!(
+            "crib serve: {}",
+            resp.error
+                .unwrap_or_else(|| "failed without a reason".into())
+        );
+    }
+    let image = image.context("crib serve sent no image")?;
+    std::fs::create_dir_all(&a.images)
+        .with_context(|| format!("creating {}", a.images.display()))?;
+    let path = a.images.join(crib_harness::image::IMAGE_FILE);
+    // Decode before writing: a damaged transfer is an error, not an image.
+    let img = crib_harness::image::decode(&path, &image)?;
+    std::fs::write(&path, &image).with_context(|| format!("writing {}", path.display()))?;
+    let engines: Vec<String> = resp
+        .engines
+        .iter()
+        .map(|(o, e)| format!("{o}={e}"))
+        .collect();
+    println!(
+        "dumped pid {} to {} via {} ({} files, {} mappings, {} sockets, {} pipes; {})",
+        a.pid,
+        path.display(),
+        server.display(),
+        img.dump.files.len(),
+        img.dump.mappings.len(),
+        img.dump.sockets.len(),
+        img.dump.pipes.len(),
+        engines.join(" ")
+    );
+    for n in &resp.notes {
+        if n.starts_with(crib_harness::dump::ENGINE_NOTE) {
+            eprintln!("crib dump: {n}");
+        } else {
+            println!("note: {n}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `crib serve --socket PATH`: answer dump requests until killed.
+pub fn serve(a: ServeArgs) -> Result<ExitCode> {
+    let mut s = crib_harness::serve::Server::bind(&a.socket)?;
+    eprintln!(
+        "crib serve: listening on {} (protocol {}, root only)",
+        a.socket.display(),
+        crib_harness::serve::PROTOCOL_VERSION
+    );
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    s.run(&stop)?;
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn dump(a: DumpArgs) -> Result<ExitCode> {
+    if let Some(server) = a.server.clone() {
+        return dump_via_server(&a, &server);
+    }
     let req = DumpRequest {
         pid: a.pid,
         engine: parse_engine(&a.engine)?,

@@ -25,6 +25,8 @@ enum Cmd {
     Load(load::Args),
     /// Dump a process's state to image files.
     Dump(engine_cmds::DumpArgs),
+    /// Keep the engines loaded and answer dump requests on a unix socket.
+    Serve(engine_cmds::ServeArgs),
     /// Print the contents of an image directory.
     Show(engine_cmds::ShowArgs),
     /// Recreate dumped state in a new process and exec a command.
@@ -36,6 +38,7 @@ fn main() -> ExitCode {
         Cmd::Compat(a) => compat::run(a),
         Cmd::Load(a) => load::run(a),
         Cmd::Dump(a) => engine_cmds::dump(a),
+        Cmd::Serve(a) => engine_cmds::serve(a),
         Cmd::Show(a) => engine_cmds::show(a),
         Cmd::Restore(a) => engine_cmds::restore(a),
     };

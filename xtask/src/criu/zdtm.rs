@@ -617,6 +617,15 @@ pub fn run_lane(a: &LaneArgs, b: &CriuBuild, kernel: &crib_vmtest::Kernel) -> Re
     )?;
     std::fs::write(run_dir.join("zdtm-junit.xml"), junit(kernel_name, &results))?;
     print!("{}", render(kernel_name, &results));
+    if let Some(c) = report
+        .commands
+        .iter()
+        .find(|c| c.name == "criu/check-extra")
+    {
+        for l in check_extra_findings(&c.output) {
+            println!("  criu check --extra/--all: {l}");
+        }
+    }
     if let Some(p) = &problem {
         println!("  problem: {p}");
     }
@@ -644,6 +653,24 @@ fn xml(s: &str) -> String {
             }
         })
         .collect()
+}
+
+/// The warnings and errors of `criu check --extra` and `--all` (what the
+/// kernel lacks for CRIU's optional features), each once.
+pub fn check_extra_findings(output: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for l in output.lines() {
+        let l = l.trim();
+        if !(l.starts_with("Warn") || l.starts_with("Error")) {
+            continue;
+        }
+        // "Warn  (criu/cr-check.c:1165): Loginuid restore is OFF." -> the message.
+        let msg = l.split_once("): ").map(|(_, m)| m).unwrap_or(l).to_string();
+        if !out.contains(&msg) {
+            out.push(msg);
+        }
+    }
+    out
 }
 
 /// JUnit XML: one testcase per test and flavor.
@@ -795,6 +822,18 @@ mod tests {
             r("z", Verdict::Crfail),
         ];
         assert_eq!(differences(&a, &b), ["x:h: pass vs fail"]);
+    }
+
+    #[test]
+    fn check_extra_findings_are_deduplicated() {
+        let out = "Warn  (criu/cr-check.c:1165): Loginuid restore is OFF.\nLooks good but\nWarn  (criu/cr-check.c:1165): Loginuid restore is OFF.\nError (criu/cr-check.c:1007): failed to mount autofs: No such device\n";
+        assert_eq!(
+            check_extra_findings(out),
+            [
+                "Loginuid restore is OFF.",
+                "failed to mount autofs: No such device"
+            ]
+        );
     }
 
     proptest! {
