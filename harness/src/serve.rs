@@ -417,7 +417,7 @@ mod tests {
     #[test]
     fn only_root_is_served() {
         assert!(authorize(0).is_ok());
-        assert!(authorize(1000).unwrap_err().contains("root only"));
+        assert!(authorize(1000).expect_err("uid 1000").contains("root only"));
     }
 
     #[test]
