@@ -16,6 +16,7 @@ mod kernel;
 mod lock;
 mod patches;
 mod test;
+mod veristat;
 mod vmtest;
 
 use anyhow::Result;
@@ -49,6 +50,9 @@ enum Cmd {
     Patches(patches::Args),
     /// Rebuild a kernel BTF corpus from Debian linux-image packages.
     BtfCorpus(btf_corpus::Args),
+    /// Verifier statistics of every program on the matrix's kernels vs
+    /// the committed baseline (tests/verifier/baseline.json).
+    Veristat(veristat::Args),
     /// Benchmarks that compare against the alternative in the same run.
     Bench(bench::Args),
 }
@@ -75,6 +79,7 @@ fn dispatch(cmd: Cmd) -> Result<()> {
         Cmd::Kernel(a) => kernel::run(a),
         Cmd::Patches(a) => patches::run(a),
         Cmd::BtfCorpus(a) => btf_corpus::run(a),
+        Cmd::Veristat(a) => veristat::run(a),
         Cmd::Bench(a) => bench::run(a),
     }
 }

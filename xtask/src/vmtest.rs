@@ -114,6 +114,28 @@ pub fn run_lane(lane: &str) -> Result<LaneSummary> {
     lanes::run_lane(lane)
 }
 
+/// The verifier statistics of every program on the matrix's kernels
+/// (`cargo xtask veristat`).
+pub fn matrix_stats(
+    kernels: &[String],
+) -> Result<
+    std::collections::BTreeMap<String, std::collections::BTreeMap<String, crate::veristat::Stat>>,
+> {
+    #[derive(clap::Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        args: Args,
+    }
+    use clap::Parser;
+    let mut words = vec!["vmtest".to_string(), "--matrix".to_string()];
+    for k in kernels {
+        words.push("--target".into());
+        words.push(k.clone());
+    }
+    let a = Wrap::try_parse_from(words)?.args;
+    Ok(matrix::collect(&a)?.stats)
+}
+
 /// Build everything the suite of vmtest.toml names (packages, test and
 /// other binaries), so that lanes started side by side find it built.
 pub fn build_suite() -> Result<()> {

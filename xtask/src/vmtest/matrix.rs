@@ -203,8 +203,8 @@ fn cells_for(
         .collect()
 }
 
-/// `crib load --json OBJ...` on the host kernel.
-fn host_loads(crib: &Path, objs: &[PathBuf]) -> Result<Vec<(String, String, bool, String)>> {
+/// `crib load --json OBJ...` on the host kernel: its output.
+fn host_loads(crib: &Path, objs: &[PathBuf]) -> Result<String> {
     let o = Command::new(crib)
         .arg("load")
         .arg("--json")
@@ -217,7 +217,7 @@ fn host_loads(crib: &Path, objs: &[PathBuf]) -> Result<Vec<(String, String, bool
             String::from_utf8_lossy(&o.stderr).trim()
         );
     }
-    parse_loads(&String::from_utf8_lossy(&o.stdout))
+    Ok(String::from_utf8_lossy(&o.stdout).into_owned())
 }
 
 fn host_label() -> String {
@@ -225,9 +225,67 @@ fn host_label() -> String {
     format!("host ({})", rel.trim())
 }
 
+/// What one matrix run found.
+pub struct Collected {
+    pub cells: Vec<Cell>,
+    pub run_dir: PathBuf,
+    /// Verifier statistics: kernel -> "object/program" -> figures.
+    pub stats: std::collections::BTreeMap<
+        String,
+        std::collections::BTreeMap<String, crate::veristat::Stat>,
+    >,
+}
+
+/// `cargo xtask vmtest --matrix`: the loads agree with the predictions,
+/// and the verifier's statistics with the committed baseline (veristat).
 pub fn run(args: &Args) -> Result<()> {
+    let c = collect(args)?;
+    let rows = crate::veristat::load_baseline()
+        .map(|b| crate::veristat::compare(&b, &c.stats, &crate::veristat::gated));
+    let veristat_bad = match &rows {
+        Ok(rows) => {
+            print!("{}", crate::veristat::render(rows));
+            std::fs::write(c.run_dir.join("veristat.json"), serde_json::to_string_pretty(rows)?)?;
+            rows.iter().filter(|r| r.failure.is_some()).count()
+        }
+        Err(e) => {
+            eprintln!("veristat: {e:#}");
+            1
+        }
+    };
+    let bad: Vec<&Cell> = c.cells.iter().filter(|c| !c.agrees()).collect();
+    for x in &bad {
+        eprintln!(
+            "  {}/{} on {}: predicted {} ({}), loaded {} ({})",
+            x.object,
+            x.program,
+            x.kernel,
+            yes_no(x.predicted),
+            x.prediction_note,
+            yes_no(x.loaded),
+            x.load_note
+        );
+    }
+    if !bad.is_empty() || veristat_bad > 0 {
+        bail!(
+            "{} of {} matrix cells disagree or could not be checked; {veristat_bad} veristat failure(s) (matrix.json, veristat.json in {})",
+            bad.len(),
+            c.cells.len(),
+            c.run_dir.display()
+        );
+    }
+    println!(
+        "matrix: {} cells, every program's load agreed with crib compat; veristat within the baseline",
+        c.cells.len()
+    );
+    Ok(())
+}
+
+/// Boot (or use the host), load, predict; the cells and the statistics.
+pub fn collect(args: &Args) -> Result<Collected> {
     let clock = Clock::start();
     let root = crate::workspace_root();
+    let mut stats = std::collections::BTreeMap::new();
     build::ensure_tools(args.runner, true)?;
     if !args.no_build {
         build::build_packages(&["crib-harness", "crib-cli"], &clock)?;
@@ -269,7 +327,13 @@ pub fn run(args: &Args) -> Result<()> {
                 "{label}: predicting and loading on the running kernel"
             ));
             let predicted = predict(&crib, "sys", &objs, &dir.join("compat.json"));
-            let loaded = host_loads(&crib, &objs);
+            let raw = host_loads(&crib, &objs);
+            if let Ok(t) = &raw {
+                if let Ok(st) = crate::veristat::parse(t) {
+                    stats.insert(label.clone(), st);
+                }
+            }
+            let loaded = raw.and_then(|t| parse_loads(&t));
             cells.extend(cells_for(&label, &objs, &predicted, &loaded));
             labels.push(label);
             continue;
@@ -327,6 +391,12 @@ pub fn run(args: &Args) -> Result<()> {
         for (i, o) in objs.iter().enumerate() {
             match report.commands.get(i) {
                 Some(c) if matches!(c.status, Status::Passed | Status::Failed) => {
+                    if let Ok(st) = crate::veristat::parse(&c.output) {
+                        stats
+                            .entry(name.clone())
+                            .or_insert_with(std::collections::BTreeMap::new)
+                            .extend(st);
+                    }
                     match parse_loads(&c.output) {
                         Ok(v) => loads.extend(v),
                         Err(e) => problem = Some(format!("{}: {e:#}", short(o))),
@@ -369,32 +439,11 @@ pub fn run(args: &Args) -> Result<()> {
         run_dir.join("matrix.json"),
         serde_json::to_string_pretty(&cells)?,
     )?;
-    let bad: Vec<&Cell> = cells.iter().filter(|c| !c.agrees()).collect();
-    for c in &bad {
-        eprintln!(
-            "  {}/{} on {}: predicted {} ({}), loaded {} ({})",
-            c.object,
-            c.program,
-            c.kernel,
-            yes_no(c.predicted),
-            c.prediction_note,
-            yes_no(c.loaded),
-            c.load_note
-        );
-    }
-    if !bad.is_empty() {
-        bail!(
-            "{} of {} matrix cells disagree or could not be checked (matrix.json in {})",
-            bad.len(),
-            cells.len(),
-            run_dir.display()
-        );
-    }
-    clock.say(&format!(
-        "matrix: {} cells, every program's load agreed with crib compat",
-        cells.len()
-    ));
-    Ok(())
+    Ok(Collected {
+        cells,
+        run_dir,
+        stats,
+    })
 }
 
 fn yes_no(v: Option<bool>) -> &'static str {
