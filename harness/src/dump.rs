@@ -49,7 +49,27 @@ pub fn dump(req: &DumpRequest) -> Result<Dump, DumpError> {
 }
 
 pub fn dump_with(req: &DumpRequest, features: &KernelFeatures) -> Result<Dump, DumpError> {
-    dump_in(req, features, &mut EngineSet::default())
+    dump_in(
+        req,
+        features,
+        &mut EngineSet::for_ops(&needed_ops(&req.ops)),
+    )
+}
+
+/// The operations a dump of `wanted` runs (files for sockets and queues,
+/// sockets for queues, the task always).
+pub fn needed_ops(wanted: &[Operation]) -> Vec<Operation> {
+    let want = |op| wanted.contains(&op);
+    let mut ops = vec![Operation::Task];
+    if want(Operation::Files) || want(Operation::Sockets) || want(Operation::Queues) {
+        ops.push(Operation::Files);
+    }
+    for op in [Operation::MemoryMap, Operation::Sockets, Operation::Queues] {
+        if want(op) || (op == Operation::Sockets && want(Operation::Queues)) {
+            ops.push(op);
+        }
+    }
+    ops
 }
 
 /// [`dump_with`] with the engines of `set` (opened as needed and kept
@@ -63,20 +83,7 @@ pub fn dump_in(
     if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
         return Err(DumpError::NoProcess { pid });
     }
-    let want = |op| req.ops.contains(&op);
-    let mut ops = vec![Operation::Task];
-    if want(Operation::Files) || want(Operation::Sockets) || want(Operation::Queues) {
-        ops.push(Operation::Files);
-    }
-    for op in [Operation::MemoryMap, Operation::Sockets, Operation::Queues] {
-        if want(op) {
-            ops.push(op);
-        }
-    }
-    // Queues need the socket records to fill.
-    if want(Operation::Queues) && !want(Operation::Sockets) {
-        ops.insert(ops.len() - 1, Operation::Sockets);
-    }
+    let ops = needed_ops(&req.ops);
     let plan = Plan::resolve(req.engine, &ops, features, set);
     let mut dump = Dump {
         info: DumpInfo::default(),

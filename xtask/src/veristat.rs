@@ -70,9 +70,15 @@ pub fn parse(text: &str) -> Result<BTreeMap<String, Stat>> {
     let start = text.find('{').context("no JSON in the loader's output")?;
     let v: Value = serde_json::from_str(&text[start..]).context("crib load json")?;
     let mut out = BTreeMap::new();
-    for o in v["objects"].as_array().context("crib load json: no objects")? {
+    for o in v["objects"]
+        .as_array()
+        .context("crib load json: no objects")?
+    {
         let obj = short(o["path"].as_str().unwrap_or_default());
-        for p in o["programs"].as_array().context("crib load json: no programs")? {
+        for p in o["programs"]
+            .as_array()
+            .context("crib load json: no programs")?
+        {
             let name = format!("{obj}/{}", p["name"].as_str().unwrap_or_default());
             let loaded = p["loaded"].as_bool().unwrap_or(false);
             let s = &p["stats"];
@@ -143,9 +149,9 @@ pub fn compare(
                     "not in the baseline for {k}: cargo xtask veristat --update-baseline"
                 )),
                 (Some(b), None) if b.insns.is_some() => Some("stopped verifying".into()),
-                (Some(b), Some(_)) if b.insns.is_none() => {
-                    Some("verifies now but the baseline says it did not: update the baseline".into())
-                }
+                (Some(b), Some(_)) if b.insns.is_none() => Some(
+                    "verifies now but the baseline says it did not: update the baseline".into(),
+                ),
                 _ if delta.is_some_and(|d| d > base.threshold_pct) => Some(format!(
                     "processed instructions grew {:.1}% (> {}%)",
                     delta.unwrap_or(0.0),
@@ -189,7 +195,12 @@ fn cell(v: Option<u64>) -> String {
 }
 
 pub fn render(rows: &[Row]) -> String {
-    let w = rows.iter().map(|r| r.program.len()).max().unwrap_or(8).max(8);
+    let w = rows
+        .iter()
+        .map(|r| r.program.len())
+        .max()
+        .unwrap_or(8)
+        .max(8);
     let mut s = format!(
         "\nveristat: processed instructions (baseline -> now, delta), states, peak states, verification time\n{:<14} {:<w$} {:>8} {:>8} {:>8} {:>13} {:>11} {:>9}  verdict\n",
         "kernel", "program", "base", "now", "delta", "states", "peak", "usec"
@@ -201,15 +212,19 @@ pub fn render(rows: &[Row]) -> String {
             r.program,
             cell(r.base),
             cell(r.now),
-            r.delta_pct.map(|d| format!("{d:+.1}%")).unwrap_or_else(|| "-".into()),
+            r.delta_pct
+                .map(|d| format!("{d:+.1}%"))
+                .unwrap_or_else(|| "-".into()),
             format!("{}->{}", r.states.0, r.states.1),
             format!("{}->{}", r.peak.0, r.peak.1),
             cell(r.usec),
-            r.failure.as_deref().unwrap_or(if r.base.is_none() && r.now.is_some() {
-                "no baseline (not gated)"
-            } else {
-                "ok"
-            })
+            r.failure
+                .as_deref()
+                .unwrap_or(if r.base.is_none() && r.now.is_some() {
+                    "no baseline (not gated)"
+                } else {
+                    "ok"
+                })
         ));
     }
     s
@@ -285,7 +300,11 @@ mod tests {
         n.insert("o/b".to_string(), stat(Some(1200))); // +20%: fails
         n.insert("o/c".to_string(), stat(None)); // stopped verifying
         n.insert("o/new".to_string(), stat(Some(1)));
-        let now = [("debian-6.12".to_string(), n.clone()), ("host (6.18)".to_string(), n)].into();
+        let now = [
+            ("debian-6.12".to_string(), n.clone()),
+            ("host (6.18)".to_string(), n),
+        ]
+        .into();
         let rows = compare(&base, &now, &gated);
         let f = |k: &str, p: &str| {
             rows.iter()
@@ -294,7 +313,10 @@ mod tests {
         };
         assert_eq!(f("debian-6.12", "o/a"), None);
         assert!(f("debian-6.12", "o/b").is_some_and(|e| e.contains("grew 20.0%")));
-        assert_eq!(f("debian-6.12", "o/c").as_deref(), Some("stopped verifying"));
+        assert_eq!(
+            f("debian-6.12", "o/c").as_deref(),
+            Some("stopped verifying")
+        );
         assert!(f("debian-6.12", "o/new").is_some_and(|e| e.contains("--update-baseline")));
         assert!(f("debian-6.12", "o/gone").is_some());
         // The host kernel has no baseline here: reported, not gated.

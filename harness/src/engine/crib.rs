@@ -45,6 +45,17 @@ fn err(op: Operation, e: impl std::fmt::Display) -> EngineError {
     EngineError::unsupported(EngineKind::Crib, op, e.to_string())
 }
 
+/// The program of `crib_dump` behind each operation (sockets come from
+/// the files pass).
+fn prog_for(op: Operation) -> &'static str {
+    match op {
+        Operation::Task => "crib_dump_task",
+        Operation::Files | Operation::Sockets => "crib_dump_files",
+        Operation::MemoryMap => "crib_dump_vmas",
+        Operation::Queues => "crib_dump_queue",
+    }
+}
+
 /// Which CRIB kfuncs the running kernel lacks (empty = all there).
 pub fn missing_kfuncs(f: &KernelFeatures) -> Vec<&'static str> {
     let mut v = Vec::new();
@@ -81,6 +92,16 @@ pub fn load_with_ring(
     prog_type: u32,
     ring: Option<u32>,
 ) -> Result<(RbObject, Vec<Rejected>), BpfError> {
+    load_some(name, bytes, prog_type, ring, &[])
+}
+
+fn load_some(
+    name: &'static str,
+    bytes: Option<&'static [u8]>,
+    prog_type: u32,
+    ring: Option<u32>,
+    need: &[&str],
+) -> Result<(RbObject, Vec<Rejected>), BpfError> {
     // crib_frame_buf is indexed by CPU (see crib_dump.bpf.c).
     // SAFETY: plain query of /sys/devices/system/cpu/possible.
     let cpus = unsafe { libbpf_sys::libbpf_num_possible_cpus() };
@@ -90,6 +111,13 @@ pub fn load_with_ring(
             bpfobj::size_ring(name, &mut open, b)?;
         }
         progload::set_crib_type(name, &mut open, prog_type, true)?;
+        if !need.is_empty() {
+            for mut p in open.progs_mut() {
+                if !need.contains(&&*p.name().to_string_lossy()) {
+                    p.set_autoload(false);
+                }
+            }
+        }
         if cpus > 0 {
             for mut m in open.maps_mut() {
                 if m.name() == "crib_frame_buf" {
@@ -110,15 +138,17 @@ pub fn load_with_ring(
 
 type LoadedObject = (RbObject, LoadedAs, Vec<Rejected>);
 
-/// Load as BPF_PROG_TYPE_CRIB, else as BPF_PROG_TYPE_SYSCALL.
+/// Load as BPF_PROG_TYPE_CRIB, else as BPF_PROG_TYPE_SYSCALL; only the
+/// programs named in `need` (all when empty).
 fn load_crib_object(
     name: &'static str,
     bytes: Option<&'static [u8]>,
     ring: Option<u32>,
+    need: &[&str],
 ) -> Result<LoadedObject, String> {
-    match load_with_ring(name, bytes, BPF_PROG_TYPE_CRIB, ring) {
+    match load_some(name, bytes, BPF_PROG_TYPE_CRIB, ring, need) {
         Ok((o, r)) => Ok((o, LoadedAs::Crib, r)),
-        Err(crib_err) => match load_with_ring(name, bytes, BPF_PROG_TYPE_SYSCALL, ring) {
+        Err(crib_err) => match load_some(name, bytes, BPF_PROG_TYPE_SYSCALL, ring, need) {
             Ok((o, r)) => Ok((o, LoadedAs::Syscall, r)),
             Err(sys_err) => Err(format!(
                 "as BPF_PROG_TYPE_CRIB: {crib_err}; as BPF_PROG_TYPE_SYSCALL: {sys_err}"
@@ -159,9 +189,31 @@ impl CribEngine {
     /// [`CribEngine::open`] with a `ring`-byte ring buffer (tests: a small
     /// ring makes the files and VMA dumps run in resumed batches).
     pub fn open_with_ring(ring: Option<u32>) -> EngineResult<Self> {
+        Self::open_for(&Operation::ALL, ring)
+    }
+
+    /// Load only the programs `ops` need (the task program always).
+    pub fn open_for(ops: &[Operation], ring: Option<u32>) -> EngineResult<Self> {
         require_kfuncs(Operation::Task)?;
-        let (dump, loaded_as, rejected) = load_crib_object(DUMP, objects::CRIB_DUMP, ring)
-            .map_err(|e| err(Operation::Task, e))?;
+        let need: Vec<&str> = std::iter::once("crib_dump_task")
+            .chain(ops.iter().map(|&op| prog_for(op)))
+            .collect();
+        let (dump, loaded_as, mut rejected) =
+            load_crib_object(DUMP, objects::CRIB_DUMP, ring, &need)
+                .map_err(|e| err(Operation::Task, e))?;
+        for p in [
+            "crib_dump_task",
+            "crib_dump_files",
+            "crib_dump_vmas",
+            "crib_dump_queue",
+        ] {
+            if !need.contains(&p) {
+                rejected.push(Rejected {
+                    prog: p.into(),
+                    reason: "not loaded for this dump".into(),
+                });
+            }
+        }
         Ok(CribEngine {
             dump,
             loaded_as,
@@ -299,12 +351,7 @@ impl DumpEngine for CribEngine {
     }
 
     fn check(&self, op: Operation) -> Result<(), String> {
-        let prog = match op {
-            Operation::Task => "crib_dump_task",
-            Operation::Files | Operation::Sockets => "crib_dump_files",
-            Operation::MemoryMap => "crib_dump_vmas",
-            Operation::Queues => "crib_dump_queue",
-        };
+        let prog = prog_for(op);
         match self.rejected.iter().find(|r| r.prog == prog) {
             Some(r) => Err(format!(
                 "program {prog} was rejected by this kernel's verifier: {}",
@@ -461,7 +508,7 @@ impl CribRestorer {
                 format!("{NO_KFUNCS} (bpf_crib_udp_queue_rcv)"),
             ));
         }
-        let (obj, loaded_as, _) = load_crib_object(RESTORE, objects::CRIB_RESTORE, None)
+        let (obj, loaded_as, _) = load_crib_object(RESTORE, objects::CRIB_RESTORE, None, &[])
             .map_err(|e| err(Operation::Queues, e))?;
         Ok(CribRestorer { obj, loaded_as })
     }

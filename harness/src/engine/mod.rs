@@ -191,15 +191,25 @@ pub fn bpf_engine_opens() -> usize {
     OPENS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
-/// Open an engine by kind.
+/// Open an engine by kind, every program loaded.
 pub fn open_engine(kind: EngineKind) -> EngineResult<Box<dyn DumpEngine>> {
+    open_engine_for(kind, &Operation::ALL)
+}
+
+/// Open an engine with the programs of `ops` only: a cold dump of files
+/// alone does not verify the memory-map program.
+pub fn open_engine_for(kind: EngineKind, ops: &[Operation]) -> EngineResult<Box<dyn DumpEngine>> {
     if kind != EngineKind::Procfs {
         OPENS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
     match kind {
         EngineKind::Procfs => Ok(Box::new(procfs::ProcfsEngine::new())),
-        EngineKind::Upstream => Ok(Box::new(upstream::UpstreamEngine::open()?)),
-        EngineKind::Crib => Ok(Box::new(crib::CribEngine::open()?)),
+        EngineKind::Upstream => Ok(Box::new(upstream::UpstreamEngine::open_for(
+            &KernelFeatures::detect(),
+            ops,
+            false,
+        )?)),
+        EngineKind::Crib => Ok(Box::new(crib::CribEngine::open_for(ops, None)?)),
     }
 }
 
@@ -366,9 +376,20 @@ impl Plan {
 pub struct EngineSet {
     open: Vec<Box<dyn DumpEngine>>,
     failed: Vec<(EngineKind, String)>,
+    /// Engines open with these operations' programs only (`None`: all, as
+    /// a resident engine wants).
+    ops: Option<Vec<Operation>>,
 }
 
 impl EngineSet {
+    /// A set for one dump of `ops`: engines load only what those need.
+    pub fn for_ops(ops: &[Operation]) -> EngineSet {
+        EngineSet {
+            ops: Some(ops.to_vec()),
+            ..EngineSet::default()
+        }
+    }
+
     pub fn get(&mut self, kind: EngineKind) -> EngineResult<&mut dyn DumpEngine> {
         if let Some((_, why)) = self.failed.iter().find(|(k, _)| *k == kind) {
             return Err(EngineError::Unsupported {
@@ -379,7 +400,7 @@ impl EngineSet {
         }
         let idx = match self.open.iter().position(|e| e.kind() == kind) {
             Some(i) => i,
-            None => match open_engine(kind) {
+            None => match open_engine_for(kind, self.ops.as_deref().unwrap_or(&Operation::ALL)) {
                 Ok(e) => {
                     self.open.push(e);
                     self.open.len() - 1

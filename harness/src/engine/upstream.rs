@@ -21,6 +21,8 @@ use libbpf_rs::{MapCore, MapFlags, Object};
 
 const ITER: &str = "crib_iter";
 const SYS: &str = "crib_sys";
+/// `sys` before its first use.
+const SYS_NOT_YET: &str = "not loaded yet";
 
 /// Why this engine leaves queues alone (shown in dumps and reports).
 pub const QUEUES_UNSUPPORTED: &str = "upstream BPF has no socket-queue or pipe-buffer reader: \
@@ -43,12 +45,26 @@ fn err(op: Operation, e: BpfError) -> EngineError {
 }
 
 impl UpstreamEngine {
-    /// Load the iterator object (and the syscall object where supported).
+    /// Load every iterator program (and the syscall object where supported).
     pub fn open() -> EngineResult<Self> {
         Self::open_with(&KernelFeatures::detect())
     }
 
     pub fn open_with(f: &KernelFeatures) -> EngineResult<Self> {
+        let mut e = Self::open_for(f, &Operation::ALL, true)?;
+        e.ensure_sys();
+        Ok(e)
+    }
+
+    /// Load only the programs `ops` need (a dump of files alone does not
+    /// pay for verifying the memory-map program); `socket_tables` adds the
+    /// tcp/udp/unix iterators (the second way to find sockets, for
+    /// comparisons). The SEC("syscall") object loads on first use.
+    pub fn open_for(
+        f: &KernelFeatures,
+        ops: &[Operation],
+        socket_tables: bool,
+    ) -> EngineResult<Self> {
         if !f.iter_task_file {
             return Err(EngineError::unsupported(
                 EngineKind::Upstream,
@@ -73,11 +89,16 @@ impl UpstreamEngine {
                 )
             })
             .collect();
+        let wanted = |name: &str| {
+            name == "dump_task"
+                || ops.iter().any(|&op| prog_for(op) == Some(name))
+                || (socket_tables && matches!(name, "dump_tcp" | "dump_udp" | "dump_unix"))
+        };
         let open = || -> Result<libbpf_rs::OpenObject, BpfError> {
             let mut open = bpfobj::open(ITER, objects::CRIB_ITER)?;
             for mut p in open.progs_mut() {
                 let name = p.name().to_string_lossy().into_owned();
-                if missing.iter().any(|(m, _)| *m == name) {
+                if missing.iter().any(|(m, _)| *m == name) || !wanted(&name) {
                     p.set_autoload(false);
                 }
             }
@@ -93,11 +114,19 @@ impl UpstreamEngine {
             );
             (r.prog, why)
         }));
+        for (p, _) in PROG_TARGETS {
+            if !wanted(p) && !missing.iter().any(|(m, _)| m == p) {
+                missing.push((
+                    p.to_string(),
+                    format!("program {p} was not loaded for this dump"),
+                ));
+            }
+        }
         let iter = t.obj;
-        // The iterators do the dump; the syscall path is a second reader
-        // and its absence must not take them down.
+        // The iterators do the dump; the syscall path is a second reader,
+        // loaded when first asked for, and its absence must not take them down.
         let sys = if f.task_from_vpid && f.task_vma_iter_kfunc {
-            Self::load_sys(None).map_err(|e| e.to_string())
+            Err(SYS_NOT_YET.into())
         } else {
             Err("this kernel lacks bpf_task_from_vpid or bpf_iter_task_vma_new".into())
         };
@@ -148,8 +177,16 @@ impl UpstreamEngine {
         )
     }
 
+    /// Load the SEC("syscall") object if it was not tried yet.
+    fn ensure_sys(&mut self) {
+        if matches!(&self.sys, Err(e) if e == SYS_NOT_YET) {
+            self.sys = Self::load_sys(None).map_err(|e| e.to_string());
+        }
+    }
+
     /// Whether the SEC("syscall") path is loaded (for comparisons and benches).
-    pub fn has_syscall_path(&self) -> bool {
+    pub fn has_syscall_path(&mut self) -> bool {
+        self.ensure_sys();
         self.sys.is_ok()
     }
 
@@ -194,6 +231,7 @@ impl UpstreamEngine {
     /// The memory map read by the SEC("syscall") program (bpf_task_from_vpid +
     /// bpf_iter_task_vma_*, paths by name walk) instead of iter/task_vma.
     pub fn memory_map_syscall(&mut self, pid: i32) -> EngineResult<Vec<MappingRecord>> {
+        self.ensure_sys();
         let sys = self.sys.as_ref().map_err(|why| {
             EngineError::unsupported(EngineKind::Upstream, Operation::MemoryMap, why.clone())
         })?;
@@ -212,6 +250,7 @@ impl UpstreamEngine {
 
     /// Task identity by the SEC("syscall") program.
     pub fn task_syscall(&mut self, pid: i32) -> EngineResult<TaskRecord> {
+        self.ensure_sys();
         let sys = self.sys.as_ref().map_err(|why| {
             EngineError::unsupported(EngineKind::Upstream, Operation::Task, why.clone())
         })?;

@@ -245,7 +245,10 @@ pub fn run(args: &Args) -> Result<()> {
     let veristat_bad = match &rows {
         Ok(rows) => {
             print!("{}", crate::veristat::render(rows));
-            std::fs::write(c.run_dir.join("veristat.json"), serde_json::to_string_pretty(rows)?)?;
+            std::fs::write(
+                c.run_dir.join("veristat.json"),
+                serde_json::to_string_pretty(rows)?,
+            )?;
             rows.iter().filter(|r| r.failure.is_some()).count()
         }
         Err(e) => {
