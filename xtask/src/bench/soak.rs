@@ -34,34 +34,32 @@ struct KernelSoak {
     failure_excerpts: Vec<String>,
 }
 
+/// Why a boot failed, shortest first: the kernel's own verdict line
+/// (Oops, BUG, panic) and where it was, else the runner's reason.
 fn why(r: &BootReport) -> String {
-    let head = r.boot_problem().unwrap_or_else(|| {
-        r.boot_splats
-            .first()
-            .map(|s| format!("splat: {}", s.title))
+    let tail = r.console_tail.as_deref().unwrap_or("");
+    let first = |pat: &str| {
+        tail.lines()
+            .find(|l| l.contains(pat))
+            .map(|l| crib_vmtest::splat::strip_timestamp(l).trim().to_string())
+    };
+    let verdict = first("Oops")
+        .or_else(|| first("BUG:"))
+        .or_else(|| first("general protection"))
+        .or_else(|| first("Kernel panic"));
+    let at = first("RIP: 0010:");
+    match (verdict, at) {
+        (Some(v), Some(a)) => format!("{v} at {}", a.trim_start_matches("RIP: 0010:")),
+        (Some(v), None) => v,
+        _ => r
+            .boot_problem()
             .or_else(|| {
                 r.commands
                     .iter()
                     .find(|c| c.status.is_failure())
                     .map(|c| format!("{}: {}", c.name, c.status.label()))
             })
-            .unwrap_or_else(|| "failed".into())
-    });
-    let tail = r
-        .console_tail
-        .as_deref()
-        .map(|t| {
-            t.lines()
-                .filter(|l| l.contains("Oops") || l.contains("RIP:") || l.contains("panic"))
-                .take(3)
-                .collect::<Vec<_>>()
-                .join(" | ")
-        })
-        .unwrap_or_default();
-    if tail.is_empty() {
-        head
-    } else {
-        format!("{head} [{tail}]")
+            .unwrap_or_else(|| "failed".into()),
     }
 }
 
