@@ -351,3 +351,33 @@ fn weak_kfunc_prediction_matches_the_host_verifier() {
         );
     }
 }
+
+#[test]
+fn a_kfunc_registered_for_other_program_types_fails_where_present() {
+    let (_t, obj) = weak_fixture(&[]);
+    let mut rep = object::analyze(&obj, common::corpus(), Mode::Relaxed);
+    // Pretend the spec registers bpf_task_from_vpid for LSM programs only
+    // (as the fs kfuncs are): the fixture's syscall programs cannot use it.
+    rep.apply_prog_types(&|name| (name == "bpf_task_from_vpid").then(|| vec!["lsm".to_string()]));
+    let guarded = rep
+        .programs
+        .iter()
+        .find(|p| p.program.name == "guarded")
+        .expect("guarded program");
+    // Kernel order: 6.1, 6.12, 6.18; only 6.18 has the kfunc.
+    assert!(
+        guarded.results[0].loads && guarded.results[1].loads,
+        "{:?}",
+        guarded.results
+    );
+    assert!(!guarded.results[2].loads);
+    assert!(
+        guarded.results[2]
+            .reasons
+            .iter()
+            .any(|r| r.contains("registered for lsm programs, not syscall")),
+        "{:?}",
+        guarded.results[2].reasons
+    );
+    assert!(!rep.loads[2]);
+}

@@ -103,7 +103,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let mut objects = Vec::new();
     for path in &args.objects {
         let obj = crib_btf::object::open(path)?;
-        objects.push(crib_btf::object::analyze(&obj, &kernels, mode));
+        let mut r = crib_btf::object::analyze(&obj, &kernels, mode);
+        // The spec says which program types each kfunc is registered for.
+        r.apply_prog_types(&|name| {
+            spec.kfuncs().find(|k| k.name == name).map(|k| {
+                k.prog_types
+                    .iter()
+                    .map(|t| t.spec_name().to_string())
+                    .collect()
+            })
+        });
+        objects.push(r);
     }
     let opts = Options {
         mode,

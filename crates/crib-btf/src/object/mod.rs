@@ -369,6 +369,57 @@ pub fn analyze(obj: &BpfObject, kernels: &[Kernel], mode: Mode) -> ObjectReport 
     }
 }
 
+impl ObjectReport {
+    /// Programs that call a kfunc registered only for other program types
+    /// (`allowed(name)`: the spec's program types of kfunc `name`, `None`
+    /// when unknown) fail where that kfunc is present: the verifier refuses
+    /// a kfunc its program type has no set (or a set filter) for, which
+    /// BTF does not show.
+    pub fn apply_prog_types(&mut self, allowed: &dyn Fn(&str) -> Option<Vec<String>>) {
+        let n_kernels = self.loads.len();
+        for p in &mut self.programs {
+            let types = p.program.prog_types();
+            if types.is_empty() {
+                continue;
+            }
+            for call in &p.program.calls {
+                let Some(ok) = allowed(call) else { continue };
+                if ok.iter().any(|t| t == "any" || types.contains(&t.as_str())) {
+                    continue;
+                }
+                let present = |k: usize| {
+                    self.entries.iter().any(|e| {
+                        e.kind == "kfunc"
+                            && &e.name == call
+                            && matches!(e.results.get(k), Some(ObjectStatus::Ok))
+                    })
+                };
+                for k in 0..n_kernels {
+                    if present(k) {
+                        if let Some(r) = p.results.get_mut(k) {
+                            r.loads = false;
+                            r.reasons.push(format!(
+                                "kfunc {call}: registered for {} programs, not {}",
+                                ok.join("/"),
+                                types.join("/")
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        for (k, l) in self.loads.iter_mut().enumerate() {
+            if self
+                .programs
+                .iter()
+                .any(|p| p.program.autoload && p.results.get(k).is_some_and(|r| !r.loads))
+            {
+                *l = false;
+            }
+        }
+    }
+}
+
 /// A weak kfunc libbpf leaves unresolved fails where an autoloaded program
 /// calls it without testing it (see [`programs`] for the rule and the
 /// guard heuristic).

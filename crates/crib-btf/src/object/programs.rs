@@ -70,6 +70,20 @@ impl Program {
             .filter(|t| !t.is_empty())
     }
 
+    /// The program types libbpf and the harness load this section as
+    /// (`crib`: as BPF_PROG_TYPE_CRIB, else SYSCALL), by spec name; empty
+    /// when the section says nothing the checker knows.
+    pub fn prog_types(&self) -> &'static [&'static str] {
+        let s = self.section.trim_start_matches('?');
+        match s.split('/').next().unwrap_or("") {
+            "crib" => &["crib", "syscall"],
+            "syscall" => &["syscall"],
+            "iter" | "iter.s" | "fentry" | "fexit" | "fmod_ret" | "tp_btf" => &["tracing"],
+            "lsm" | "lsm.s" => &["lsm"],
+            _ => &[],
+        }
+    }
+
     /// Calls `name` without also testing its address.
     pub fn calls_unguarded(&self, name: &str) -> bool {
         self.calls.contains(name) && !self.tests.contains(name)
