@@ -11,11 +11,20 @@
  *
  *   crib_dump_task    task identity + namespaces (bpf_task_from_vpid)
  *   crib_dump_files   every fd (bpf_iter_crib_file_*), and for sockets the
- *                     sock fields (bpf_crib_sock_from_file + CO-RE)
+ *                     sock fields (CO-RE reads)
  *   crib_dump_vmas    memory map (bpf_iter_task_vma_*)
  *   crib_dump_queue   one socket queue (args.fd, args.queue), every frame
  *                     with its payload (bpf_iter_crib_skb_* + bpf_crib_skb_read)
+ *   crib_dump_queues  every queue of the task in one run: both queues of
+ *                     each socket and the bytes of each pipe
+ *                     (bpf_crib_pipe_read), resumable by fd
+ *
+ * Paths come from bpf_crib_file_path()/bpf_crib_vma_path() (d_path() in the
+ * kernel, patch 0008) where the kernel has them; the dentry walk of
+ * crib/path.bpf.h is the fallback (bpf_ksym_exists() decides at load).
  */
+#define CRIB_PATH_KFUNCS 1
+#define CRIB_CLOEXEC(task, fd) crib_cloexec_cached(task, fd)
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -28,6 +37,7 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+#define E2BIG 7
 #define ESRCH 3
 #define EBADF 9
 #define ENOMEM 12
@@ -49,21 +59,28 @@ int crib_dump_vmas(struct crib_args *args)
 	return crib_dump_vmas_body(args);
 }
 
-/* The sock record of a socket file (inet or unix), if it is one. */
-static __always_inline void emit_sock(struct crib_emit *e, struct file *file, __u64 ino)
+/* The sock record (inet or unix) of the socket at sock_addr (a struct
+ * socket *, read with CO-RE probes only). A global function, so the
+ * verifier checks it once instead of in every state of the files loop;
+ * it takes a plain address for that reason (the iterator's reference on
+ * the file keeps the socket alive). */
+__noinline int crib_emit_sock(struct crib_emit *e, __u64 sock_addr, __u64 ino)
 {
-	struct sock *sk = bpf_crib_sock_from_file(file);
+	struct sock *sk;
 	__u16 family;
 
+	if (!e || !sock_addr)
+		return 0;
+	sk = BPF_CORE_READ((struct socket *)sock_addr, sk);
 	if (!sk)
-		return;
+		return 0;
 	family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	if (family == AF_INET || family == AF_INET6) {
 		struct crib_rec_inet *r = bpf_ringbuf_reserve(&crib_rb, sizeof(*r), 0);
 
 		if (r) {
 			crib_fill_inet(r, sk, ino);
-			crib_submit(e, r);
+			crib_submit(e, r, sizeof(*r));
 		} else {
 			e->dropped++;
 		}
@@ -73,12 +90,26 @@ static __always_inline void emit_sock(struct crib_emit *e, struct file *file, __
 		if (r) {
 			crib_fill_unix(r, (struct unix_sock *)sk, ino, (char *)(r + 1));
 			r->hdr.len = sizeof(*r) + r->path_len + r->peer_path_len;
-			crib_submit(e, r);
+			crib_submit(e, r, sizeof(*r) + 256);
 		} else {
 			e->dropped++;
 		}
 	}
-	bpf_crib_sock_release(sk);
+	return 0;
+}
+
+/* The path of a trusted file: d_path() through the kfunc, or the walk
+ * (old kernel, or a path longer than the record carries: the walk keeps
+ * its tail). */
+static __always_inline __u32 file_path(struct file *file, struct crib_path_out *out)
+{
+	if (bpf_ksym_exists(bpf_crib_file_path)) {
+		int n = bpf_crib_file_path(file, out->b, CRIB_PATH_MAX);
+
+		if (n > 0)
+			return crib_mask_path(n - 1);
+	}
+	return crib_path_of(file, out);
 }
 
 SEC("crib")
@@ -89,6 +120,7 @@ int crib_dump_files(struct crib_args *args)
 	struct bpf_iter_crib_file it;
 	struct file *file;
 
+	crib_begin(&e);
 	/* args->fd: first fd of a batch resumed after the ring filled up */
 	int start = args->fd > 0 ? args->fd : 0;
 	int err = 0;
@@ -110,20 +142,20 @@ int crib_dump_files(struct crib_args *args)
 			err = -CRIB_EAGAIN;
 			break;
 		}
-		r = crib_rec_buf();
+		r = crib_rec_buf(&e);
 		if (!r) {
 			e.dropped++;
 			continue;
 		}
 		__builtin_memset(r, 0, sizeof(*r));
 		crib_fill_file(r, task, fd, file);
-		r->path_len = crib_path_of(file, (struct crib_path_out *)(r + 1));
+		r->path_len = file_path(file, (struct crib_path_out *)(r + 1));
 		crib_hdr(&r->hdr, CRIB_REC_FILE, CRIB_REC_FILE_V1, sizeof(*r) + r->path_len);
 		mode = r->mode;
 		ino = r->ino;
 		crib_output(&e, r, sizeof(*r) + r->path_len);
 		if ((mode & 0170000) == 0140000 /* S_IFSOCK */)
-			emit_sock(&e, file, ino);
+			crib_emit_sock(&e, (__u64)BPF_CORE_READ(file, private_data), ino);
 	}
 	bpf_iter_crib_file_destroy(&it);
 	bpf_task_release(task);
@@ -190,6 +222,30 @@ static __always_inline void frame_source(struct crib_rec_skb *r, struct sock *sk
 	r->port = __builtin_bswap16(port);
 }
 
+/* Everything of a frame record but the payload, into r; returns where
+ * the payload starts in the skb. Plain addresses and CO-RE probe reads: a
+ * global function, verified once, where inlined its branches were
+ * verified in every state of the skb loop (most of the queue programs'
+ * load time). */
+__noinline __u32 crib_frame_meta(struct crib_rec_skb *r, __u64 sk_addr, __u64 skb_addr, __u32 queue,
+				 __u32 first)
+{
+	struct sock *sk = (struct sock *)sk_addr;
+	struct sk_buff *skb = (struct sk_buff *)skb_addr;
+	__u32 len, start;
+
+	if (!r || !sk || !skb)
+		return 0;
+	len = BPF_CORE_READ(skb, len);
+	start = payload_offset(sk, skb, queue, first);
+	r->frame_len = start < len ? len - start : 0;
+	r->tstamp_ns = BPF_CORE_READ(skb, tstamp);
+	r->mark = BPF_CORE_READ(skb, mark);
+	if (queue == CRIB_QUEUE_RECEIVE)
+		frame_source(r, sk, skb);
+	return start;
+}
+
 /* One frame record (header + up to 64 KiB of payload) is built here and
  * copied to the ring buffer at its real size. An ARRAY indexed by CPU: too
  * big for a per-CPU map value, and BPF_PROG_RUN pins the program to one CPU.
@@ -206,23 +262,82 @@ struct {
 	__uint(max_entries, 1);
 } crib_frame_buf SEC(".maps");
 
+/* The address a BTF pointer holds, as a plain number (for the global
+ * functions, which take no trusted pointers): read back from the stack. */
+static __always_inline __u64 crib_addr_of(void *p)
+{
+	__u64 a = 0;
+
+	bpf_probe_read_kernel(&a, sizeof(a), &p);
+	return a;
+}
+
+/* Every frame of one queue of sk, a record each. fb->rec.sock_ino and .fd
+ * are set by the caller. -EAGAIN when the ring is full (the caller resumes
+ * at this fd), else 0. Static, not global: it is verified with its
+ * caller's (trusted, referenced) sk, which the kfuncs need. */
+static __noinline int dump_sock_queue(struct crib_emit *e, struct frame_buf *fb, struct sock *sk,
+				      __u64 sk_addr, __u32 queue)
+{
+	__u64 ino = fb->rec.sock_ino;
+	int fd = fb->rec.fd;
+	/* a flag, not index == 0: branching on the counter would make it
+	 * precise and keep the iterator loop from converging */
+	__u32 first = 1;
+	struct bpf_iter_crib_skb it;
+	struct sk_buff *skb;
+	__u32 index = 0;
+	int err = 0;
+
+	bpf_iter_crib_skb_new(&it, sk, queue);
+	while ((skb = bpf_iter_crib_skb_next(&it))) {
+		struct crib_rec_skb *r = &fb->rec;
+		__u32 start;
+		int n = 0;
+
+		__builtin_memset(r, 0, sizeof(*r));
+		start = crib_frame_meta(r, sk_addr, crib_addr_of(skb), queue, first);
+		r->sock_ino = ino;
+		r->fd = fd;
+		r->queue = queue;
+		r->index = index;
+		if (r->frame_len) {
+			/* the whole frame in one read; a frame over CRIB_FRAME_MAX
+			 * arrives cut, which userspace reports (data < frame_len) */
+			n = bpf_crib_skb_read(skb, start, fb->data, CRIB_FRAME_MAX - 1);
+			if (n < 0) {
+				crib_error(e, n, ino);
+				n = 0;
+			}
+		}
+		r->flags = CRIB_SKB_FIRST | CRIB_SKB_LAST;
+		r->data_len = n & (CRIB_FRAME_MAX - 1);
+		crib_hdr(&r->hdr, CRIB_REC_SKB, CRIB_REC_SKB_V1, sizeof(*r) + r->data_len);
+		if (!crib_ring_fits(sizeof(*r) + r->data_len)) {
+			err = -CRIB_EAGAIN;
+			break;
+		}
+		crib_output_raw(e, fb, sizeof(*r) + (r->data_len & (CRIB_FRAME_MAX - 1)));
+		index++;
+		first = 0;
+	}
+	bpf_iter_crib_skb_destroy(&it);
+	return err;
+}
+
 SEC("crib")
 int crib_dump_queue(struct crib_args *args)
 {
 	struct crib_emit e = { .prog = CRIB_PROG_QUEUES };
 	struct task_struct *task = bpf_task_from_vpid(args->pid);
-	__u32 queue = args->queue, index = 0, cpu = bpf_get_smp_processor_id();
-	/* a flag, not index == 0: branching on the counter would make it
-	 * precise and keep the iterator loop from converging */
-	bool first = true;
-	int fd = args->fd;
-	struct bpf_iter_crib_skb it;
+	__u32 cpu = bpf_get_smp_processor_id();
+	int fd = args->fd, err;
 	struct frame_buf *fb;
-	struct sk_buff *skb;
 	struct file *file;
 	struct sock *sk;
 	__u64 ino;
 
+	crib_begin(&e);
 	fb = bpf_map_lookup_elem(&crib_frame_buf, &cpu);
 	if (!fb) {
 		if (task)
@@ -240,45 +355,149 @@ int crib_dump_queue(struct crib_args *args)
 	bpf_crib_put_file(file);
 	if (!sk)
 		return crib_end(&e, -ENOTSOCK);
+	fb->rec.sock_ino = ino;
+	fb->rec.fd = fd;
+	err = dump_sock_queue(&e, fb, sk, crib_addr_of(sk), args->queue);
+	bpf_crib_sock_release(sk);
+	return crib_end(&e, err);
+}
 
-	bpf_iter_crib_skb_new(&it, sk, queue);
-	while ((skb = bpf_iter_crib_skb_next(&it))) {
+/* Pipe data in chunks of CRIB_FRAME_MAX - 1 bytes: at most this many
+ * (the ring holds 4 MiB per batch anyway). */
+#define CRIB_PIPE_CHUNKS 64
+
+/* The bytes buffered in the pipe of file, left in place. -EAGAIN when the
+ * ring is full, else 0 (a read error is reported as an ERROR record). */
+static __noinline int dump_pipe(struct crib_emit *e, struct frame_buf *fb, struct file *file,
+				__u64 ino, int fd)
+{
+	__u32 off = 0;
+	int i;
+
+	if (!bpf_ksym_exists(bpf_crib_pipe_read))
+		return 0;
+	bpf_for(i, 0, CRIB_PIPE_CHUNKS) {
 		struct crib_rec_skb *r = &fb->rec;
-		__u32 len = BPF_CORE_READ(skb, len);
-		__u32 start = payload_offset(sk, skb, queue, first);
-		__u32 total = start < len ? len - start : 0;
-		int n = 0;
+		int n = bpf_crib_pipe_read(file, off, fb->data, CRIB_FRAME_MAX - 1);
 
+		if (n < 0) {
+			crib_error(e, n, ino);
+			return 0;
+		}
+		if (n == 0 && off == 0)
+			return 0;	/* empty: no record */
 		__builtin_memset(r, 0, sizeof(*r));
 		r->sock_ino = ino;
 		r->fd = fd;
-		r->queue = queue;
-		r->index = index;
-		r->frame_len = total;
-		r->tstamp_ns = BPF_CORE_READ(skb, tstamp);
-		r->mark = BPF_CORE_READ(skb, mark);
-		if (queue == CRIB_QUEUE_RECEIVE)
-			frame_source(r, sk, skb);
-		if (total) {
-			/* the whole frame in one read; a frame over CRIB_FRAME_MAX
-			 * arrives cut, which userspace reports (data < frame_len) */
-			n = bpf_crib_skb_read(skb, start, fb->data, CRIB_FRAME_MAX - 1);
-			if (n < 0) {
-				crib_error(&e, n, ino);
-				n = 0;
-			}
-		}
-		r->flags = CRIB_SKB_FIRST | CRIB_SKB_LAST;
+		r->queue = CRIB_QUEUE_PIPE;
+		r->index = i;
+		r->offset = off;
 		r->data_len = n & (CRIB_FRAME_MAX - 1);
+		/* a short chunk is the last one (an exact fit ends with an empty one) */
+		r->flags = (off == 0 ? CRIB_SKB_FIRST : 0) | (n < CRIB_FRAME_MAX - 1 ? CRIB_SKB_LAST : 0);
 		crib_hdr(&r->hdr, CRIB_REC_SKB, CRIB_REC_SKB_V1, sizeof(*r) + r->data_len);
-		if (bpf_ringbuf_output(&crib_rb, fb, sizeof(*r) + (r->data_len & (CRIB_FRAME_MAX - 1)), 0))
-			e.dropped++;
-		else
-			e.records++;
-		index++;
-		first = false;
+		if (!crib_ring_fits(sizeof(*r) + r->data_len))
+			return -CRIB_EAGAIN;
+		crib_output_raw(e, fb, sizeof(*r) + (r->data_len & (CRIB_FRAME_MAX - 1)));
+		if (n < CRIB_FRAME_MAX - 1)
+			return 0;
+		off += n;
 	}
-	bpf_iter_crib_skb_destroy(&it);
-	bpf_crib_sock_release(sk);
-	return crib_end(&e, 0);
+	crib_error(e, -E2BIG, ino);
+	return 0;
+}
+
+/* Inodes whose queues this dump generation already has, so the second
+ * fd of a pipe (or a dup'ed socket) is skipped: a direct-mapped table by
+ * inode (key << 1 | is_pipe). A collision only costs a second copy, which
+ * userspace drops (it keeps the lowest fd's); cheaper than a hash map,
+ * whose updates allocate. */
+#define CRIB_SEEN_SLOTS 16384
+
+struct seen_slot {
+	__u64 key;
+	__u32 gen;
+	__u32 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct seen_slot);
+	__uint(max_entries, CRIB_SEEN_SLOTS);
+} crib_seen SEC(".maps");
+
+static __always_inline bool seen_before(__u64 key, __u32 gen)
+{
+	__u32 slot = (key >> 1) & (CRIB_SEEN_SLOTS - 1);
+	struct seen_slot *v = bpf_map_lookup_elem(&crib_seen, &slot);
+
+	if (!v)
+		return false;
+	if (v->key == key && v->gen == gen)
+		return true;
+	v->key = key;
+	v->gen = gen;
+	return false;
+}
+
+SEC("crib")
+int crib_dump_queues(struct crib_args *args)
+{
+	struct crib_emit e = { .prog = CRIB_PROG_ALL_QUEUES };
+	struct task_struct *task = bpf_task_from_vpid(args->pid);
+	__u32 cpu = bpf_get_smp_processor_id(), gen = args->flags;
+	int start = args->fd > 0 ? args->fd : 0;
+	struct bpf_iter_crib_file it;
+	struct frame_buf *fb;
+	struct file *file;
+	int err = 0;
+
+	crib_begin(&e);
+	fb = bpf_map_lookup_elem(&crib_frame_buf, &cpu);
+	if (!fb) {
+		if (task)
+			bpf_task_release(task);
+		return crib_end(&e, -ENOMEM);
+	}
+	if (!task)
+		return crib_end(&e, -ESRCH);
+	bpf_iter_crib_file_new(&it, task);
+	while ((file = bpf_iter_crib_file_next(&it))) {
+		/* direct loads through an untrusted alias (see crib_untrusted) */
+		struct inode *inode = crib_untrusted(file, struct file)->f_inode;
+		__u32 mode = inode->i_mode & 0170000;
+		__u64 ino = inode->i_ino;
+		int fd = bpf_iter_crib_file_fd(&it);
+
+		if (fd < start)
+			continue;
+		if (mode == 0140000 /* S_IFSOCK */) {
+			struct sock *sk;
+
+			if (seen_before(ino << 1, gen))
+				continue;
+			sk = bpf_crib_sock_from_file(file);
+			if (!sk)
+				continue;
+			fb->rec.sock_ino = ino;
+			fb->rec.fd = fd;
+			err = dump_sock_queue(&e, fb, sk, crib_addr_of(sk), CRIB_QUEUE_RECEIVE);
+			if (!err)
+				err = dump_sock_queue(&e, fb, sk, crib_addr_of(sk), CRIB_QUEUE_WRITE);
+			bpf_crib_sock_release(sk);
+		} else if (mode == 0010000 /* S_IFIFO */ && bpf_ksym_exists(bpf_crib_pipe_read)) {
+			if (seen_before((ino << 1) | 1, gen))
+				continue;
+			err = dump_pipe(&e, fb, file, ino, fd);
+		}
+		if (err) {
+			/* resume here: userspace drops this fd's records so far */
+			crib_error(&e, err, fd);
+			break;
+		}
+	}
+	bpf_iter_crib_file_destroy(&it);
+	bpf_task_release(task);
+	return crib_end(&e, err);
 }

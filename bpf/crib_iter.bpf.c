@@ -25,6 +25,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
 #include "crib/records.h"
+#include "crib/kfuncs.h"
 #include "crib/fill.bpf.h"
 #include "crib/path.bpf.h"
 

@@ -55,6 +55,7 @@ int crib_restore_udp_rcv(struct crib_restore_args *args)
 	struct sock *sk;
 	int ret;
 
+	crib_begin(&e);
 	data = bpf_map_lookup_elem(&crib_restore_data, &zero);
 	if (!data || len >= CRIB_RESTORE_DATA_MAX)
 		return crib_end(&e, -EINVAL);

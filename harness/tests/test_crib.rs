@@ -35,6 +35,7 @@ fn crib_objects_are_built_with_their_programs() {
                 "crib_dump_files",
                 "crib_dump_vmas",
                 "crib_dump_queue",
+                "crib_dump_queues",
             ][..],
         ),
         (
@@ -215,6 +216,90 @@ fn vm_crib_reads_every_queue_including_corked_udp() {
             ip: IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
             port: send6_port
         })
+    );
+}
+
+/// Pipes of this process holding `sizes` bytes each (both ends kept).
+fn pipes_with(sizes: &[usize]) -> Vec<(std::os::fd::OwnedFd, std::os::fd::OwnedFd, Vec<u8>)> {
+    use std::os::fd::FromRawFd;
+    sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| {
+            let mut fds = [0; 2];
+            // SAFETY: pipe2 writes two fds into the array.
+            assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+            // SAFETY: both are new descriptors, owned from here on.
+            let (r, w) = unsafe {
+                (
+                    std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+                    std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+                )
+            };
+            let data: Vec<u8> = (0..n).map(|k| (k * 7 + i) as u8).collect();
+            // SAFETY: writes n bytes from a live buffer (n fits the pipe).
+            let wrote = unsafe { libc::write(w.as_raw_fd(), data.as_ptr().cast(), n) };
+            assert_eq!(wrote, n as isize);
+            (r, w, data)
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "VM lane: needs the CRIB-patched kernel (cargo xtask vmtest)"]
+fn vm_crib_reads_pipes_in_resumed_batches() {
+    // 5 pipes of 40 kB through a 128 KiB ring: the queues program stops
+    // when the ring is full and resumes at the fd it stopped in
+    let pipes = pipes_with(&[40_000; 5]);
+    let pid = std::process::id() as i32;
+    let mut e = CribEngine::open_with_ring(Some(128 << 10)).expect("crib engine");
+    let files = e.files(pid).expect("files");
+    let mut pipe_recs = files.pipes.clone();
+    e.queues(pid, &files.files, &mut [], &mut pipe_recs)
+        .expect("queues");
+    for (r, _, data) in &pipes {
+        let ino = files
+            .files
+            .iter()
+            .find(|f| f.fd == r.as_raw_fd())
+            .expect("pipe fd")
+            .ino;
+        let got = pipe_recs
+            .iter()
+            .find(|p| p.ino == ino)
+            .expect("pipe record");
+        assert_eq!(got.data.data().map(Vec::len), Some(data.len()), "ino {ino}");
+        assert_eq!(got.data.data(), Some(data), "ino {ino}");
+    }
+    // nothing was consumed
+    for (r, _, data) in &pipes {
+        let mut n: libc::c_int = 0;
+        // SAFETY: FIONREAD writes one int.
+        assert_eq!(
+            unsafe { libc::ioctl(r.as_raw_fd(), libc::FIONREAD, &mut n) },
+            0
+        );
+        assert_eq!(n as usize, data.len());
+    }
+}
+
+#[test]
+#[ignore = "VM lane: needs the CRIB-patched kernel (cargo xtask vmtest)"]
+fn vm_crib_pipe_larger_than_the_ring_is_an_error() {
+    // one 64 KiB chunk cannot fit a 64 KiB ring with its margin: an error
+    // naming the fd, never a short pipe
+    let pipes = pipes_with(&[65_536]);
+    let pid = std::process::id() as i32;
+    let mut e = CribEngine::open_with_ring(Some(64 << 10)).expect("crib engine");
+    let files = e.files(pid).expect("files");
+    let mut pipe_recs = files.pipes.clone();
+    let err = e
+        .queues(pid, &files.files, &mut [], &mut pipe_recs)
+        .expect_err("ring too small");
+    let fd = pipes[0].0.as_raw_fd();
+    assert!(
+        err.to_string().contains(&format!("fd {fd} ")) && err.to_string().contains("ring buffer"),
+        "{err}"
     );
 }
 

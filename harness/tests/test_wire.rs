@@ -3,7 +3,8 @@
 //! unknown and newer records (reported / prefix-decoded, never misparsed).
 
 use crib_harness::engine::wire::{
-    self, decode_sample, decode_stream, encode, fixed_len, rec_type, WireError, WireRecord,
+    self, decode_sample, decode_sample_into, decode_stream, encode, fixed_len, rec_type, WireError,
+    WireRecord,
 };
 use proptest::prelude::*;
 
@@ -158,6 +159,33 @@ proptest! {
     }
 
     #[test]
+    fn batch_round_trip(recs in proptest::collection::vec(record_strategy(), 0..12), pad in any::<u8>()) {
+        // as crib_flush() writes it: records at 8-byte aligned offsets,
+        // padding bytes left as they were
+        let mut body = Vec::new();
+        for (bytes, _) in &recs {
+            body.extend_from_slice(bytes);
+            while body.len() % 8 != 0 {
+                body.push(pad);
+            }
+        }
+        let mut buf = hdr(rec_type::BATCH, 1, 8 + body.len() as u32);
+        buf.extend_from_slice(&body);
+        buf.extend_from_slice(&[pad; 8]); // ring slack after the sample
+        let mut got = Vec::new();
+        decode_sample_into(&buf, &mut got).expect("valid batch");
+        let want: Vec<WireRecord> = recs.into_iter().map(|(_, r)| r).collect();
+        prop_assert_eq!(got, want);
+    }
+
+    #[test]
+    fn batch_garbage_never_panics(buf in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let mut b = hdr(rec_type::BATCH, 1, buf.len() as u32 + 8);
+        b.extend_from_slice(&buf);
+        let _ = decode_sample_into(&b, &mut Vec::new());
+    }
+
+    #[test]
     fn every_truncation_is_an_error((bytes, _) in record_strategy(), cut in 0usize..4000) {
         let cut = cut % bytes.len();
         prop_assert!(decode_stream(&bytes[..cut]).is_err() || cut == 0);
@@ -301,6 +329,18 @@ fn errors_name_the_record() {
     two.extend_from_slice(&hdr(rec_type::END, 1, 500));
     let e = decode_stream(&two).expect_err("second truncated");
     assert!(matches!(e, WireError::Truncated { offset: 24, .. }), "{e}");
+}
+
+#[test]
+fn batches_cannot_nest_or_overrun() {
+    let inner = hdr(rec_type::BATCH, 1, 8);
+    let mut outer = hdr(rec_type::BATCH, 1, 16);
+    outer.extend_from_slice(&inner);
+    let e = decode_sample_into(&outer, &mut Vec::new()).expect_err("nested");
+    assert!(matches!(e, WireError::BadBatch { offset: 8, .. }), "{e}");
+    let long = hdr(rec_type::BATCH, 1, 64);
+    let e = decode_sample_into(&long, &mut Vec::new()).expect_err("overrun");
+    assert!(matches!(e, WireError::BadBatch { offset: 0, .. }), "{e}");
 }
 
 #[test]

@@ -18,12 +18,13 @@ static __always_inline int crib_dump_task_body(struct crib_args *args)
 	struct task_struct *task = bpf_task_from_vpid(args->pid);
 	struct crib_rec_task *r;
 
+	crib_begin(&e);
 	if (!task)
 		return crib_end(&e, -CRIB_ESRCH);
 	r = bpf_ringbuf_reserve(&crib_rb, sizeof(*r), 0);
 	if (r) {
 		crib_fill_task(r, task);
-		crib_submit(&e, r);
+		crib_submit(&e, r, sizeof(*r));
 	} else {
 		e.dropped++;
 	}
@@ -38,6 +39,7 @@ static __always_inline int crib_dump_vmas_body(struct crib_args *args)
 	struct task_struct *task = bpf_task_from_vpid(args->pid);
 	struct vm_area_struct *vma;
 
+	crib_begin(&e);
 	int err = 0;
 
 	if (!task)

@@ -23,26 +23,94 @@ struct crib_emit {
 	__u32 dropped;
 };
 
-/* A record with a path is built here, then copied to the ring with
- * bpf_ringbuf_output() at its exact length: reserving the largest size
- * (CRIB_PATH_MAX per record) filled the ring 5x faster than needed. */
-#define CRIB_REC_BUF 1024
-struct crib_rec_buf {
-	char b[CRIB_REC_BUF];
+/* Records with a path (files, VMAs) are built straight into a per-CPU
+ * batch and leave in one CRIB_REC_BATCH sample per CRIB_BATCH bytes: a ring
+ * reservation per record (a lock and a commit each) cost more than
+ * building the record. Records sit at 8-byte aligned offsets of the batch.
+ * The batch also keeps count of the ring bytes this run wrote: BPF_PROG_RUN
+ * consumes nothing while it runs, so that count replaces querying the ring
+ * before every record. */
+#define CRIB_REC_BUF 1024	/* largest record built in the batch */
+#define CRIB_BATCH 16384	/* flush before a record could start past this */
+
+struct crib_batch {
+	__u64 ring_used;	/* ring bytes in use (at start + written since) */
+	__u64 ring_size;
+	__u64 cloexec_bits;	/* close_on_exec bitmap of the last word read, */
+	__u64 cloexec_word;	/* that word, */
+	__u32 cloexec_idx;	/* and its index (see crib_cloexec_cached) */
+	__u32 _pad;
+	__u32 off;		/* bytes of records after hdr */
+	__u32 count;		/* records in the batch */
+	struct crib_rec_hdr hdr;	/* CRIB_REC_BATCH, len = 8 + off */
+	char b[CRIB_BATCH + CRIB_REC_BUF];
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__type(key, __u32);
-	__type(value, struct crib_rec_buf);
+	__type(value, struct crib_batch);
 	__uint(max_entries, 1);
-} crib_rec_scratch SEC(".maps");
+} crib_batch_scratch SEC(".maps");
 
-static __always_inline void *crib_rec_buf(void)
+static __always_inline struct crib_batch *crib_batch(void)
 {
 	__u32 zero = 0;
 
-	return bpf_map_lookup_elem(&crib_rec_scratch, &zero);
+	return bpf_map_lookup_elem(&crib_batch_scratch, &zero);
+}
+
+/* Ring bytes of a len-byte sample: an 8-byte header, 8-byte aligned. */
+static __always_inline __u64 crib_ring_cost(__u64 len)
+{
+	return (len + 8 + 7) & ~7ULL;
+}
+
+/* Start of a program run: an empty batch, the ring's state. */
+static __always_inline void crib_begin(struct crib_emit *e)
+{
+	struct crib_batch *bt = crib_batch();
+
+	if (!bt)
+		return;
+	bt->off = 0;
+	bt->count = 0;
+	bt->cloexec_bits = 0;
+	bt->ring_size = bpf_ringbuf_query(&crib_rb, BPF_RB_RING_SIZE);
+	bt->ring_used = bpf_ringbuf_query(&crib_rb, BPF_RB_AVAIL_DATA);
+}
+
+/* Word idx of a close_on_exec bitmap, from the last word read if it is
+ * that one (files come in fd order: one probe read per 64 fds). A global
+ * function on plain numbers: verified once, not at every call site. */
+__noinline __u64 crib_cloexec_word(__u64 bits, __u32 idx)
+{
+	struct crib_batch *bt = crib_batch();
+	__u64 word = 0;
+
+	if (!bits)
+		return 0;
+	if (bt && bt->cloexec_bits == bits && bt->cloexec_idx == idx)
+		return bt->cloexec_word;
+	bpf_probe_read_kernel(&word, sizeof(word), (void *)(bits + (__u64)idx * sizeof(word)));
+	if (bt) {
+		bt->cloexec_bits = bits;
+		bt->cloexec_idx = idx;
+		bt->cloexec_word = word;
+	}
+	return word;
+}
+
+/* crib_cloexec() from the cached bitmap word (per run: crib_begin()
+ * forgets it). */
+static __always_inline __u32 crib_cloexec_cached(struct task_struct *task, int fd)
+{
+	struct task_struct *t = crib_untrusted(task, struct task_struct);
+	__u64 bits = (__u64)t->files->fdt->close_on_exec;
+
+	if (fd < 0)
+		return 0;
+	return (crib_cloexec_word(bits, (__u32)fd / 64) >> ((__u32)fd % 64)) & 1;
 }
 
 /* Resumable dumps: a program stops before the ring has less than this
@@ -52,34 +120,107 @@ static __always_inline void *crib_rec_buf(void)
 #define CRIB_RING_MARGIN (16 << 10)
 #define CRIB_EAGAIN 11
 
+/* Room for a len-byte sample after the pending batch, with the margin. */
+static __always_inline bool crib_ring_fits(__u64 len)
+{
+	struct crib_batch *bt = crib_batch();
+
+	if (!bt)
+		return false;
+	return bt->ring_used + crib_ring_cost(8 + bt->off) + crib_ring_cost(len) + CRIB_RING_MARGIN <=
+	       bt->ring_size;
+}
+
 static __always_inline bool crib_ring_room(void)
 {
-	__u64 size = bpf_ringbuf_query(&crib_rb, BPF_RB_RING_SIZE);
-	__u64 used = bpf_ringbuf_query(&crib_rb, BPF_RB_AVAIL_DATA);
-
-	return used + CRIB_RING_MARGIN <= size;
+	return crib_ring_fits(CRIB_REC_BUF);
 }
 
-/* Copy the first len bytes of rec (a crib_rec_buf) to the ring. */
+/* Count a sample this run wrote to the ring outside the batch. */
+static __always_inline void crib_account(__u64 len)
+{
+	struct crib_batch *bt = crib_batch();
+
+	if (bt)
+		bt->ring_used += crib_ring_cost(len);
+}
+
+/* Send the pending batch as one sample. */
+static __always_inline void crib_flush(struct crib_emit *e)
+{
+	struct crib_batch *bt = crib_batch();
+	__u64 n;
+
+	if (!bt || !bt->off)
+		return;
+	n = bt->off;
+	if (n > CRIB_BATCH + CRIB_REC_BUF)
+		n = CRIB_BATCH + CRIB_REC_BUF;
+	crib_hdr(&bt->hdr, CRIB_REC_BATCH, CRIB_REC_BATCH_V1, 8 + n);
+	if (bpf_ringbuf_output(&crib_rb, &bt->hdr, 8 + n, 0)) {
+		e->dropped += bt->count;
+		e->records -= bt->count;
+	} else {
+		bt->ring_used += crib_ring_cost(8 + n);
+	}
+	bt->off = 0;
+	bt->count = 0;
+}
+
+/* Where the next record is built (flushing first when the batch is
+ * nearly full), or NULL. */
+static __always_inline void *crib_rec_buf(struct crib_emit *e)
+{
+	struct crib_batch *bt = crib_batch();
+
+	if (!bt)
+		return NULL;
+	if (bt->off > CRIB_BATCH - CRIB_REC_BUF)
+		crib_flush(e);
+	return &bt->b[bt->off & (CRIB_BATCH - 1)];
+}
+
+/* The record just built at crib_rec_buf() is len bytes long: keep it. */
 static __always_inline void crib_output(struct crib_emit *e, void *rec, __u64 len)
 {
-	/* bounded in the register the verifier checks */
-	asm volatile("%[n] &= 1023" : [n] "+r"(len));
-	if (bpf_ringbuf_output(&crib_rb, rec, len, 0))
+	struct crib_batch *bt = crib_batch();
+
+	if (!bt) {
 		e->dropped++;
-	else
-		e->records++;
+		return;
+	}
+	/* off is map memory, not verifier state: no mask needed for bounds */
+	len = (len + 7) & ~7ULL;
+	bt->off += len < CRIB_REC_BUF ? len : CRIB_REC_BUF;
+	bt->count++;
+	e->records++;
 }
 
-static __always_inline void crib_submit(struct crib_emit *e, void *rec)
+/* A record reserved in the ring (reserved bytes: size). */
+static __always_inline void crib_submit(struct crib_emit *e, void *rec, __u64 size)
 {
 	bpf_ringbuf_submit(rec, 0);
+	crib_account(size);
 	e->records++;
+}
+
+/* A sample written with bpf_ringbuf_output() outside the batch. */
+static __always_inline void crib_output_raw(struct crib_emit *e, void *data, __u64 len)
+{
+	if (bpf_ringbuf_output(&crib_rb, data, len, 0)) {
+		e->dropped++;
+	} else {
+		crib_account(len);
+		e->records++;
+	}
 }
 
 static __always_inline int crib_end(struct crib_emit *e, int error)
 {
-	struct crib_rec_end *r = bpf_ringbuf_reserve(&crib_rb, sizeof(*r), 0);
+	struct crib_rec_end *r;
+
+	crib_flush(e);
+	r = bpf_ringbuf_reserve(&crib_rb, sizeof(*r), 0);
 
 	if (!r)
 		return error ? error : -28 /* ENOSPC */;
@@ -104,13 +245,15 @@ static __always_inline void crib_error(struct crib_emit *e, int err, __u64 arg)
 	r->prog = e->prog;
 	r->err = err;
 	r->arg = arg;
-	crib_submit(e, r);
+	crib_submit(e, r, sizeof(*r));
 }
 
-/* One VMA record with its path (name walk) or special name. */
+/* One VMA record with its path or special name. The path comes from
+ * bpf_crib_vma_path() (d_path() in the kernel) where the object is built
+ * with CRIB_PATH_KFUNCS and the kernel has it, else from the name walk. */
 static __always_inline void crib_emit_vma(struct crib_emit *e, struct vm_area_struct *vma)
 {
-	struct crib_rec_vma *r = crib_rec_buf();
+	struct crib_rec_vma *r = crib_rec_buf(e);
 	struct file *file;
 
 	if (!r) {
@@ -119,9 +262,21 @@ static __always_inline void crib_emit_vma(struct crib_emit *e, struct vm_area_st
 	}
 	__builtin_memset(r, 0, sizeof(*r));
 	crib_fill_vma(r, vma, (char *)(r + 1));
-	file = vma->vm_file;
-	if (file)
-		r->path_len = crib_path_of(file, (struct crib_path_out *)(r + 1));
+	file = crib_untrusted(vma, struct vm_area_struct)->vm_file;
+	if (!file)
+		goto out;
+#ifdef CRIB_PATH_KFUNCS
+	if (bpf_ksym_exists(bpf_crib_vma_path)) {
+		int n = bpf_crib_vma_path(vma, (char *)(r + 1), CRIB_PATH_MAX);
+
+		if (n > 0) {
+			r->path_len = crib_mask_path(n - 1);
+			goto out;
+		}
+	}
+#endif
+	r->path_len = crib_path_of(file, (struct crib_path_out *)(r + 1));
+out:
 	crib_hdr(&r->hdr, CRIB_REC_VMA, CRIB_REC_VMA_V1, sizeof(*r) + r->path_len);
 	crib_output(e, r, sizeof(*r) + r->path_len);
 }

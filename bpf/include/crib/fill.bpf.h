@@ -30,6 +30,17 @@ struct udp_sock___old {
 	int corkflag;
 } __attribute__((preserve_access_index));
 
+/* An untrusted alias of a BTF pointer (bpf_rdonly_cast, 6.2+). Loads
+ * through it stay direct (PROBE_MEM) loads, but the verifier does not look
+ * up whether each walked pointer field is trusted: that lookup
+ * (btf_nested_type_is_trusted, a linear search of the kernel's BTF per
+ * load and verifier state) was a quarter of the crib engine's load time.
+ * Without bpf_rdonly_cast the pointer is used as it is. Kfuncs still get
+ * the trusted original. */
+#define crib_untrusted(p, type)                                                        \
+	((type *)(bpf_ksym_exists(bpf_rdonly_cast) ?                                   \
+			  bpf_rdonly_cast((p), bpf_core_type_id_kernel(type)) : (void *)(p)))
+
 /* Bounded copy length for the verifier: CRIB_PATH_MAX is a power of two. */
 #define CRIB_PATH_MASK (CRIB_PATH_MAX - 1)
 
@@ -76,7 +87,9 @@ static __always_inline __u32 crib_mnt_id(struct vfsmount *mnt)
 	return BPF_CORE_READ(m, mnt_id);
 }
 
-/* Whether `fd` has close-on-exec set in `task`'s fd table. */
+/* Whether `fd` has close-on-exec set in `task`'s fd table (four probe
+ * reads; a program may define CRIB_CLOEXEC(task, fd) to a cheaper way
+ * before including this file). */
 static __always_inline __u32 crib_cloexec(struct task_struct *task, int fd)
 {
 	unsigned long *bits = BPF_CORE_READ(task, files, fdt, close_on_exec);
@@ -89,13 +102,19 @@ static __always_inline __u32 crib_cloexec(struct task_struct *task, int fd)
 	return (word >> ((__u32)fd % 64)) & 1;
 }
 
+#ifdef CRIB_CLOEXEC
+/* defined by the program (after emit.bpf.h) */
+static __always_inline __u32 crib_cloexec_cached(struct task_struct *task, int fd);
+#endif
+
 /* Fixed part of a FILE record; the caller appends the path. `file` and
  * `task` are BTF pointers (iterator-provided or kfunc-returned), so the
  * fields are direct CO-RE loads (one instruction each, PROBE_MEM-guarded
  * by the JIT) instead of a bpf_probe_read_kernel() call per field. */
 static __always_inline void crib_fill_file(struct crib_rec_file *r, struct task_struct *task, int fd,
-					   struct file *file)
+					   struct file *trusted)
 {
+	struct file *file = crib_untrusted(trusted, struct file);
 	struct inode *inode = file->f_inode;
 
 	r->fd = fd;
@@ -108,15 +127,21 @@ static __always_inline void crib_fill_file(struct crib_rec_file *r, struct task_
 	r->fmode = file->f_mode;
 	r->nlink = inode->__i_nlink;
 	r->size = inode->i_size;
+#ifdef CRIB_CLOEXEC
+	r->cloexec = CRIB_CLOEXEC(task, fd);
+#else
 	r->cloexec = crib_cloexec(task, fd);
+#endif
 	r->path_len = 0;
 	r->_pad = 0;
 }
 
 /* Fixed part of a VMA record; for special mappings also their name.
  * Direct CO-RE loads as in crib_fill_file (`vma` is a BTF pointer). */
-static __always_inline void crib_fill_vma(struct crib_rec_vma *r, struct vm_area_struct *vma, char *name)
+static __always_inline void crib_fill_vma(struct crib_rec_vma *r, struct vm_area_struct *trusted,
+					  char *name)
 {
+	struct vm_area_struct *vma = crib_untrusted(trusted, struct vm_area_struct);
 	struct file *file = vma->vm_file;
 	struct mm_struct *mm = vma->vm_mm;
 

@@ -126,7 +126,8 @@ struct vm_area_struct;
 
 /* ---- file ---- */
 /*
- * A task's open files: one by fd, or all of them with an open-coded iterator.
+ * A task's open files: one by fd or all of them with an open-coded iterator,
+ * their paths, and the bytes queued in pipes.
  */
 
 /* The file at `fd` in `task`'s fd table, referenced; NULL if none. [crib] */
@@ -151,6 +152,24 @@ extern s32 bpf_iter_crib_file_fd(struct bpf_iter_crib_file *it__iter) __ksym __w
 
 /* End the iteration and drop its references. [crib] */
 extern void bpf_iter_crib_file_destroy(struct bpf_iter_crib_file *it) __ksym __weak;
+
+/*
+ * d_path() of a trusted file into `buf` (moved to its start); length with the
+ * NUL, or -errno. [crib]
+ */
+extern int bpf_crib_file_path(struct file *file, char *buf, u32 buf__sz) __ksym __weak;
+
+/*
+ * d_path() of the file a trusted mapping maps (as /proc/PID/maps shows it);
+ * -ENOENT if anonymous. [crib]
+ */
+extern int bpf_crib_vma_path(struct vm_area_struct *vma, char *buf, u32 buf__sz) __ksym __weak;
+
+/*
+ * Copy queued pipe bytes from `offset` without consuming them; bytes copied, 0
+ * at the end, or -errno. [crib]
+ */
+extern int bpf_crib_pipe_read(struct file *file, u32 offset, void *buf, u32 buf__sz) __ksym __weak;
 
 /* ---- restore ---- */
 /* Putting dumped queue data back into a freshly created socket. */
@@ -234,5 +253,11 @@ extern struct file *bpf_get_task_exe_file(struct task_struct *task) __ksym __wea
 
 /* Drop a file reference (LSM programs only). [upstream since 6.12] */
 extern void bpf_put_file(struct file *file) __ksym __weak;
+
+/*
+ * `obj` as an untrusted, read-only pointer to kernel type `btf_id`: direct
+ * loads without the verifier's trusted-field lookups. [upstream since 6.2]
+ */
+extern void *bpf_rdonly_cast(const void *obj__ign, u32 btf_id__k) __ksym __weak;
 
 #endif /* __CRIB_KFUNCS_H */

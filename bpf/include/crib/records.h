@@ -35,6 +35,7 @@ enum crib_rec_type {
 	CRIB_REC_SKB = 6,
 	CRIB_REC_END = 7,
 	CRIB_REC_ERROR = 8,
+	CRIB_REC_BATCH = 9,
 };
 
 struct crib_rec_hdr {
@@ -196,6 +197,7 @@ struct crib_rec_unix {
 /* crib_rec_skb.queue */
 #define CRIB_QUEUE_WRITE 0
 #define CRIB_QUEUE_RECEIVE 1
+#define CRIB_QUEUE_PIPE 2	/* the bytes buffered in a pipe (sock_ino: the pipe's) */
 
 /* crib_rec_skb.flags */
 #define CRIB_SKB_FIRST (1u << 0)	/* first chunk of a frame */
@@ -203,9 +205,11 @@ struct crib_rec_unix {
 
 /* The payload of one queued frame, or one chunk of it: chunks of a frame
  * share `index` and come with increasing `offset`; a decoder must check
- * that they add up to frame_len. crib_dump_queue sends each frame whole in
- * one record (up to 65535 bytes; a longer frame arrives cut, which the
- * decoder reports). */
+ * that they add up to frame_len. Socket frames come whole in one record
+ * (up to 65535 bytes; a longer frame arrives cut, which the decoder
+ * reports). A pipe (CRIB_QUEUE_PIPE) is one stream sent in chunks: index
+ * counts them, frame_len is 0 (unknown until the end), offset is the byte
+ * offset, and CRIB_SKB_LAST marks the chunk that ends the data. */
 struct crib_rec_skb {
 	struct crib_rec_hdr hdr;
 	__u64 sock_ino;
@@ -233,6 +237,7 @@ enum crib_prog_id {
 	CRIB_PROG_SOCKS = 4,
 	CRIB_PROG_QUEUES = 5,
 	CRIB_PROG_RESTORE = 6,
+	CRIB_PROG_ALL_QUEUES = 7,
 };
 
 /* Last record of a ring-buffer dump: counters, so userspace can tell a
@@ -246,6 +251,12 @@ struct crib_rec_end {
 };
 #define CRIB_REC_END_V1 1
 
+/* Several records in one ring-buffer sample: after this header (len =
+ * the whole sample), records back to back, each at an 8-byte aligned
+ * offset from the end of the header (padding after a record is not part
+ * of its hdr.len). No BATCH inside a BATCH. */
+#define CRIB_REC_BATCH_V1 1
+
 /* Something a program could not read; the dump goes on. */
 struct crib_rec_error {
 	struct crib_rec_hdr hdr;
@@ -258,12 +269,12 @@ struct crib_rec_error {
 /* Input of the ring-buffer programs (BPF_PROG_RUN ctx_in). */
 struct crib_args {
 	__s32 pid;		/* target, in the caller's pid namespace */
-	__s32 fd;		/* single-fd programs: the fd; crib_dump_files:
-				 * first fd (resumed batch), else ignored */
+	__s32 fd;		/* single-fd programs: the fd; crib_dump_files,
+				 * crib_dump_queues: first fd (resumed batch) */
 	union {
 		struct {
-			__u32 queue;	/* queue programs: CRIB_QUEUE_* */
-			__u32 flags;	/* reserved, 0 */
+			__u32 queue;	/* crib_dump_queue: CRIB_QUEUE_* */
+			__u32 flags;	/* crib_dump_queues: dump generation, else 0 */
 		};
 		__u64 start;	/* VMA programs: first address (resumed batch) */
 	};

@@ -46,6 +46,9 @@ pub struct Args {
     /// Skip the strace run (no syscall counts).
     #[arg(long)]
     no_strace: bool,
+    /// Skip the `crib serve` / cold `crib dump` throughput runs.
+    #[arg(long)]
+    no_service: bool,
     /// Scratch directory for target files, traces and criu images.
     #[arg(long, default_value = "/tmp")]
     scratch: PathBuf,
@@ -160,12 +163,36 @@ fn measure_size(
         say(t0, &format!("n={n} criu: {}", outcome(&run)));
         engines.push(run);
     }
+    let mm_readers = crate::mmreaders::measure(target.pid, a.reps);
+    let service = (!a.no_service).then(|| {
+        let r = crate::service::measure(target.pid, a.reps, a.loads, &a.scratch);
+        say(
+            t0,
+            &format!(
+                "n={n} service: {}",
+                r.unavailable.as_deref().unwrap_or("measured")
+            ),
+        );
+        r
+    });
+    for r in &mm_readers {
+        say(
+            t0,
+            &format!(
+                "n={n} {}: {}",
+                r.reader,
+                r.unavailable.as_deref().unwrap_or("measured")
+            ),
+        );
+    }
     Ok(SizeRun {
         n,
         socket_groups: a.socket_groups,
         target_fds: target.fds,
         target_maps: target.maps,
         engines,
+        mm_readers,
+        service,
     })
 }
 

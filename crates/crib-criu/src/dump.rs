@@ -36,7 +36,7 @@ impl Dumper {
     /// Load the crib engine's programs (`Err`: the kernel has no CRIB
     /// kfuncs, or they did not load; the plugin then declines).
     pub fn open(dir: PathBuf) -> Result<Dumper, String> {
-        let engine = CribEngine::open().map_err(|e| e.to_string())?;
+        let engine = CribEngine::open_socket_reader().map_err(|e| e.to_string())?;
         Ok(Dumper {
             engine,
             dir,

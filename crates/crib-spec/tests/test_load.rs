@@ -240,6 +240,25 @@ fn void_pointer_needs_a_size() {
 }
 
 #[test]
+fn ignored_void_pointer_needs_no_size() {
+    // bpf_rdonly_cast(const void *obj__ign, u32 btf_id__k): the verifier
+    // reads no memory through an __ign argument
+    let text = format!(
+        "{BASE}{}",
+        kfunc(
+            "bpf_t_cast",
+            "void *",
+            "\"const void *obj__ign\", \"u32 id__k\"",
+            ""
+        )
+    );
+    let (_tmp, r) = load_texts(&[("t.toml", &text)]);
+    if let Err(e) = r {
+        panic!("{e}");
+    }
+}
+
+#[test]
 fn at_most_five_args() {
     let args = "\"u32 a\", \"u32 b\", \"u32 c\", \"u32 d\", \"u32 e\", \"u32 f\" #!";
     expect_err(&kfunc("bpf_t_x", "int", args, ""), "at most 5");

@@ -2,7 +2,7 @@
 //! read through a seq file, ring-buffer programs run with BPF_PROG_RUN.
 //! Shared by the `upstream` and `crib` engines.
 
-use super::wire::{self, WireRecord};
+use super::wire::{self, WireError, WireRecord};
 use libbpf_rs::{MapCore, MapFlags, Object, ObjectBuilder, OpenObject, Program, ProgramInput};
 use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
@@ -222,7 +222,9 @@ fn link_create(p: &Program<'_>, task_pid: Option<u32>) -> std::io::Result<OwnedF
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-type Samples = std::rc::Rc<std::cell::RefCell<Vec<Vec<u8>>>>;
+/// Records decoded in the ring buffer callback (no copy of the sample),
+/// or the first decoding error.
+type Samples = std::rc::Rc<std::cell::RefCell<Result<Vec<WireRecord>, WireError>>>;
 
 /// A loaded object with a `crib_rb` ring buffer, kept open between runs
 /// (load once, dump many times).
@@ -235,7 +237,7 @@ pub struct RbObject {
 
 impl RbObject {
     pub fn new(name: &'static str, obj: Object) -> BpfResult<Self> {
-        let samples: Samples = Default::default();
+        let samples: Samples = std::rc::Rc::new(std::cell::RefCell::new(Ok(Vec::new())));
         let sink = samples.clone();
         let lib = |what: &str| {
             let what = what.to_string();
@@ -256,7 +258,12 @@ impl RbObject {
             let mut builder = libbpf_rs::RingBufferBuilder::new();
             builder
                 .add(&rb_map, move |data: &[u8]| {
-                    sink.borrow_mut().push(data.to_vec());
+                    let mut s = sink.borrow_mut();
+                    if let Ok(v) = s.as_mut() {
+                        if let Err(e) = wire::decode_sample_into(data, v) {
+                            *s = Err(e);
+                        }
+                    }
                     0
                 })
                 .map_err(lib("ring buffer"))?;
@@ -339,7 +346,7 @@ impl RbObject {
         };
         // Drop what an earlier, failed run may have left behind.
         let _ = self.rb.consume();
-        self.samples.borrow_mut().clear();
+        *self.samples.borrow_mut() = Ok(Vec::new());
         let input = ProgramInput {
             context_in: Some(ctx),
             ..Default::default()
@@ -351,15 +358,13 @@ impl RbObject {
         self.rb
             .consume()
             .map_err(lib("ring buffer consume".into()))?;
-        let raw = std::mem::take(&mut *self.samples.borrow_mut());
-        let mut recs = Vec::with_capacity(raw.len());
-        for s in &raw {
-            recs.push(wire::decode_sample(s).map_err(|source| BpfError::Wire {
+        let recs = std::mem::replace(&mut *self.samples.borrow_mut(), Ok(Vec::new())).map_err(
+            |source| BpfError::Wire {
                 object,
                 prog: prog_name.into(),
                 source,
-            })?);
-        }
+            },
+        )?;
         let recs = known_only(object, prog_name, recs)?;
         let run_err = |what: String| BpfError::Run {
             object,

@@ -30,18 +30,27 @@ pub fn task(t: &wire::Task) -> TaskRecord {
     }
 }
 
-fn path_string(p: &[u8]) -> String {
-    String::from_utf8_lossy(p).into_owned()
+/// The decoded path bytes as a String, without copying valid UTF-8.
+fn path_string(p: Vec<u8>) -> String {
+    match String::from_utf8(p) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    }
 }
 
-pub fn file(f: &wire::File) -> FileRecord {
+/// `path` without d_path's " (deleted)" mark, in place.
+fn strip_deleted(path: &mut String) {
+    if path.ends_with(DELETED) {
+        path.truncate(path.len() - DELETED.len());
+    }
+}
+
+pub fn file(f: wire::File) -> FileRecord {
     let unlinked = f.nlink == 0;
-    let mut path = path_string(&f.path);
+    let mut path = path_string(f.path);
     // d_path marks unlinked files; the model keeps that in `unlinked`.
     if unlinked {
-        if let Some(p) = path.strip_suffix(DELETED) {
-            path = p.to_string();
-        }
+        strip_deleted(&mut path);
     }
     let mut kind = FileKind::from_mode(f.mode);
     if kind == FileKind::Unknown && path.starts_with("anon_inode:") {
@@ -72,17 +81,15 @@ pub fn page_size() -> u64 {
     }
 }
 
-pub fn vma(v: &wire::Vma, page_size: u64) -> MappingRecord {
+pub fn vma(v: wire::Vma, page_size: u64) -> MappingRecord {
     let path = match v.special {
         wire::vma_special::HEAP => "[heap]".to_string(),
         wire::vma_special::STACK => "[stack]".to_string(),
         _ => {
             // like procfs (and FileRecord): the path without d_path's mark
-            let p = path_string(&v.path);
-            match p.strip_suffix(DELETED) {
-                Some(s) => s.to_string(),
-                None => p,
-            }
+            let mut p = path_string(v.path);
+            strip_deleted(&mut p);
+            p
         }
     };
     MappingRecord {

@@ -19,6 +19,8 @@ use crate::model::{
     SocketRecord, TaskRecord,
 };
 use libbpf_rs::{MapCore, MapFlags};
+
+mod queues;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -30,7 +32,8 @@ pub use super::progload::{BPF_PROG_TYPE_CRIB, BPF_PROG_TYPE_SYSCALL};
 /// The message for kernels without the CRIB kfuncs.
 pub const NO_KFUNCS: &str = "crib kfuncs not present in this kernel";
 
-const PIPES_UNSUPPORTED: &str = "no CRIB kfunc reads pipe buffers";
+const PIPES_UNSUPPORTED: &str =
+    "this kernel lacks bpf_crib_pipe_read (series patch 0009): no CRIB kfunc reads pipe buffers";
 const TCP_IN_FLIGHT: &str = "sent-but-unacknowledged TCP data sits in the retransmit queue, \
      which the CRIB skb iterator does not walk";
 
@@ -52,9 +55,19 @@ fn prog_for(op: Operation) -> &'static str {
         Operation::Task => "crib_dump_task",
         Operation::Files | Operation::Sockets => "crib_dump_files",
         Operation::MemoryMap => "crib_dump_vmas",
-        Operation::Queues => "crib_dump_queue",
+        Operation::Queues => "crib_dump_queues",
     }
 }
+
+/// Every program of `crib_dump` (`crib_dump_queue` reads one socket queue:
+/// the CRIU plugin's way, see [`CribEngine::open_socket_reader`]).
+const DUMP_PROGRAMS: [&str; 5] = [
+    "crib_dump_task",
+    "crib_dump_files",
+    "crib_dump_vmas",
+    "crib_dump_queues",
+    "crib_dump_queue",
+];
 
 /// Which CRIB kfuncs the running kernel lacks (empty = all there).
 pub fn missing_kfuncs(f: &KernelFeatures) -> Vec<&'static str> {
@@ -179,6 +192,10 @@ pub struct CribEngine {
     page_size: u64,
     /// Sockets read by the last `files` pass (same program), by pid.
     sockets_of: Option<(i32, Vec<SocketRecord>)>,
+    /// Dump generation of `crib_dump_queues` (its in-kernel "seen" map).
+    generation: u32,
+    /// The kernel has `bpf_crib_pipe_read` (else pipes stay unread).
+    pipe_read: bool,
 }
 
 impl CribEngine {
@@ -194,19 +211,24 @@ impl CribEngine {
 
     /// Load only the programs `ops` need (the task program always).
     pub fn open_for(ops: &[Operation], ring: Option<u32>) -> EngineResult<Self> {
-        require_kfuncs(Operation::Task)?;
         let need: Vec<&str> = std::iter::once("crib_dump_task")
             .chain(ops.iter().map(|&op| prog_for(op)))
             .collect();
+        Self::open_programs(&need, ring)
+    }
+
+    /// Only what [`CribEngine::socket_queue`] needs (one socket queue per
+    /// run, on a descriptor of any process): the CRIU plugin's engine.
+    pub fn open_socket_reader() -> EngineResult<Self> {
+        Self::open_programs(&["crib_dump_queue"], None)
+    }
+
+    fn open_programs(need: &[&str], ring: Option<u32>) -> EngineResult<Self> {
+        require_kfuncs(Operation::Task)?;
         let (dump, loaded_as, mut rejected) =
-            load_crib_object(DUMP, objects::CRIB_DUMP, ring, &need)
+            load_crib_object(DUMP, objects::CRIB_DUMP, ring, need)
                 .map_err(|e| err(Operation::Task, e))?;
-        for p in [
-            "crib_dump_task",
-            "crib_dump_files",
-            "crib_dump_vmas",
-            "crib_dump_queue",
-        ] {
+        for p in DUMP_PROGRAMS {
             if !need.contains(&p) {
                 rejected.push(Rejected {
                     prog: p.into(),
@@ -220,6 +242,8 @@ impl CribEngine {
             rejected,
             page_size: convert::page_size(),
             sockets_of: None,
+            generation: 0,
+            pipe_read: KernelFeatures::detect().crib_pipe_read,
         })
     }
 
@@ -252,15 +276,7 @@ impl CribEngine {
             "crib_dump_vmas" => self.dump.run_resumable(prog, &mut ctx, bpfobj::resume_vmas),
             _ => self.dump.run(prog, &mut ctx),
         };
-        res.map_err(|e| match e {
-            BpfError::Run { ref what, .. } if what.contains("No such process") => EngineError::Io {
-                engine: EngineKind::Crib,
-                pid,
-                what: format!("{}: no such process", op.name()),
-                source: std::io::Error::from_raw_os_error(libc::ESRCH),
-            },
-            e => err(op, e),
-        })
+        res.map_err(|e| run_error(op, pid, e))
     }
 
     /// The receive (`receive = true`) or write queue of socket `fd` of
@@ -375,11 +391,11 @@ impl DumpEngine for CribEngine {
         let recs = self.run(Operation::Files, "crib_dump_files", pid, -1, 0)?;
         let mut files = Vec::new();
         let mut socks = Vec::new();
-        for r in &recs {
+        for r in recs {
             match r {
                 WireRecord::File(f) => files.push(convert::file(f)),
-                WireRecord::Inet(s) => socks.push(convert::inet(s)),
-                WireRecord::Unix(u) => socks.push(convert::unix(u)),
+                WireRecord::Inet(s) => socks.push(convert::inet(&s)),
+                WireRecord::Unix(u) => socks.push(convert::unix(&u)),
                 _ => {}
             }
         }
@@ -387,11 +403,16 @@ impl DumpEngine for CribEngine {
         socks.dedup_by_key(|s| s.ino);
         self.sockets_of = Some((pid, socks));
         let mut pipes: Vec<PipeRecord> = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
         for f in files.iter().filter(|f| f.kind == FileKind::Pipe) {
-            if !pipes.iter().any(|p| p.ino == f.ino) {
+            if seen.insert(f.ino) {
                 pipes.push(PipeRecord {
                     ino: f.ino,
-                    data: Captured::unavailable(PIPES_UNSUPPORTED),
+                    data: Captured::unavailable(if self.pipe_read {
+                        "pipe buffers are read by the queues operation"
+                    } else {
+                        PIPES_UNSUPPORTED
+                    }),
                 });
             }
         }
@@ -406,7 +427,7 @@ impl DumpEngine for CribEngine {
     fn memory_map(&mut self, pid: i32) -> EngineResult<Vec<MappingRecord>> {
         let recs = self.run(Operation::MemoryMap, "crib_dump_vmas", pid, -1, 0)?;
         Ok(recs
-            .iter()
+            .into_iter()
             .filter_map(|r| match r {
                 WireRecord::Vma(v) => Some(convert::vma(v, self.page_size)),
                 _ => None,
@@ -419,7 +440,7 @@ impl DumpEngine for CribEngine {
         if !cached {
             self.files(pid)?;
         }
-        let wanted: std::collections::HashSet<u64> = files
+        let wanted: std::collections::BTreeSet<u64> = files
             .iter()
             .filter(|f| f.kind == FileKind::Socket)
             .map(|f| f.ino)
@@ -438,19 +459,31 @@ impl DumpEngine for CribEngine {
         sockets: &mut [SocketRecord],
         pipes: &mut [PipeRecord],
     ) -> EngineResult<()> {
+        let set = self.all_queues(pid)?;
+        let socket_inos: std::collections::BTreeSet<u64> = files
+            .iter()
+            .filter(|f| f.kind == FileKind::Socket)
+            .map(|f| f.ino)
+            .collect();
         for s in sockets.iter_mut() {
-            let Some(fd) = files
-                .iter()
-                .find(|f| f.ino == s.ino && f.kind == FileKind::Socket)
-            else {
+            if !socket_inos.contains(&s.ino) {
                 let why = format!("no fd of pid {pid} refers to socket {}", s.ino);
                 s.recv_queue = Captured::unavailable(why.clone());
                 s.write_queue = Captured::unavailable(why);
                 continue;
-            };
+            }
+            if let Some(e) = set.error(s.ino) {
+                let why = format!("reading a queue: {}", std::io::Error::from_raw_os_error(-e));
+                s.recv_queue = Captured::unavailable(why.clone());
+                s.write_queue = Captured::unavailable(why);
+                continue;
+            }
             let stream = s.is_stream();
-            s.recv_queue =
-                Captured::Data(self.read_queue(pid, fd.fd, wire::QUEUE_RECEIVE, stream)?);
+            let socket = |q| {
+                set.socket(s.ino, q, stream)
+                    .map_err(|e| err(Operation::Queues, format!("socket {}: {e}", s.ino)))
+            };
+            s.recv_queue = Captured::Data(socket(wire::QUEUE_RECEIVE)?);
             let in_flight = s
                 .tcp
                 .as_ref()
@@ -463,13 +496,100 @@ impl DumpEngine for CribEngine {
             s.write_queue = if in_flight != 0 {
                 Captured::unavailable(format!("{TCP_IN_FLIGHT} ({in_flight} bytes in flight)"))
             } else {
-                Captured::Data(self.read_queue(pid, fd.fd, wire::QUEUE_WRITE, stream)?)
+                Captured::Data(socket(wire::QUEUE_WRITE)?)
             };
         }
         for p in pipes.iter_mut() {
-            p.data = Captured::unavailable(PIPES_UNSUPPORTED);
+            p.data = if !self.pipe_read {
+                Captured::unavailable(PIPES_UNSUPPORTED)
+            } else if let Some(e) = set.error(p.ino) {
+                Captured::unavailable(format!(
+                    "bpf_crib_pipe_read: {}",
+                    std::io::Error::from_raw_os_error(-e)
+                ))
+            } else {
+                Captured::Data(
+                    set.pipe(p.ino)
+                        .map_err(|e| err(Operation::Queues, format!("pipe {}: {e}", p.ino)))?,
+                )
+            };
         }
         Ok(())
+    }
+}
+
+impl CribEngine {
+    /// Run `crib_dump_queues` over every fd of `pid`, batch after batch.
+    fn all_queues(&mut self, pid: i32) -> EngineResult<queues::QueueSet> {
+        const PROG: &str = "crib_dump_queues";
+        let mut set = queues::QueueSet::default();
+        let mut start = 0;
+        loop {
+            // a new generation per batch: the fd a batch stopped in is read
+            // again whole, though the kernel's "seen" map has its inode
+            self.generation = self.generation.wrapping_add(1).max(1);
+            let mut ctx = bpfobj::args(pid, start, 0);
+            ctx[12..16].copy_from_slice(&self.generation.to_le_bytes());
+            let batch = self.run_batch(Operation::Queues, PROG, pid, &mut ctx)?;
+            if !batch.more {
+                set.add(batch.records, None);
+                return Ok(set);
+            }
+            match queues::resume_fd(&batch.records) {
+                Some(fd) if fd > start => {
+                    set.add(batch.records, Some(fd));
+                    start = fd;
+                }
+                // stopped in the fd it started at: that fd alone overfills the ring
+                Some(fd) => {
+                    return Err(err(
+                        Operation::Queues,
+                        format!(
+                            "fd {fd} of pid {pid}: its queued data does not fit the ring buffer"
+                        ),
+                    ))
+                }
+                None => {
+                    return Err(err(
+                        Operation::Queues,
+                        format!("{PROG} stopped early without a resume point"),
+                    ))
+                }
+            }
+        }
+    }
+
+    fn run_batch(
+        &self,
+        op: Operation,
+        prog: &str,
+        pid: i32,
+        ctx: &mut [u8],
+    ) -> EngineResult<bpfobj::Batch> {
+        if let Some(r) = self.rejected.iter().find(|r| r.prog == prog) {
+            return Err(err(
+                op,
+                format!(
+                    "program {prog} was rejected by this kernel's verifier: {}",
+                    r.reason
+                ),
+            ));
+        }
+        self.dump
+            .run_batch(prog, ctx)
+            .map_err(|e| run_error(op, pid, e))
+    }
+}
+
+fn run_error(op: Operation, pid: i32, e: BpfError) -> EngineError {
+    match e {
+        BpfError::Run { ref what, .. } if what.contains("No such process") => EngineError::Io {
+            engine: EngineKind::Crib,
+            pid,
+            what: format!("{}: no such process", op.name()),
+            source: std::io::Error::from_raw_os_error(libc::ESRCH),
+        },
+        e => err(op, e),
     }
 }
 

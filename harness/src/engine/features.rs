@@ -33,6 +33,10 @@ pub struct KernelFeatures {
     pub crib_skb_iter: bool,
     /// CRIB: `bpf_crib_udp_queue_rcv` (restore writes).
     pub crib_restore: bool,
+    /// CRIB: `bpf_crib_file_path` / `bpf_crib_vma_path` (d_path, patch 0008).
+    pub crib_path: bool,
+    /// CRIB: `bpf_crib_pipe_read` (pipe buffers, patch 0009).
+    pub crib_pipe_read: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +85,8 @@ impl KernelFeatures {
             crib_sock_from_file: has("bpf_crib_sock_from_file"),
             crib_skb_iter: has("bpf_iter_crib_skb_new"),
             crib_restore: has("bpf_crib_udp_queue_rcv"),
+            crib_path: has("bpf_crib_file_path") && has("bpf_crib_vma_path"),
+            crib_pipe_read: has("bpf_crib_pipe_read"),
         }
     }
 }
@@ -97,6 +103,9 @@ pub const WANTED: &[&str] = &[
     "bpf_crib_sock_from_file",
     "bpf_iter_crib_skb_new",
     "bpf_crib_udp_queue_rcv",
+    "bpf_crib_file_path",
+    "bpf_crib_vma_path",
+    "bpf_crib_pipe_read",
 ];
 
 /// Every string of a raw BTF blob's string section.

@@ -240,7 +240,7 @@ impl UpstreamEngine {
             .run_resumable("sys_dump_vmas", &mut ctx, bpfobj::resume_vmas)
             .map_err(|e| err(Operation::MemoryMap, e))?;
         Ok(recs
-            .iter()
+            .into_iter()
             .filter_map(|r| match r {
                 WireRecord::Vma(v) => Some(convert::vma(v, self.page_size)),
                 _ => None,
@@ -436,7 +436,7 @@ impl DumpEngine for UpstreamEngine {
     fn files(&mut self, pid: i32) -> EngineResult<FilesDump> {
         let recs = self.iterate(Operation::Files, "dump_file", pid, true)?;
         let files: Vec<FileRecord> = recs
-            .iter()
+            .into_iter()
             .filter_map(|r| match r {
                 WireRecord::File(f) => Some(convert::file(f)),
                 _ => None,
@@ -447,8 +447,9 @@ impl DumpEngine for UpstreamEngine {
             self.task(pid)?;
         }
         let mut pipes: Vec<PipeRecord> = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
         for f in files.iter().filter(|f| f.kind == FileKind::Pipe) {
-            if !pipes.iter().any(|p| p.ino == f.ino) {
+            if seen.insert(f.ino) {
                 pipes.push(PipeRecord {
                     ino: f.ino,
                     data: Captured::unavailable(QUEUES_UNSUPPORTED),
@@ -466,7 +467,7 @@ impl DumpEngine for UpstreamEngine {
     fn memory_map(&mut self, pid: i32) -> EngineResult<Vec<MappingRecord>> {
         let recs = self.iterate(Operation::MemoryMap, "dump_vma", pid, true)?;
         let maps: Vec<MappingRecord> = recs
-            .iter()
+            .into_iter()
             .filter_map(|r| match r {
                 WireRecord::Vma(v) => Some(convert::vma(v, self.page_size)),
                 _ => None,

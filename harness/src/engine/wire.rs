@@ -23,6 +23,8 @@ pub mod rec_type {
     pub const SKB: u16 = 6;
     pub const END: u16 = 7;
     pub const ERROR: u16 = 8;
+    /// Several records in one ring sample (not a record of its own).
+    pub const BATCH: u16 = 9;
 }
 
 /// Fixed sizes of version 1 of each record (the `_Static_assert`s in records.h).
@@ -64,6 +66,8 @@ pub mod vma_special {
 /// `crib_rec_skb.queue` / `flags`.
 pub const QUEUE_WRITE: u16 = 0;
 pub const QUEUE_RECEIVE: u16 = 1;
+/// A pipe's buffered bytes, in chunks (`sock_ino` is the pipe's inode).
+pub const QUEUE_PIPE: u16 = 2;
 pub const SKB_FIRST: u16 = 1 << 0;
 pub const SKB_LAST: u16 = 1 << 1;
 
@@ -96,6 +100,8 @@ pub enum WireError {
     },
     #[error("record at byte {offset} (type {rtype}): version 0 is invalid")]
     BadVersion { offset: usize, rtype: u16 },
+    #[error("batch at byte {offset}: {what}")]
+    BadBatch { offset: usize, what: &'static str },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -366,6 +372,42 @@ pub fn decode_stream(buf: &[u8]) -> Result<Vec<WireRecord>, WireError> {
 /// One ring-buffer sample: one record; bytes after `len` are slack.
 pub fn decode_sample(buf: &[u8]) -> Result<WireRecord, WireError> {
     decode_at(buf, 0).map(|(r, _)| r)
+}
+
+/// One ring-buffer sample into `out`: a record, or the records of a
+/// CRIB_REC_BATCH (back to back at 8-byte aligned offsets after its header).
+pub fn decode_sample_into(buf: &[u8], out: &mut Vec<WireRecord>) -> Result<(), WireError> {
+    if buf.len() < HDR_LEN || u16::from_le_bytes([buf[0], buf[1]]) != rec_type::BATCH {
+        out.push(decode_sample(buf)?);
+        return Ok(());
+    }
+    let len = u32::from_le_bytes([buf[4], buf[5], buf[6], buf[7]]) as usize;
+    if len < HDR_LEN || len > buf.len() {
+        return Err(WireError::BadBatch {
+            offset: 0,
+            what: "length outside the sample",
+        });
+    }
+    let body = &buf[HDR_LEN..len];
+    let mut off = 0;
+    while off < body.len() {
+        let (rec, n) = decode_at(body, off)?;
+        if matches!(
+            rec,
+            WireRecord::Unknown {
+                rtype: rec_type::BATCH,
+                ..
+            }
+        ) {
+            return Err(WireError::BadBatch {
+                offset: HDR_LEN + off,
+                what: "a batch inside a batch",
+            });
+        }
+        out.push(rec);
+        off += (n + 7) & !7;
+    }
+    Ok(())
 }
 
 /// Decode the record at `buf[off..]`; returns it and its length.

@@ -24,6 +24,8 @@ struct crib_test_ctx {
 	int fd;		/* UDP socket: 1 datagram received, 1 corked */
 	int rfd;	/* empty UDP socket, target of restore tests */
 	int port;	/* host-order port fd is bound to */
+	int pfd;	/* read end of a pipe holding TEST_PAYLOAD */
+	int _pad;
 };
 
 /* Payload the loader queues on both queues of fd. */

@@ -147,11 +147,19 @@ pub fn build_bench() -> Result<PathBuf> {
     eprintln!("[bench] building crib-bench (release)");
     let st = Command::new(cargo)
         .current_dir(crate::workspace_root())
-        .args(["build", "--release", "-p", "crib-bench", "--bins"])
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "crib-bench",
+            "-p",
+            "crib-cli",
+            "--bins",
+        ])
         .status()
         .context("running cargo build")?;
     if !st.success() {
-        bail!("cargo build --release -p crib-bench failed ({st})");
+        bail!("cargo build --release -p crib-bench -p crib-cli failed ({st})");
     }
     let bin = target_dir().join("release/crib-bench");
     if !bin.is_file() {

@@ -55,7 +55,9 @@ pub fn prefix(patches: &[Patch], upto: Option<usize>) -> Result<&[Patch]> {
 }
 
 /// Cache key: hash of the base, every applied patch and the config
-/// fragment (and the compiler, whose output the artifacts are).
+/// fragment (and the compiler, whose output the artifacts are). A patch's
+/// `[PATCH n/m]` numbering is left out, so appending a patch to the series
+/// does not invalidate the builds of its prefixes.
 pub fn cache_key(
     base_version: &str,
     base_sha256: &str,
@@ -69,6 +71,7 @@ pub fn cache_key(
     for p in patches {
         let bytes =
             std::fs::read(&p.path).with_context(|| format!("reading {}", p.path.display()))?;
+        let bytes = without_numbering(&bytes);
         material.extend_from_slice(format!("patch {} {}\n", p.name, bytes.len()).as_bytes());
         material.extend_from_slice(&bytes);
     }
@@ -77,6 +80,25 @@ pub fn cache_key(
     material.extend_from_slice(&cfg);
     let full = super::base::sha256_bytes(&material)?;
     Ok(full[..16].to_string())
+}
+
+/// `bytes` with the first `Subject: [PATCH n/m] ` turned into `Subject: `.
+fn without_numbering(bytes: &[u8]) -> Vec<u8> {
+    const SUBJECT: &[u8] = b"\nSubject: [PATCH ";
+    let Some(at) = bytes.windows(SUBJECT.len()).position(|w| w == SUBJECT) else {
+        return bytes.to_vec();
+    };
+    let start = at + b"\nSubject: ".len();
+    let Some(close) = bytes[start..].iter().position(|&b| b == b']') else {
+        return bytes.to_vec();
+    };
+    let mut end = start + close + 1;
+    if bytes.get(end) == Some(&b' ') {
+        end += 1;
+    }
+    let mut out = bytes[..start].to_vec();
+    out.extend_from_slice(&bytes[end..]);
+    out
 }
 
 #[cfg(test)]
@@ -132,6 +154,25 @@ mod tests {
         std::fs::write(&p[1].path, "b").expect("restore");
         std::fs::write(&cfg, "CONFIG_A=n\n").expect("config");
         assert_ne!(k, key(&p, "v1"), "config");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn numbering_is_not_part_of_the_key() {
+        let (dir, p) = tmp_series(&[(
+            "0001-a.patch",
+            "From x\nSubject: [PATCH 1/7] bpf: a\n\nbody\n",
+        )]);
+        let cfg = dir.join("config");
+        std::fs::write(&cfg, "CONFIG_A=y\n").expect("config");
+        let k = cache_key("v", "sha", &p, &cfg, "gcc").expect("key");
+        std::fs::write(&p[0].path, "From x\nSubject: [PATCH 1/9] bpf: a\n\nbody\n")
+            .expect("renumber");
+        assert_eq!(k, cache_key("v", "sha", &p, &cfg, "gcc").expect("key"));
+        std::fs::write(&p[0].path, "From x\nSubject: [PATCH 1/9] bpf: b\n\nbody\n")
+            .expect("retitle");
+        assert_ne!(k, cache_key("v", "sha", &p, &cfg, "gcc").expect("key"));
+        assert_eq!(without_numbering(b"no subject"), b"no subject");
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -19,11 +19,12 @@ pub fn read_files(pid: i32) -> EngineResult<FilesDump> {
         .collect();
     fds.sort_unstable();
     let mut out = FilesDump::default();
+    let mut pipes_seen = std::collections::BTreeSet::new();
     for fd in fds {
         let Some(rec) = read_one(pid, fd)? else {
             continue; // closed while we looked
         };
-        if rec.kind == FileKind::Pipe && out.pipes.iter().all(|p| p.ino != rec.ino) {
+        if rec.kind == FileKind::Pipe && pipes_seen.insert(rec.ino) {
             out.pipes.push(PipeRecord {
                 ino: rec.ino,
                 data: Captured::unavailable("pipe buffers are read by the queues operation"),

@@ -19,11 +19,17 @@ pub fn read_queues(
     sockets: &mut [SocketRecord],
     pipes: &mut [PipeRecord],
 ) -> EngineResult<()> {
+    // first fd of each pipe and socket inode (the dump's files are in fd order)
+    let mut first_fd: std::collections::BTreeMap<(bool, u64), &FileRecord> = Default::default();
+    for f in files {
+        if matches!(f.kind, FileKind::Pipe | FileKind::Socket) {
+            first_fd
+                .entry((f.kind == FileKind::Pipe, f.ino))
+                .or_insert(f);
+        }
+    }
     for p in pipes.iter_mut() {
-        let Some(f) = files
-            .iter()
-            .find(|f| f.kind == FileKind::Pipe && f.ino == p.ino)
-        else {
+        let Some(f) = first_fd.get(&(true, p.ino)) else {
             continue;
         };
         let link = format!("/proc/{pid}/fd/{}", f.fd);
@@ -34,10 +40,7 @@ pub fn read_queues(
     }
     let pidfd = sys::pidfd_open(pid).map_err(io_err(pid, "pidfd_open"))?;
     for s in sockets.iter_mut() {
-        let Some(f) = files
-            .iter()
-            .find(|f| f.kind == FileKind::Socket && f.ino == s.ino)
-        else {
+        let Some(f) = first_fd.get(&(false, s.ino)) else {
             return Err(parse_err(
                 pid,
                 format!("socket ino {} has no descriptor", s.ino),

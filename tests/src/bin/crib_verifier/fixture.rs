@@ -3,7 +3,7 @@
 
 use anyhow::{bail, Context, Result};
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 /// Payload queued on both queues of `fd` (programs compare its prefix).
 pub const PAYLOAD: &[u8] = b"crib-verifier";
@@ -19,11 +19,13 @@ pub struct TestCtx {
     pub fd: i32,
     pub rfd: i32,
     pub port: i32,
+    pub pfd: i32,
+    pub _pad: i32,
 }
 
 impl TestCtx {
     pub fn bytes(&self) -> Vec<u8> {
-        [self.pid, self.fd, self.rfd, self.port]
+        [self.pid, self.fd, self.rfd, self.port, self.pfd, self._pad]
             .iter()
             .flat_map(|v| v.to_ne_bytes())
             .collect()
@@ -36,6 +38,9 @@ pub struct Fixture {
     /// Empty UDP socket restore programs queue on.
     pub restore: UdpSocket,
     _sender: UdpSocket,
+    /// A pipe holding PAYLOAD (read end, write end): pipe kfuncs read it
+    /// without consuming it.
+    pipe: (OwnedFd, OwnedFd),
 }
 
 impl Fixture {
@@ -63,10 +68,12 @@ impl Fixture {
         cork(&sock)?;
         sock.send_to(PAYLOAD, sender.local_addr()?)
             .context("queueing the corked datagram")?;
+        let pipe = pipe_with(PAYLOAD)?;
         Ok(Fixture {
             sock,
             restore,
             _sender: sender,
+            pipe,
         })
     }
 
@@ -76,7 +83,26 @@ impl Fixture {
             fd: self.sock.as_raw_fd(),
             rfd: self.restore.as_raw_fd(),
             port: i32::from(self.sock.local_addr()?.port()),
+            pfd: self.pipe.0.as_raw_fd(),
+            _pad: 0,
         })
+    }
+
+    /// The pipe still holds PAYLOAD, untouched by the programs that read it.
+    pub fn check_pipe(&self) -> Result<()> {
+        let mut n: libc::c_int = 0;
+        // SAFETY: FIONREAD writes one int to the pointer we pass.
+        let rc = unsafe { libc::ioctl(self.pipe.0.as_raw_fd(), libc::FIONREAD, &mut n) };
+        if rc != 0 {
+            return Err(std::io::Error::last_os_error()).context("FIONREAD on the test pipe");
+        }
+        if n as usize != PAYLOAD.len() {
+            bail!(
+                "the test pipe holds {n} bytes after the run, not {}: a program consumed it",
+                PAYLOAD.len()
+            );
+        }
+        Ok(())
     }
 
     /// Take every datagram off the restore socket; each must be exactly
@@ -104,6 +130,23 @@ impl Fixture {
             }
         }
     }
+}
+
+/// A pipe with `data` written into it.
+fn pipe_with(data: &[u8]) -> Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: pipe2 writes two fds into the array we pass.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("pipe2");
+    }
+    // SAFETY: both are new descriptors, owned from here on.
+    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // SAFETY: writes data.len() bytes from a live slice.
+    let n = unsafe { libc::write(w.as_raw_fd(), data.as_ptr().cast(), data.len()) };
+    if n != data.len() as isize {
+        return Err(std::io::Error::last_os_error()).context("writing the test pipe");
+    }
+    Ok((r, w))
 }
 
 fn cork(sock: &UdpSocket) -> Result<()> {

@@ -173,27 +173,28 @@ fn check_one(
     let sleepable = d.sleepable && ty != ProgType::SocketFilter;
     let res = load::load(obj, ty, sleepable)?;
     Ok(match (&d.verdict, res) {
-        (Verdict::Accept, LoadResult::Accepted(prog)) => {
-            match run {
-                None => (true, "accepted".into()),
-                Some(want) => {
-                    fx.drain_restored()?;
-                    let got = load::test_run(
-                        prog.fd()?,
-                        RunAttrs {
-                            ctx_in: Some(&ctx.bytes()),
-                            ..Default::default()
-                        },
-                    );
-                    match got {
-                        Err(errno) => (
-                            false,
-                            format!("accepted, but BPF_PROG_RUN failed: errno {errno}"),
-                        ),
-                        Ok(v) if v != want => {
-                            (false, format!("accepted, ran, returned {v} (want {want})"))
-                        }
-                        Ok(_) => match expect_rfd {
+        (Verdict::Accept, LoadResult::Accepted(prog)) => match run {
+            None => (true, "accepted".into()),
+            Some(want) => {
+                fx.drain_restored()?;
+                let got = load::test_run(
+                    prog.fd()?,
+                    RunAttrs {
+                        ctx_in: Some(&ctx.bytes()),
+                        ..Default::default()
+                    },
+                );
+                match got {
+                    Err(errno) => (
+                        false,
+                        format!("accepted, but BPF_PROG_RUN failed: errno {errno}"),
+                    ),
+                    Ok(v) if v != want => {
+                        (false, format!("accepted, ran, returned {v} (want {want})"))
+                    }
+                    Ok(_) => match (fx.check_pipe(), expect_rfd) {
+                        (Err(e), _) => (false, format!("ran -> {want}, but {e:#}")),
+                        (Ok(()), rfd) => match rfd {
                             None => (true, format!("accepted, ran -> {want}")),
                             Some(n) => {
                                 let got = fx.drain_restored()?;
@@ -204,10 +205,10 @@ fn check_one(
                                 }
                             }
                         },
-                    }
+                    },
                 }
             }
-        }
+        },
         (Verdict::Accept, LoadResult::Rejected { error, log }) => {
             (false, format!("rejected ({error}): {}", log_tail(&log)))
         }

@@ -198,6 +198,121 @@ fn breakdown_table(out: &mut String, s: &SizeSummary) {
     }
 }
 
+/// Dumps per second: `crib serve`, procfs, a cold `crib dump` process.
+fn service_table(out: &mut String, lane: &LaneReport) {
+    use super::report::ServiceSummary;
+    let rows: Vec<_> = lane
+        .sizes
+        .iter()
+        .filter_map(|s| Some((s.n, s.service.as_ref()?)))
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\nThe resident engine (`crib serve`, engines loaded once; a request per dump, the image sent back) against procfs and a cold `crib dump` process (exec, engine load, dump, image written); whole dumps, medians:\n"
+    );
+    let _ = writeln!(
+        out,
+        "| N | served: dumps/s | procfs: dumps/s | cold `crib dump`: dumps/s | served ÷ cold |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|");
+    let rate =
+        |s| ServiceSummary::per_second(s).map_or_else(|| "-".to_string(), |r| format!("{r:.1}"));
+    for (n, sv) in &rows {
+        let served = match &sv.unavailable {
+            Some(why) => format!("not measured: {}", why.replace('|', "/")),
+            None => rate(sv.served),
+        };
+        let cold = match &sv.cold_unavailable {
+            Some(why) => format!("not measured: {}", why.replace('|', "/")),
+            None => rate(sv.cold),
+        };
+        let ratio = match (
+            ServiceSummary::per_second(sv.served),
+            ServiceSummary::per_second(sv.cold),
+        ) {
+            (Some(a), Some(b)) if b > 0.0 => times(Some(a / b)),
+            _ => "-".into(),
+        };
+        let _ = writeln!(
+            out,
+            "| {n} | {served} | {} | {cold} | {ratio} |",
+            rate(sv.procfs)
+        );
+    }
+    if let Some((_, sv)) = rows.last() {
+        if !sv.served_engines.is_empty() {
+            let _ = writeln!(out, "\nServed with: {}.", sv.served_engines);
+        }
+    }
+}
+
+/// Every engine's mm operation next to the two non-engine readers.
+fn mm_readers_table(out: &mut String, s: &SizeSummary) {
+    if s.mm_readers.is_empty() {
+        return;
+    }
+    let pmq = s
+        .mm_readers
+        .iter()
+        .find(|r| r.reader == "procmap_query")
+        .and_then(|r| r.read.map(|x| x.median));
+    let _ = writeln!(
+        out,
+        "\nMemory map at N = {} ({} mappings): each engine's mm operation (everything CRIU needs of a VMA) and two readers that are not engines, `/proc/PID/maps` text read whole and the PROCMAP_QUERY ioctl (one VMA per call, with its name); medians, × = PROCMAP_QUERY ÷ this:\n",
+        s.n, s.target_maps
+    );
+    let _ = writeln!(out, "| reader | mm | syscalls | × PROCMAP_QUERY |");
+    let _ = writeln!(out, "|---|---|---|---|");
+    let vs = |t: Option<f64>| match (pmq, t) {
+        (Some(p), Some(t)) if t > 0.0 => times(Some(p / t)),
+        _ => "-".into(),
+    };
+    for e in s.engines.iter().filter(|e| e.unavailable.is_none()) {
+        let mm = e.ops.get("mm").map(|x| x.median);
+        if mm.is_none() {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "| {} engine{} | {} | {} | {} |",
+            e.engine,
+            if e.engine == "procfs" { " (smaps)" } else { "" },
+            opt_dur(mm),
+            count(e.op_syscalls.get("mm").copied()),
+            vs(mm)
+        );
+    }
+    for r in &s.mm_readers {
+        let name = match r.reader.as_str() {
+            "procmap_query" => "PROCMAP_QUERY ioctl",
+            "maps" => "/proc/PID/maps text",
+            other => other,
+        };
+        match &r.unavailable {
+            Some(why) => {
+                let _ = writeln!(
+                    out,
+                    "| {name} | not measured: {} |||",
+                    why.replace('|', "/")
+                );
+            }
+            None => {
+                let t = r.read.map(|x| x.median);
+                let _ = writeln!(
+                    out,
+                    "| {name} | {} | {} | {} |",
+                    opt_dur(t),
+                    count(r.syscalls),
+                    vs(t)
+                );
+            }
+        }
+    }
+}
+
 /// Hottest symbols per engine (perf, `--profile`), where measured.
 fn profile_table(out: &mut String, s: &SizeSummary) {
     let profiled: Vec<_> = s.engines.iter().filter(|e| !e.profile.is_empty()).collect();
@@ -250,19 +365,19 @@ fn lane_section(out: &mut String, lane: &LaneReport, plots: &[String]) {
     }
     scaling_table(out, lane);
     cold_warm_table(out, lane);
-    let _ = writeln!(out, "\nTargets (crib vs procfs at N = 10000):\n");
+    if let Some(big) = lane.sizes.iter().max_by_key(|s| s.n) {
+        mm_readers_table(out, big);
+    }
+    service_table(out, lane);
+    let _ = writeln!(out, "\nTargets:\n");
     for t in &lane.targets {
         let _ = writeln!(
             out,
-            "- {} ≥ {}x: {}",
+            "- {} {}: {}",
             t.what,
-            t.wanted,
-            match t.got {
-                Some(g) => format!(
-                    "{} — {}",
-                    times(Some(g)),
-                    if t.met { "met" } else { "**missed**" }
-                ),
+            t.rule().replace(">=", "≥").replace("<=", "≤"),
+            match t.got_text() {
+                Some(g) => format!("{g} — {}", if t.met { "met" } else { "**missed**" }),
                 None => "not measured in this lane".into(),
             }
         );

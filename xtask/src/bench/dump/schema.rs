@@ -30,6 +30,49 @@ pub struct SizeRun {
     pub target_fds: u64,
     pub target_maps: u64,
     pub engines: Vec<EngineRun>,
+    /// Memory-map readers that are not engines (PROCMAP_QUERY, maps text),
+    /// against the same process.
+    #[serde(default)]
+    pub mm_readers: Vec<MmReaderRun>,
+    /// Dumps per second: resident server, procfs, cold `crib dump`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<ServiceRun>,
+}
+
+/// `crib serve` against a cold `crib dump` and procfs (`crib-bench`'s
+/// `service`), whole dumps of the same process.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServiceRun {
+    /// Engine choice of the requests (`auto`: the best per operation).
+    pub engine: String,
+    /// Why the server could not be measured.
+    pub unavailable: Option<String>,
+    /// ns per served request (request, dump, image bytes back), engines
+    /// loaded by an untimed first request.
+    pub served_ns: Vec<u64>,
+    /// `op=engine` pairs the server used.
+    pub served_engines: String,
+    /// ns per cold `crib dump` process (exec, load, dump, image written).
+    pub cold_ns: Vec<u64>,
+    pub cold_unavailable: Option<String>,
+    /// ns per procfs dump in the bench process (whole dump, no image).
+    pub procfs_ns: Vec<u64>,
+}
+
+/// One way of reading the memory map outside the engines
+/// (`crib-bench`'s `mmreaders`), timed like an engine's `mm` operation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MmReaderRun {
+    /// `procmap_query` or `maps`.
+    pub reader: String,
+    /// Why it was not measured (e.g. a kernel before 6.11 for PROCMAP_QUERY).
+    pub unavailable: Option<String>,
+    /// ns per warm read.
+    pub ns: Vec<u64>,
+    /// VMAs one read found.
+    pub vmas: u64,
+    /// Syscalls of one read (counted by the reader itself).
+    pub syscalls: Option<u64>,
 }
 
 /// One engine on one prepared process.

@@ -114,15 +114,11 @@ fn lane_block(out: &mut String, lane: &LaneReport) {
     for t in &lane.targets {
         let _ = writeln!(
             out,
-            "target: {} >= {}x: {}",
+            "target: {} {}: {}",
             t.what,
-            t.wanted,
-            match t.got {
-                Some(g) => format!(
-                    "{} ({})",
-                    times(Some(g)),
-                    if t.met { "met" } else { "MISSED" }
-                ),
+            t.rule(),
+            match t.got_text() {
+                Some(g) => format!("{g} ({})", if t.met { "met" } else { "MISSED" }),
                 None => "not measured in this lane".into(),
             }
         );

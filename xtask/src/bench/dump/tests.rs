@@ -5,7 +5,9 @@
 #![allow(clippy::unwrap_used)]
 
 use super::report::{lane_report, Machine, Report};
-use super::schema::{EngineRun, LaneRun, OpRun, ProfileEntry, Records, SizeRun, Syscalls};
+use super::schema::{
+    EngineRun, LaneRun, MmReaderRun, OpRun, ProfileEntry, Records, SizeRun, Syscalls,
+};
 use super::{markdown, table};
 use std::collections::BTreeMap;
 
@@ -104,9 +106,9 @@ fn size(n: u64) -> SizeRun {
     let crib = engine(
         "crib",
         n,
-        [5, 100, 40, 30, 50],
+        [5, 100, 20, 10, 10],
         [0, 0, 0, 0, 0],
-        Some(50_000_000),
+        Some(500_000),
     );
     let mut crib = crib;
     // crib: one syscall per op regardless of n (a PROG_RUN).
@@ -136,6 +138,31 @@ fn size(n: u64) -> SizeRun {
             procfs,
             unavailable("criu", "`criu check` fails on this kernel (6.18): vdso"),
         ],
+        mm_readers: vec![
+            MmReaderRun {
+                reader: "procmap_query".into(),
+                unavailable: None,
+                ns: vec![50 * n, 55 * n, 45 * n],
+                vmas: n + 30,
+                syscalls: Some(n + 33),
+            },
+            MmReaderRun {
+                reader: "maps".into(),
+                unavailable: None,
+                ns: vec![20 * n, 22 * n, 18 * n],
+                vmas: n + 30,
+                syscalls: Some(n / 800 + 3),
+            },
+        ],
+        service: Some(super::schema::ServiceRun {
+            engine: "auto".into(),
+            unavailable: None,
+            served_ns: vec![150 * n + 1_000_000, 160 * n + 1_000_000],
+            served_engines: "task=crib files=crib mm=crib sockets=crib queues=crib".into(),
+            cold_ns: vec![600_000_000 + 200 * n],
+            cold_unavailable: None,
+            procfs_ns: vec![3210 * n],
+        }),
     }
 }
 
@@ -172,16 +199,16 @@ fn ratios_and_break_even() {
     let big = r.sizes.iter().find(|s| s.n == 10_000).unwrap();
     let crib = big.engines.iter().find(|e| e.engine == "crib").unwrap();
     let v = crib.vs_procfs.clone().unwrap();
-    // files: 2000 vs 100 per fd -> 20x; mm: 500 vs 40 -> 12.5x.
+    // files: 2000 vs 100 per fd -> 20x; mm: 500 vs 20 -> 25x.
     assert!((v.files_speedup.unwrap() - 20.0).abs() < 1e-9);
-    assert!((v.mm_speedup.unwrap() - 12.5).abs() < 1e-9);
+    assert!((v.mm_speedup.unwrap() - 25.0).abs() < 1e-9);
     // files syscalls: 8 * 10k vs 1.
     assert_eq!(v.files_syscall_ratio, Some(80_000.0));
-    // Whole dump: procfs 3210 ns * n, crib 225 ns * n; load 50 ms.
-    let per_dump_gain: f64 = (3210.0 - 225.0) * 10_000.0;
+    // Whole dump: procfs 3210 ns * n, crib 145 ns * n; load 0.5 ms.
+    let per_dump_gain: f64 = (3210.0 - 145.0) * 10_000.0;
     assert_eq!(
         v.break_even_dumps,
-        Some((50_000_000.0 / per_dump_gain).floor() as u64 + 1)
+        Some((500_000.0 / per_dump_gain).floor() as u64 + 1)
     );
     assert!(r.targets.iter().all(|t| t.met), "{:?}", r.targets);
     // procfs compares to itself.
@@ -234,7 +261,7 @@ fn partial_ops_stay_the_engines_own() {
     );
     assert_eq!(
         crib.dump.unwrap().median,
-        (5 + 100 + 40 + 30 + 50) as f64 * 100.0
+        (5 + 100 + 20 + 10 + 10) as f64 * 100.0
     );
 }
 
@@ -262,10 +289,35 @@ fn missed_target_is_reported() {
     let t = r
         .targets
         .iter()
-        .find(|t| t.what.contains("speed, 10k fds"))
+        .find(|t| t.what.contains("procfs speed, files"))
         .unwrap();
     assert!(!t.met);
     assert_eq!(t.got, Some(2.0));
+}
+
+#[test]
+fn unread_queue_items_and_procmap_query_targets() {
+    let r = lane_report(lane());
+    let find = |what: &str| r.targets.iter().find(|t| t.what.contains(what)).unwrap();
+    // PROCMAP_QUERY 50 ns vs crib mm 20 ns per VMA.
+    assert!((find("PROCMAP_QUERY").got.unwrap() - 2.5).abs() < 1e-9);
+    let unread = find("leaves unread");
+    assert_eq!((unread.got, unread.met), (Some(0.0), true));
+    let mut l = lane();
+    let crib = l.sizes[1]
+        .engines
+        .iter_mut()
+        .find(|e| e.engine == "crib")
+        .unwrap();
+    crib.ops.get_mut("queues").unwrap().unavailable_items = 5;
+    let r = lane_report(l);
+    let unread = r
+        .targets
+        .iter()
+        .find(|t| t.what.contains("leaves unread"))
+        .unwrap();
+    assert_eq!((unread.got, unread.met), (Some(5.0), false));
+    assert_eq!(unread.rule(), "<= 0");
 }
 
 #[test]
@@ -346,7 +398,7 @@ fn refused_op_has_no_syscall_ratio() {
     let t = r
         .targets
         .iter()
-        .find(|t| t.what.contains("syscalls, 10k fds"))
+        .find(|t| t.what.contains("syscalls, files"))
         .unwrap();
     assert!(!t.met && t.got.is_none());
 }

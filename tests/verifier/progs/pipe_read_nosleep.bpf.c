@@ -1,0 +1,23 @@
+// verdict: reject program must be sleepable to call sleepable kfunc
+// sleepable: no
+// The pipe is read under its mutex: only sleepable programs may call it.
+#include "common.h"
+
+SEC("crib")
+int prog(struct crib_test_ctx *ctx)
+{
+	struct task_struct *t = bpf_task_from_vpid(ctx->pid);
+	struct file *f;
+	char buf[16];
+	int n;
+
+	if (!t)
+		return 2;
+	f = bpf_crib_file_from_fd(t, ctx->pfd);
+	bpf_task_release(t);
+	if (!f)
+		return 2;
+	n = bpf_crib_pipe_read(f, 0, buf, sizeof(buf));
+	bpf_crib_put_file(f);
+	return n;
+}
