@@ -59,8 +59,10 @@ pub mod rtype {
     }
 }
 
-/// Schema version written for every record type (bump on incompatible change).
-const SCHEMA: u16 = 1;
+/// Schema version written for every record type (bump on incompatible
+/// change). 2: byte strings (queued data, pipe buffers) are hex strings;
+/// schema-1 arrays of numbers still read.
+const SCHEMA: u16 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
@@ -103,16 +105,61 @@ pub struct Image {
     pub unknown: Vec<UnknownRecord>,
 }
 
-// ---- crc32 (IEEE 802.3, reflected), small table-free variant -------------
+// ---- crc32 (IEEE 802.3, reflected), slicing by 8 -------------------------
+
+/// Eight 256-entry tables, built at compile time: table k maps a byte to
+/// its CRC contribution k bytes further on. A bit-at-a-time CRC was most
+/// of the cost of encoding an image.
+const CRC_TABLES: [[u32; 256]; 8] = crc_tables();
+
+const fn crc_tables() -> [[u32; 256]; 8] {
+    let mut t = [[0u32; 256]; 8];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0xEDB8_8320
+            } else {
+                c >> 1
+            };
+            k += 1;
+        }
+        t[0][i] = c;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 256 {
+        let mut k = 1;
+        while k < 8 {
+            let prev = t[k - 1][i];
+            t[k][i] = (prev >> 8) ^ t[0][(prev & 0xff) as usize];
+            k += 1;
+        }
+        i += 1;
+    }
+    t
+}
 
 pub fn crc32(data: &[u8]) -> u32 {
+    let t = &CRC_TABLES;
     let mut crc = !0u32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            let mask = (crc & 1).wrapping_neg();
-            crc = (crc >> 1) ^ (0xEDB8_8320 & mask);
-        }
+    let mut chunks = data.chunks_exact(8);
+    for c in &mut chunks {
+        let lo = crc ^ u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        let hi = u32::from_le_bytes([c[4], c[5], c[6], c[7]]);
+        crc = t[7][(lo & 0xff) as usize]
+            ^ t[6][((lo >> 8) & 0xff) as usize]
+            ^ t[5][((lo >> 16) & 0xff) as usize]
+            ^ t[4][(lo >> 24) as usize]
+            ^ t[3][(hi & 0xff) as usize]
+            ^ t[2][((hi >> 8) & 0xff) as usize]
+            ^ t[1][((hi >> 16) & 0xff) as usize]
+            ^ t[0][(hi >> 24) as usize];
+    }
+    for &b in chunks.remainder() {
+        crc = (crc >> 8) ^ t[0][((crc ^ u32::from(b)) & 0xff) as usize];
     }
     !crc
 }

@@ -7,6 +7,7 @@
 pub mod diff;
 pub mod dump;
 pub mod engine;
+pub mod hexbytes;
 pub mod image;
 pub mod model;
 pub mod restore;

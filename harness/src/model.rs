@@ -324,6 +324,7 @@ pub struct UnixState {
 /// One queued skb/datagram (or a byte-stream chunk).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Segment {
+    #[serde(with = "crate::hexbytes")]
     pub data: Vec<u8>,
     /// Source address for received datagrams, when known.
     pub addr: Option<SockAddr>,
@@ -395,6 +396,7 @@ fn normalize_segments(segs: &mut Vec<Segment>, stream: bool) {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PipeRecord {
     pub ino: u64,
+    #[serde(with = "crate::hexbytes::captured")]
     pub data: Captured<Vec<u8>>,
 }
 

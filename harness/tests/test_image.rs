@@ -257,3 +257,29 @@ fn write_and_read_dir() {
     let missing = crib_harness::image::read_dir(&dir.path().join("nope")).expect_err("missing dir");
     assert!(missing.to_string().contains("nope/crib.img"), "{missing}");
 }
+
+/// The bit-at-a-time CRC-32 (IEEE, reflected) the table version replaced.
+fn crc32_bitwise(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            let mask = (crc & 1).wrapping_neg();
+            crc = (crc >> 1) ^ (0xEDB8_8320 & mask);
+        }
+    }
+    !crc
+}
+
+#[test]
+fn crc32_check_value() {
+    assert_eq!(crib_harness::image::crc32(b"123456789"), 0xCBF4_3926);
+    assert_eq!(crib_harness::image::crc32(b""), 0);
+}
+
+proptest! {
+    #[test]
+    fn crc32_matches_the_bitwise_definition(data in proptest::collection::vec(any::<u8>(), 0..100)) {
+        prop_assert_eq!(crib_harness::image::crc32(&data), crc32_bitwise(&data));
+    }
+}

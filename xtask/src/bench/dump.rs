@@ -44,7 +44,7 @@ pub struct Args {
     /// Skip the host lane.
     #[arg(long)]
     pub no_host: bool,
-    /// Profile every engine with perf at the largest N (host lane).
+    /// Profile every engine with perf at the largest N (both lanes).
     #[arg(long)]
     pub profile: bool,
     /// Do not count syscalls (no strace runs).
@@ -209,12 +209,13 @@ fn measure(a: &Args, out: &Path) -> Result<Report> {
     } else {
         let plan = Plan::vm(a);
         let lane = vm_lane::lane_name(&a.vm_kernel);
-        match vm_lane::run(
-            &a.vm_kernel,
-            &bin,
-            &plan.suite_args(a.no_strace),
-            &out.join(&lane),
-        ) {
+        let mut suite_args = plan.suite_args(a.no_strace);
+        if a.profile {
+            // perf's cpu-clock works under TCG: the crib engine's profile
+            // exists only here (the host kernel has no CRIB kfuncs)
+            suite_args.push("--profile".into());
+        }
+        match vm_lane::run(&a.vm_kernel, &bin, &suite_args, &out.join(&lane)) {
             Ok(l) => lanes.push(lane_report(l)),
             Err(e) => {
                 eprintln!("[bench] {lane} lane failed: {e:#}");
