@@ -162,6 +162,14 @@ int crib_dump_files(struct crib_args *args)
 	return crib_end(&e, err);
 }
 
+/* UDP and UDP-lite share udp_sock and the frame layout. */
+static __always_inline bool crib_is_udp(struct sock *sk)
+{
+	__u16 proto = BPF_CORE_READ(sk, sk_protocol);
+
+	return proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE;
+}
+
 /* Offset of the payload from skb->data, for a frame of a queue. */
 static __always_inline __u32 payload_offset(struct sock *sk, struct sk_buff *skb, __u32 queue, bool first)
 {
@@ -181,7 +189,7 @@ static __always_inline __u32 payload_offset(struct sock *sk, struct sk_buff *skb
 			off = BPF_CORE_READ(cb, consumed);
 		return off;
 	}
-	if (proto == IPPROTO_UDP && queue == CRIB_QUEUE_WRITE) {
+	if ((proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE) && queue == CRIB_QUEUE_WRITE) {
 		/* __ip_append_data(): data starts at the room for the IP header;
 		 * the first skb of the pending frame also holds the UDP header */
 		off = BPF_CORE_READ(skb, transport_header) - (__u32)(data - head);
@@ -209,7 +217,7 @@ static __always_inline void frame_source(struct crib_rec_skb *r, struct sock *sk
 	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	__u16 port = 0;
 
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_UDP)
+	if (!crib_is_udp(sk))
 		return;
 	if (family == AF_INET) {
 		bpf_probe_read_kernel(r->addr, 4, head + nh + 12);
@@ -219,6 +227,44 @@ static __always_inline void frame_source(struct crib_rec_skb *r, struct sock *sk
 		r->family = AF_INET6;
 	}
 	bpf_probe_read_kernel(&port, sizeof(port), head + th);
+	r->port = __builtin_bswap16(port);
+}
+
+/* Write-queue metadata of a pending UDP frame: its destination. The IP
+ * header is built only when the frame leaves, so the address lives in the
+ * cork's flow (udp_sendmsg() fills inet->cork.fl before appending); for an
+ * unconnected sender that used sendto() it is the only copy. udp_sock.pending
+ * says which half of the flow union is in use: a v6 socket sending to a
+ * v4-mapped peer keeps an ip4 flow, written back v4-mapped. */
+static __always_inline void frame_dest(struct crib_rec_skb *r, struct sock *sk)
+{
+	struct inet_sock *inet = (void *)sk;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u16 pending = BPF_CORE_READ((struct udp_sock *)sk, pending);
+	__u16 port = 0;
+
+	if (!crib_is_udp(sk))
+		return;
+	if (pending == AF_INET) {
+		__u32 a = BPF_CORE_READ(inet, cork.fl.u.ip4.daddr);
+
+		port = BPF_CORE_READ(inet, cork.fl.u.ip4.uli.ports.dport);
+		if (family == AF_INET6) {
+			r->addr[10] = 0xff;
+			r->addr[11] = 0xff;
+			__builtin_memcpy(&r->addr[12], &a, 4);
+			r->family = AF_INET6;
+		} else {
+			__builtin_memcpy(r->addr, &a, 4);
+			r->family = AF_INET;
+		}
+	} else if (pending == AF_INET6) {
+		BPF_CORE_READ_INTO(&r->addr, inet, cork.fl.u.ip6.daddr);
+		port = BPF_CORE_READ(inet, cork.fl.u.ip6.uli.ports.dport);
+		r->family = AF_INET6;
+	} else {
+		return;
+	}
 	r->port = __builtin_bswap16(port);
 }
 
@@ -243,6 +289,8 @@ __noinline __u32 crib_frame_meta(struct crib_rec_skb *r, __u64 sk_addr, __u64 sk
 	r->mark = BPF_CORE_READ(skb, mark);
 	if (queue == CRIB_QUEUE_RECEIVE)
 		frame_source(r, sk, skb);
+	else if (queue == CRIB_QUEUE_WRITE)
+		frame_dest(r, sk);
 	return start;
 }
 

@@ -167,6 +167,15 @@ fn vm_crib_reads_every_queue_including_corked_udp() {
     let cork = sock(fd::UDP_CORKED);
     assert!(cork.udp.as_ref().expect("udp").corked);
     assert_eq!(data(&cork.write_queue).concat(), common::UDP_CORK_DATA);
+    // ... with its destination from the cork's flow (the peer here): an
+    // unconnected sendto() sender has no other copy of it
+    let wq = cork.write_queue.data().expect("udp write queue");
+    assert!(
+        wq.iter().all(|s| s.addr.as_ref() == Some(&cork.remote)),
+        "pending frame destination {:?}, peer {:?}",
+        wq.iter().map(|s| &s.addr).collect::<Vec<_>>(),
+        cork.remote
+    );
     // a datagram waiting to be read, with its source
     let rx = sock(fd::UDP_RECV);
     let segs = rx.recv_queue.data().expect("udp receive queue");

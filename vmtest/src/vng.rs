@@ -13,7 +13,7 @@ use crate::runner::{split_console, HOST_GRACE};
 use crate::splat::{Detector, Splat};
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -24,9 +24,25 @@ pub const WRAPPER: &str = include_str!("../guest/vng-run.sh");
 /// How long vng gets to exit by itself once the job said DONE.
 pub const DONE_EXIT_GRACE: Duration = Duration::from_secs(5);
 
-/// `vng` as found on PATH, or a clear error saying how to install it.
+/// The kit's own virtme-ng: a venv in the cache, so installing it never
+/// touches the system's Python (Debian's is externally managed, PEP 668).
+pub fn venv_dir() -> PathBuf {
+    crate::cache::root().join("venv/virtme-ng")
+}
+
+/// `vng` from the kit's venv when it is there, else from PATH.
+pub fn program() -> PathBuf {
+    let own = venv_dir().join("bin").join(VNG);
+    if own.is_file() {
+        own
+    } else {
+        PathBuf::from(VNG)
+    }
+}
+
+/// `vng` (see [`program`]), or a clear error saying how to install it.
 pub fn check_installed() -> Result<()> {
-    match Command::new(VNG)
+    match Command::new(program())
         .arg("--version")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -52,7 +68,7 @@ pub fn command(
     wrapper: &Path,
     job_file: &Path,
 ) -> Command {
-    let mut c = Command::new(VNG);
+    let mut c = Command::new(program());
     c.arg("--run").arg(kernel.vng_image());
     if m.accel == Accel::Tcg {
         c.arg("--disable-kvm");

@@ -38,8 +38,9 @@ pub const KERNEL: &[&str] = &[
 pub const VM: &[&str] = &["qemu-system-x86", "busybox-static", "cpio", "kmod"];
 
 /// Packages for the virtme-ng backend (`--runner vng`, `bench vm`): vng
-/// itself comes from PyPI; it needs udev on the host to return output.
-pub const VNG: &[&str] = &["udev", "python3-pip"];
+/// itself comes from PyPI into the kit's venv (python3-venv for Debian's
+/// Python); it needs udev on the host to return output.
+pub const VNG: &[&str] = &["udev", "python3-venv"];
 
 /// Packages for `cargo xtask bench dump`: syscall counts (strace) and the
 /// `criu dump` comparison (criu; Debian's 3.17 cannot run on every kernel,

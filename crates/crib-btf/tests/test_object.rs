@@ -241,10 +241,46 @@ fn programs_list_their_kfunc_calls_and_tests() {
             ),
         ]
     );
-    assert!(obj.programs[2].uses_text && !obj.programs[0].uses_text);
+    assert!(!obj.programs[2].text.is_empty() && obj.programs[0].text.is_empty());
     assert!(!obj.programs[3].autoload);
     assert!(obj.programs[1].calls_unguarded("bpf_task_from_vpid"));
     assert!(!obj.programs[0].calls_unguarded("bpf_task_from_vpid"));
+}
+
+#[test]
+fn programs_count_only_the_subprograms_they_reach() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let o = common::clang_bpf(&common::fixture("subprogs.c"), tmp.path(), &[]);
+    let obj = object::open(&o).unwrap_or_else(|e| panic!("{e}"));
+    let got: Vec<(String, Vec<String>, usize)> = obj
+        .programs
+        .iter()
+        .map(|p| {
+            (
+                p.name.clone(),
+                p.calls.iter().cloned().collect(),
+                p.text.len(),
+            )
+        })
+        .collect();
+    let row = |n: &str, calls: &[&str], text: usize| {
+        (
+            n.to_string(),
+            calls.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            text,
+        )
+    };
+    assert_eq!(
+        got,
+        vec![
+            // deep, and release_it through deep's pc-relative call
+            row("uses_deep", &["bpf_task_from_vpid", "bpf_task_release"], 2),
+            row("uses_plain", &[], 1),
+            // the callback whose address it passes to bpf_loop
+            row("uses_callback", &["callback_only_kfunc"], 1),
+            row("no_subprog", &[], 0),
+        ]
+    );
 }
 
 #[test]

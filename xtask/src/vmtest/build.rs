@@ -27,19 +27,41 @@ pub fn ensure_tools(runner: Runner, kernel_build: bool) -> Result<()> {
     Ok(())
 }
 
-/// udev (deps.rs VNG) and `vng` on PATH, else `pip install virtme-ng`.
+/// udev (deps.rs VNG) and `vng`, else virtme-ng from PyPI into the kit's
+/// venv (`~/.cache/crib-kit/venv/virtme-ng`): `pip install` into the
+/// system's Python is refused on Debian (externally managed).
 pub fn ensure_vng() -> Result<()> {
     crate::deps::ensure(crate::deps::VNG)?;
     if crib_vmtest::vng::check_installed().is_ok() {
         return Ok(());
     }
-    eprintln!("[setup] installing virtme-ng (pip)");
-    let st = Command::new("python3")
-        .args(["-m", "pip", "install", "--quiet", "virtme-ng"])
+    let venv = crib_vmtest::vng::venv_dir();
+    let pip = venv.join("bin/pip");
+    if !pip.is_file() {
+        eprintln!(
+            "[setup] creating a Python venv for virtme-ng: {}",
+            venv.display()
+        );
+        let st = Command::new("python3")
+            .arg("-m")
+            .arg("venv")
+            .arg(&venv)
+            .status()
+            .context("running python3 -m venv (install python3-venv)")?;
+        if !st.success() {
+            bail!("python3 -m venv {} failed ({st})", venv.display());
+        }
+    }
+    eprintln!(
+        "[setup] installing virtme-ng (pip, into {})",
+        venv.display()
+    );
+    let st = Command::new(&pip)
+        .args(["install", "--quiet", "virtme-ng"])
         .status()
-        .context("running python3 -m pip (install python3-pip)")?;
+        .with_context(|| format!("running {}", pip.display()))?;
     if !st.success() {
-        bail!("pip install virtme-ng failed ({st})");
+        bail!("{} install virtme-ng failed ({st})", pip.display());
     }
     crib_vmtest::vng::check_installed().context("vng still not runnable after pip install")?;
     Ok(())

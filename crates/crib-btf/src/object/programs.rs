@@ -13,9 +13,12 @@
 //! (a heuristic, like the CO-RE `guarded` flag).
 //!
 //! Subprograms live in `.text` and are appended by libbpf to every program
-//! that calls them; we do not follow the call graph inside `.text` but
-//! count all of its references for each program that references `.text`
-//! at all (an over-approximation that can only predict more failures).
+//! that calls them. We follow the call graph: a program reaches the `.text`
+//! functions it calls (pseudo calls and callback addresses, through
+//! relocations or the pc-relative calls inside `.text`), and they what they
+//! call; only their references count for it. A reference into `.text` that
+//! does not land in a known function makes the whole of `.text` reachable
+//! (an over-approximation that can only predict more failures).
 
 use crate::error::LoadProblem;
 use ::object::{
@@ -45,19 +48,20 @@ pub struct Program {
     /// Its bytes in its section: CO-RE relocations are attributed by offset.
     #[serde(skip)]
     pub range: (u64, u64),
-    /// It references `.text` (subprograms), whose relocations it then gets.
+    /// Byte ranges of the `.text` subprograms it reaches, whose
+    /// relocations (and CO-RE relocations) it then gets.
     #[serde(skip)]
-    pub uses_text: bool,
+    pub text: Vec<(u64, u64)>,
 }
 
 impl Program {
     /// Whether the instruction at byte `insn_off` of `section` is this
     /// program's (or one of the `.text` subprograms it may call).
     pub fn owns(&self, section: &str, insn_off: u32) -> bool {
-        if section == ".text" {
-            return self.uses_text;
-        }
         let off = u64::from(insn_off);
+        if section == ".text" {
+            return self.text.iter().any(|(a, b)| off >= *a && off < *b);
+        }
         section == self.section && off >= self.range.0 && off < self.range.1
     }
 
@@ -90,28 +94,143 @@ impl Program {
     }
 }
 
+/// `BPF_PSEUDO_CALL`: a call's src_reg when it calls a subprogram.
+const PSEUDO_CALL: u8 = 1;
+const INSN: u64 = 8;
+
+/// What the code of one function references.
 #[derive(Default)]
 struct Refs {
     calls: BTreeSet<String>,
     tests: BTreeSet<String>,
-    uses_text: bool,
+    /// `.text` byte offsets it calls or takes the address of.
+    text_targets: BTreeSet<u64>,
+}
+
+/// A function symbol's bytes in its section.
+struct Func {
+    start: u64,
+    end: u64,
+    name: String,
+}
+
+fn funcs_of(elf: &::object::File, sec: SectionIndex) -> Vec<Func> {
+    let mut v: Vec<Func> = elf
+        .symbols()
+        .filter(|s| s.kind() == SymbolKind::Text && s.section_index() == Some(sec))
+        .filter_map(|s| {
+            Some(Func {
+                start: s.address(),
+                end: s.address().saturating_add(s.size()),
+                name: s.name().ok()?.to_string(),
+            })
+        })
+        .collect();
+    v.sort_by_key(|f| f.start);
+    v
+}
+
+fn func_at(funcs: &[Func], off: u64) -> Option<usize> {
+    funcs.iter().position(|f| off >= f.start && off < f.end)
+}
+
+/// src_reg and imm of the instruction at `off`.
+fn insn_fields(data: &[u8], off: u64) -> Option<(u8, u8, i32)> {
+    let o = usize::try_from(off).ok()?;
+    let b = data.get(o..o.checked_add(8)?)?;
+    Some((
+        b[0],
+        b[1] >> 4,
+        i32::from_le_bytes([b[4], b[5], b[6], b[7]]),
+    ))
+}
+
+/// The references of each function of section `sec`; with `text` = the
+/// `.text` section itself, its relocation-free pc-relative calls too.
+fn section_refs(
+    elf: &::object::File,
+    sec: &::object::Section,
+    funcs: &[Func],
+    text: Option<SectionIndex>,
+    name: &str,
+) -> Result<Vec<Refs>, LoadProblem> {
+    let data = sec
+        .data()
+        .map_err(|e| LoadProblem::Elf(format!("section {name}: {e}")))?;
+    let mut refs: Vec<Refs> = funcs.iter().map(|_| Refs::default()).collect();
+    let mut relocated = BTreeSet::new();
+    for (off, rel) in sec.relocations() {
+        relocated.insert(off);
+        let Some(sym) = target(elf, &rel) else {
+            continue;
+        };
+        let Some(i) = func_at(funcs, off) else {
+            continue;
+        };
+        let Some((op, _, imm)) = insn_fields(data, off) else {
+            continue;
+        };
+        match sym.section() {
+            SymbolSection::Undefined => classify(&mut refs[i], &sym, op),
+            SymbolSection::Section(t) if Some(t) == text => {
+                // libbpf: a call lands at sym + (imm + 1) insns, a callback
+                // address (an ld_imm64 libbpf turns into BPF_PSEUDO_FUNC)
+                // at sym + imm bytes.
+                let to = match op {
+                    OP_CALL => i64::from(imm).saturating_add(1).saturating_mul(INSN as i64),
+                    OP_LD_IMM64 => i64::from(imm),
+                    _ => 0,
+                };
+                let at = (sym.address() as i64).saturating_add(to);
+                refs[i].text_targets.insert(at.max(0) as u64);
+            }
+            _ => {}
+        }
+    }
+    if Some(sec.index()) == text {
+        let mut off = 0u64;
+        while let Some((op, src, imm)) = insn_fields(data, off) {
+            if op == OP_CALL && src == PSEUDO_CALL && !relocated.contains(&off) {
+                if let Some(i) = func_at(funcs, off) {
+                    let at = (off as i64).saturating_add(
+                        i64::from(imm).saturating_add(1).saturating_mul(INSN as i64),
+                    );
+                    refs[i].text_targets.insert(at.max(0) as u64);
+                }
+            }
+            off += if op == OP_LD_IMM64 { 2 * INSN } else { INSN };
+        }
+    }
+    Ok(refs)
+}
+
+/// The `.text` functions reachable from `roots` (offsets), or all of them
+/// when an offset lands in none.
+fn reach(roots: &BTreeSet<u64>, funcs: &[Func], refs: &[Refs]) -> BTreeSet<usize> {
+    let mut seen = BTreeSet::new();
+    let mut todo: Vec<u64> = roots.iter().copied().collect();
+    while let Some(at) = todo.pop() {
+        let Some(i) = func_at(funcs, at) else {
+            return (0..funcs.len()).collect();
+        };
+        if seen.insert(i) {
+            todo.extend(refs[i].text_targets.iter().copied());
+        }
+    }
+    seen
 }
 
 /// The programs of an ELF BPF object, in section and address order.
 pub fn programs(elf: &::object::File) -> Result<Vec<Program>, LoadProblem> {
     let text = elf.section_by_name(".text").map(|s| s.index());
-    // Subprograms first: their references go to every program using them.
-    let mut text_refs = Refs::default();
-    if let Some(sec) = text.and_then(|i| elf.section_by_index(i).ok()) {
-        let data = sec
-            .data()
-            .map_err(|e| LoadProblem::Elf(format!("section .text: {e}")))?;
-        for (off, rel) in sec.relocations() {
-            if let Some(sym) = target(elf, &rel) {
-                classify(&mut text_refs, &sym, data.get(off as usize).copied(), text);
-            }
+    let (text_funcs, text_refs) = match text.and_then(|i| elf.section_by_index(i).ok()) {
+        Some(sec) => {
+            let funcs = funcs_of(elf, sec.index());
+            let refs = section_refs(elf, &sec, &funcs, text, ".text")?;
+            (funcs, refs)
         }
-    }
+        None => (Vec::new(), Vec::new()),
+    };
     let mut out = Vec::new();
     for sec in elf.sections() {
         if sec.kind() != SectionKind::Text || Some(sec.index()) == text {
@@ -121,41 +240,25 @@ pub fn programs(elf: &::object::File) -> Result<Vec<Program>, LoadProblem> {
             .name()
             .map_err(|e| LoadProblem::Elf(e.to_string()))?
             .to_string();
-        let data = sec
-            .data()
-            .map_err(|e| LoadProblem::Elf(format!("section {sec_name}: {e}")))?;
-        // (start, end, name) of each function of the section.
-        let mut funcs: Vec<(u64, u64, String)> = elf
-            .symbols()
-            .filter(|s| s.kind() == SymbolKind::Text && s.section_index() == Some(sec.index()))
-            .filter_map(|s| {
-                let name = s.name().ok()?.to_string();
-                Some((s.address(), s.address().saturating_add(s.size()), name))
-            })
-            .collect();
-        funcs.sort();
-        let mut refs: Vec<Refs> = funcs.iter().map(|_| Refs::default()).collect();
-        for (off, rel) in sec.relocations() {
-            let Some(sym) = target(elf, &rel) else {
-                continue;
-            };
-            if let Some(i) = funcs.iter().position(|(a, b, _)| off >= *a && off < *b) {
-                classify(&mut refs[i], &sym, data.get(off as usize).copied(), text);
-            }
-        }
-        for ((start, end, name), mut r) in funcs.into_iter().zip(refs) {
-            if r.uses_text {
-                r.calls.extend(text_refs.calls.iter().cloned());
-                r.tests.extend(text_refs.tests.iter().cloned());
+        let funcs = funcs_of(elf, sec.index());
+        let refs = section_refs(elf, &sec, &funcs, text, &sec_name)?;
+        for (f, mut r) in funcs.into_iter().zip(refs) {
+            let reached = reach(&r.text_targets, &text_funcs, &text_refs);
+            for &i in &reached {
+                r.calls.extend(text_refs[i].calls.iter().cloned());
+                r.tests.extend(text_refs[i].tests.iter().cloned());
             }
             out.push(Program {
-                name,
+                name: f.name,
                 section: sec_name.clone(),
                 autoload: !sec_name.starts_with('?'),
                 calls: r.calls,
                 tests: r.tests,
-                range: (start, end),
-                uses_text: r.uses_text,
+                range: (f.start, f.end),
+                text: reached
+                    .iter()
+                    .map(|&i| (text_funcs[i].start, text_funcs[i].end))
+                    .collect(),
             });
         }
     }
@@ -172,23 +275,17 @@ fn target<'d, 'f>(
     }
 }
 
-/// Sort one relocation: a call or address load of an extern, or a
-/// reference into `.text` (subprogram call, callback address).
-fn classify(r: &mut Refs, sym: &::object::Symbol, opcode: Option<u8>, text: Option<SectionIndex>) {
-    match sym.section() {
-        SymbolSection::Undefined => {
-            let Ok(name) = sym.name() else { return };
-            match opcode {
-                Some(OP_CALL) => {
-                    r.calls.insert(name.to_string());
-                }
-                Some(OP_LD_IMM64) => {
-                    r.tests.insert(name.to_string());
-                }
-                _ => {}
-            }
+/// Sort one relocation against an extern: a call, or a load of its
+/// address (a test).
+fn classify(r: &mut Refs, sym: &::object::Symbol, opcode: u8) {
+    let Ok(name) = sym.name() else { return };
+    match opcode {
+        OP_CALL => {
+            r.calls.insert(name.to_string());
         }
-        SymbolSection::Section(i) if Some(i) == text => r.uses_text = true,
+        OP_LD_IMM64 => {
+            r.tests.insert(name.to_string());
+        }
         _ => {}
     }
 }
