@@ -71,28 +71,36 @@ fn criu(args: &[&str], libdir: &Path, dir: &Path, log: &str) -> Result<f64> {
     Ok(ms)
 }
 
-fn target(n: usize, pidfile: &Path) -> Result<i32> {
+/// The started target and its pid (from its pidfile, once it is ready).
+fn target(n: usize, pidfile: &Path) -> Result<(std::process::Child, i32)> {
     let _ = std::fs::remove_file(pidfile);
     let bin = crate::target::binary()?;
-    Command::new(bin)
+    // Its stderr goes to a file next to the images: CRIU dumps every fd
+    // and cannot resolve one opened outside its mount namespace's view
+    // (such as the VM job's output file, on the initramfs root).
+    let errfile = pidfile.with_extension("stderr");
+    let err = std::fs::File::create(&errfile)
+        .with_context(|| format!("creating {}", errfile.display()))?;
+    let child = Command::new(bin)
         .args(["--udp-queued", &n.to_string(), "--criu-target"])
         .arg(pidfile)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
+        .stderr(err)
         .spawn()
         .context("starting crib-bench-target")?;
     for _ in 0..600 {
         if let Ok(t) = std::fs::read_to_string(pidfile) {
             if let Ok(pid) = t.trim().parse() {
-                return Ok(pid);
+                return Ok((child, pid));
             }
         }
         std::thread::sleep(Duration::from_millis(50));
     }
     bail!(
-        "crib-bench-target --udp-queued {n} did not write {}",
-        pidfile.display()
+        "crib-bench-target --udp-queued {n} did not write {}: {}",
+        pidfile.display(),
+        std::fs::read_to_string(&errfile).unwrap_or_default().trim()
     )
 }
 
@@ -123,14 +131,19 @@ fn carried(dir: &Path) -> usize {
 fn cycle(n: usize, libdir: &Path, dir: &Path) -> Result<(f64, f64, usize)> {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir)?;
-    let pid = target(n, &dir.with_extension("pid"))?;
+    let (mut child, pid) = target(n, &dir.with_extension("pid"))?;
     let r = (|| {
         let d = criu(&["dump", "-t", &pid.to_string()], libdir, dir, "dump.log")?;
-        // CRIU killed it; the restore brings it back with the same pid.
+        // CRIU killed it; reaped, its pid is free for the restore, which
+        // brings it back with the same pid.
+        child.wait().context("reaping the dumped target")?;
         let r = criu(&["restore", "-d"], libdir, dir, "restore.log")?;
         Ok((d, r, carried(dir)))
     })();
     kill(pid);
+    // Ours only until the dump (then the status is cached): reaps it when
+    // the dump failed.
+    let _ = child.wait();
     r
 }
 
