@@ -9,7 +9,7 @@
 //!   Every run unpacks a new root from it; a root that has run anything is
 //!   deleted afterwards, never reused.
 //! - Machine: what the machine kind provides and the kit must not: the
-//!   machine's apt sources, DNS, CA certificates (the registries' TLS
+//!   machine's apt sources and settings, pip.conf, DNS, CA certificates (the registries' TLS
 //!   proxy) and gcc. Nothing else of the host is visible inside.
 //! - Steps, each in a private mount namespace (`unshare`), so every mount
 //!   goes away with the step: `git clone` of this checkout's HEAD, then
@@ -336,6 +336,24 @@ fn machine_setup(root: &Path) -> Result<()> {
     }
     if copied == 0 {
         bail!("this machine has no apt sources to give the fresh root");
+    }
+    // The machine's own apt settings go with its sources (this kind's
+    // registry serves a snapshot whose Release files are past Valid-Until,
+    // and says so in apt.conf.d); the root's package-owned ones stay.
+    for e in fs::read_dir("/etc/apt/apt.conf.d")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let to = apt.join("apt.conf.d").join(e.file_name());
+        if e.path().is_file() && !to.exists() {
+            fs::create_dir_all(apt.join("apt.conf.d"))?;
+            fs::copy(e.path(), &to).with_context(|| format!("copying {}", e.path().display()))?;
+        }
+    }
+    // pip's registry settings (its CA), likewise the machine's.
+    if Path::new("/etc/pip.conf").is_file() {
+        fs::copy("/etc/pip.conf", root.join("etc/pip.conf")).context("copying /etc/pip.conf")?;
     }
     fs::copy("/etc/resolv.conf", root.join("etc/resolv.conf"))
         .context("copying /etc/resolv.conf")?;
