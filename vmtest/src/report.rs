@@ -4,7 +4,7 @@
 use crate::qemu::Accel;
 use crate::splat::Splat;
 use serde::Serialize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Exit code a command uses to say "skipped" (the automake convention).
 pub const SKIP_EXIT_CODE: i32 = 77;
@@ -108,6 +108,14 @@ pub struct FlakyBoot {
 }
 
 impl BootReport {
+    /// `report.json` in the boot's output directory (best effort: the
+    /// report itself is the result, the file is for people).
+    pub fn write_json(&self, out_dir: &Path) {
+        if let Ok(json) = serde_json::to_string_pretty(self) {
+            let _ = std::fs::write(out_dir.join("report.json"), json);
+        }
+    }
+
     /// The guest died (or never answered) before its init said READY:
     /// nothing of the job ran, so the job is not to blame.
     pub fn died_before_ready(&self) -> bool {

@@ -670,9 +670,7 @@ fn run(kernel: &Kernel, job: Option<&Job>, opts: &RunOptions) -> Result<BootRepo
         console_tail,
         flaky: None,
     };
-    if let Ok(json) = serde_json::to_string_pretty(&report) {
-        let _ = std::fs::write(out_dir.join("report.json"), json);
-    }
+    report.write_json(&out_dir);
     if let Some(p) = report.boot_problem() {
         progress(&p);
     }

@@ -350,8 +350,6 @@ pub fn boot(
         console_tail,
         flaky: None,
     };
-    if let Ok(json) = serde_json::to_string_pretty(&report) {
-        let _ = std::fs::write(out_dir.join("report.json"), json);
-    }
+    report.write_json(&out_dir);
     Ok(report)
 }

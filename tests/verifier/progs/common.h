@@ -33,23 +33,44 @@ struct crib_test_ctx {
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* A referenced sock for the loader's fd, or NULL. */
-static __always_inline struct sock *ctx_sock(struct crib_test_ctx *ctx, int fd)
+/* A referenced file for the loader's fd (bpf_crib_put_file), or NULL. */
+static __always_inline struct file *ctx_file(struct crib_test_ctx *ctx, int fd)
 {
 	struct task_struct *t = bpf_task_from_vpid(ctx->pid);
 	struct file *f;
-	struct sock *sk;
 
 	if (!t)
 		return NULL;
 	f = bpf_crib_file_from_fd(t, fd);
 	bpf_task_release(t);
+	return f;
+}
+
+/* A referenced sock for the loader's fd, or NULL. */
+static __always_inline struct sock *ctx_sock(struct crib_test_ctx *ctx, int fd)
+{
+	struct file *f = ctx_file(ctx, fd);
+	struct sock *sk;
+
 	if (!f)
 		return NULL;
 	sk = bpf_crib_sock_from_file(f);
 	bpf_crib_put_file(f);
 	return sk;
 }
+
+/* A one-entry array NAME of struct NAME_buf { char b[SIZE]; }: buffers
+ * bigger than the stack allows, or of a size the verifier must check. */
+#define BUF_MAP(name, size)						\
+	struct name##_buf {						\
+		char b[size];						\
+	};								\
+	struct {							\
+		__uint(type, BPF_MAP_TYPE_ARRAY);			\
+		__uint(max_entries, 1);					\
+		__type(key, __u32);					\
+		__type(value, struct name##_buf);			\
+	} name SEC(".maps")
 
 /* 10.1.2.3:4242, the source restore programs give their datagrams. */
 #define RESTORE_SADDR 0x0302010a

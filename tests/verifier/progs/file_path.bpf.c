@@ -5,23 +5,14 @@
 // gives the socket filesystem's name, "socket:[<ino>]", NUL included.
 #include "common.h"
 
-struct pathbuf {
-	char b[256];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct pathbuf);
-} bufs SEC(".maps");
+BUF_MAP(bufs, 256);
 
 SEC("crib")
 int prog(struct crib_test_ctx *ctx)
 {
 	struct task_struct *t = bpf_task_from_vpid(ctx->pid);
 	struct bpf_iter_crib_file it;
-	struct pathbuf *p;
+	struct bufs_buf *p;
 	struct file *f;
 	__u32 zero = 0;
 	int ret = 1;

@@ -2,31 +2,17 @@
 // buf__sz larger than the buffer: the verifier checks the write length.
 #include "common.h"
 
-struct buf32 {
-	char b[32];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct buf32);
-} bufs SEC(".maps");
+BUF_MAP(bufs, 32);
 
 SEC("crib")
 int prog(struct crib_test_ctx *ctx)
 {
-	struct task_struct *t = bpf_task_from_vpid(ctx->pid);
-	struct buf32 *b;
-	struct file *f;
+	struct file *f = ctx_file(ctx, ctx->fd);
+	struct bufs_buf *b;
 	__u32 zero = 0;
 	int n = 0;
 
 	b = bpf_map_lookup_elem(&bufs, &zero);
-	if (!t)
-		return 2;
-	f = bpf_crib_file_from_fd(t, ctx->fd);
-	bpf_task_release(t);
 	if (!f)
 		return 2;
 	if (b)

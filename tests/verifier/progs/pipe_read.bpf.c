@@ -5,35 +5,19 @@
 // consumed; the loader checks the pipe afterwards too), then 0 past the end.
 #include "common.h"
 
-struct buf64 {
-	char b[64];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct buf64);
-} bufs SEC(".maps");
+BUF_MAP(bufs, 64);
 
 SEC("crib")
 int prog(struct crib_test_ctx *ctx)
 {
-	struct task_struct *t = bpf_task_from_vpid(ctx->pid);
+	struct bufs_buf *b = bpf_map_lookup_elem(&bufs, &(__u32){0});
 	const char want[] = TEST_PAYLOAD;
-	int n1, n2, n3, n4, i;
-	struct buf64 *b;
+	int n1, n2, n3, n4;
 	struct file *f;
-	__u32 zero = 0;
 
-	b = bpf_map_lookup_elem(&bufs, &zero);
-	if (!t || !b) {
-		if (t)
-			bpf_task_release(t);
+	if (!b)
 		return 2;
-	}
-	f = bpf_crib_file_from_fd(t, ctx->pfd);
-	bpf_task_release(t);
+	f = ctx_file(ctx, ctx->pfd);
 	if (!f)
 		return 2;
 	n1 = bpf_crib_pipe_read(f, 0, b->b, sizeof(b->b));

@@ -6,15 +6,10 @@
 SEC("crib")
 int prog(struct crib_test_ctx *ctx)
 {
-	struct task_struct *t = bpf_task_from_vpid(ctx->pid);
-	struct file *f;
+	struct file *f = ctx_file(ctx, ctx->pfd);
 	char buf[16];
 	int n;
 
-	if (!t)
-		return 2;
-	f = bpf_crib_file_from_fd(t, ctx->pfd);
-	bpf_task_release(t);
 	if (!f)
 		return 2;
 	n = bpf_crib_pipe_read(f, 0, buf, sizeof(buf));

@@ -11,16 +11,7 @@
  * memory, so the iterator loop converges instead of forking per count. */
 int files, anon, bad;
 
-struct pathbuf {
-	char b[256];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct pathbuf);
-} bufs SEC(".maps");
+BUF_MAP(bufs, 256);
 
 SEC("crib")
 int prog(struct crib_test_ctx *ctx)
@@ -28,7 +19,7 @@ int prog(struct crib_test_ctx *ctx)
 	struct task_struct *t = bpf_task_from_vpid(ctx->pid);
 	struct bpf_iter_task_vma it;
 	struct vm_area_struct *vma;
-	struct pathbuf *p;
+	struct bufs_buf *p;
 	__u32 zero = 0;
 
 	files = anon = bad = 0;
