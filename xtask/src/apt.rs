@@ -220,6 +220,56 @@ impl PrivateApt {
         Ok(())
     }
 
+    /// The candidate version of binary package `pkg` in the private
+    /// suites (`apt-cache show`), or an error naming the package.
+    pub fn version(&self, pkg: &str) -> Result<String> {
+        self.update(false)?;
+        let out = self
+            .command("apt-cache")
+            .args(["show", "--no-all-versions", pkg])
+            .output()
+            .context("running apt-cache show (private configuration)")?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        match text.lines().find_map(|l| l.strip_prefix("Version: ")) {
+            Some(v) if out.status.success() => Ok(v.trim().to_string()),
+            _ => bail!(
+                "package {pkg} is not in the private suites ({}): {}",
+                EXTRA_SUITES.join(", "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        }
+    }
+
+    /// `apt-get download PKG` into `dest` (checked against the signed
+    /// index); returns the .deb.
+    pub fn download(&self, pkg: &str, dest: &Path) -> Result<PathBuf> {
+        std::fs::create_dir_all(dest).with_context(|| format!("creating {}", dest.display()))?;
+        self.update(false)?;
+        let out = self
+            .command("apt-get")
+            .args(["-q", "download", pkg])
+            .current_dir(dest)
+            .output()
+            .context("running apt-get download (private configuration)")?;
+        if !out.status.success() {
+            bail!(
+                "apt-get download {pkg} (private configuration) failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        let prefix = format!("{pkg}_");
+        std::fs::read_dir(dest)
+            .with_context(|| format!("reading {}", dest.display()))?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".deb"))
+            })
+            .with_context(|| format!("apt-get download {pkg} left no .deb in {}", dest.display()))
+    }
+
     /// Download the upstream tarball of source package `pkg` version
     /// `version` into `dest` (`apt-get source --download-only --tar-only`:
     /// checked against the signed Sources index; the Debian part of the

@@ -5,10 +5,19 @@
 //! and a `SHA256SUMS` of the uncompressed files. The pseudo-package `sys`
 //! adds the running kernel's /sys/kernel/btf/vmlinux as
 //! `btf-<version>-host.raw.xz` (how the corpus' 6.18 file was made).
+//!
+//! `--corpus`: the portability corpus instead ([`CORPUS`]: bookworm's 6.1
+//! and 6.12, trixie's 6.12, 7.0, 7.2 and 7.3 in the generic, cloud and rt
+//! flavours, and the host kernel), each BTF cached under
+//! `~/.cache/crib-kit/btf/` by package and version (fetched once), then
+//! `crib compat` of every spec'd item and every `target/bpf/*.bpf.o` on
+//! all of them, written to `docs/portability.md`.
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+mod corpus;
 
 /// The two Debian cloud kernels of the shared corpus.
 pub const DEFAULT_PACKAGES: &[&str] = &[
@@ -24,9 +33,19 @@ pub struct Args {
     /// linux-image packages to download (default: the corpus' cloud
     /// kernels); `sys` = the running kernel's BTF.
     pub packages: Vec<String>,
+    /// The portability corpus (cached) and its compat report in
+    /// docs/portability.md.
+    #[arg(long, conflicts_with_all = ["packages", "out"])]
+    pub corpus: bool,
+    /// With --corpus: print the report, do not write docs/portability.md.
+    #[arg(long, requires = "corpus")]
+    pub no_docs: bool,
 }
 
 pub fn run(args: Args) -> Result<()> {
+    if args.corpus {
+        return corpus::run(!args.no_docs);
+    }
     crate::deps::ensure(&["xz-utils", "dpkg", "coreutils"])?;
     let out = args
         .out
@@ -59,6 +78,51 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
+/// The vmlinuz in an unpacked kernel package and the version its name
+/// carries (`boot/vmlinuz-<version>`).
+/// Newer packages (7.2 on) keep it as `usr/lib/modules/<version>/vmlinuz`.
+fn vmlinuz_of(pkg: &str, root: &Path) -> Result<(PathBuf, String)> {
+    let boot = root.join("boot");
+    if boot.is_dir() {
+        if let Some(v) = find(&boot, |n| n.starts_with("vmlinuz-"))? {
+            let version = v
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_prefix("vmlinuz-"))
+                .unwrap_or(pkg)
+                .to_string();
+            return Ok((v, version));
+        }
+    }
+    let modules = root.join("usr/lib/modules");
+    if modules.is_dir() {
+        for e in std::fs::read_dir(&modules)
+            .with_context(|| format!("reading {}", modules.display()))?
+            .flatten()
+        {
+            let v = e.path().join("vmlinuz");
+            if v.is_file() {
+                return Ok((v, e.file_name().to_string_lossy().into_owned()));
+            }
+        }
+    }
+    bail!("{pkg}: no boot/vmlinuz-* or usr/lib/modules/*/vmlinuz in the package")
+}
+
+/// `dpkg-deb -x DEB ROOT`.
+fn unpack(deb: &Path, root: &Path) -> Result<()> {
+    let st = Command::new("dpkg-deb")
+        .arg("-x")
+        .arg(deb)
+        .arg(root)
+        .status()
+        .context("running dpkg-deb")?;
+    if !st.success() {
+        bail!("dpkg-deb -x {} failed", deb.display());
+    }
+    Ok(())
+}
+
 /// Download and extract one package; returns (raw file name, sha256).
 fn one_package(pkg: &str, work: &Path, out: &Path) -> Result<(String, String)> {
     let dir = work.join(pkg);
@@ -76,23 +140,8 @@ fn one_package(pkg: &str, work: &Path, out: &Path) -> Result<(String, String)> {
     let deb = find(&dir, |n| n.ends_with(".deb"))?
         .with_context(|| format!("apt-get download {pkg} left no .deb in {}", dir.display()))?;
     let root = dir.join("root");
-    let st = Command::new("dpkg-deb")
-        .arg("-x")
-        .arg(&deb)
-        .arg(&root)
-        .status()
-        .context("running dpkg-deb")?;
-    if !st.success() {
-        bail!("dpkg-deb -x {} failed", deb.display());
-    }
-    let vmlinuz = find(&root.join("boot"), |n| n.starts_with("vmlinuz-"))?
-        .with_context(|| format!("{pkg}: no boot/vmlinuz-* in the package"))?;
-    let version = vmlinuz
-        .file_name()
-        .and_then(|n| n.to_str())
-        .and_then(|n| n.strip_prefix("vmlinuz-"))
-        .unwrap_or(pkg)
-        .to_string();
+    unpack(&deb, &root)?;
+    let (vmlinuz, version) = vmlinuz_of(pkg, &root)?;
     eprintln!("[btf-corpus] {}: extracting .BTF", vmlinuz.display());
     let btf = crib_btf::load(&vmlinuz)?;
     write_compressed(&btf, &format!("btf-{version}.raw"), out)
