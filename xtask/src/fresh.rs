@@ -9,8 +9,10 @@
 //!   Every run unpacks a new root from it; a root that has run anything is
 //!   deleted afterwards, never reused.
 //! - Machine: what the machine kind provides and the kit must not: the
-//!   machine's apt sources and settings, pip.conf, DNS, CA certificates (the registries' TLS
-//!   proxy) and gcc. Nothing else of the host is visible inside.
+//!   machine's apt sources and settings, pip.conf, DNS, CA certificates
+//!   (the registries' TLS proxy), gcc, and the workspace's `../shared`
+//!   (read-only, beside the checkout). Nothing else of the host is visible
+//!   inside.
 //! - Steps, each in a private mount namespace (`unshare`), so every mount
 //!   goes away with the step: `git clone` of this checkout's HEAD, then
 //!   `cargo xtask vmtest --kernel debian-6.12 -- true` (the set-up command
@@ -35,6 +37,9 @@ const MACHINE_PACKAGES: &[&str] = &["gcc", "libc6-dev"];
 const CHECKOUT: &str = "/work/crib-kit";
 /// The toolchain's mount point inside the root.
 const TOOLCHAIN: &str = "/opt/rust";
+/// Where the workspace's `../shared` (the real kernel BTFs the host lane's
+/// tests read) is bound read-only: beside the checkout, as on the machine.
+const SHARED: &str = "/work/shared";
 
 /// Host environment variables a new machine of this kind has too: where
 /// its CA certificates are and how it reaches the registries.
@@ -410,9 +415,23 @@ fn toolchain() -> Result<PathBuf> {
 
 /// The shell script of one step: mounts (private to the step's mount
 /// namespace) and the command under chroot with a clean environment.
-pub fn step_script(root: &Path, sysroot: &Path, env: &[(String, String)], cmd: &str) -> String {
+pub fn step_script(
+    root: &Path,
+    sysroot: &Path,
+    shared: Option<&Path>,
+    env: &[(String, String)],
+    cmd: &str,
+) -> String {
     let q = crib_vmtest::job::sh_quote;
     let r = q(&root.display().to_string());
+    let shared = shared
+        .map(|d| {
+            format!(
+                "mkdir -p {r}{SHARED}\nmount --bind {d} {r}{SHARED}\nmount -o remount,bind,ro {r}{SHARED}\n",
+                d = q(&d.display().to_string())
+            )
+        })
+        .unwrap_or_default();
     let mut envs = vec![
         "HOME=/root".to_string(),
         format!(
@@ -433,6 +452,7 @@ pub fn step_script(root: &Path, sysroot: &Path, env: &[(String, String)], cmd: &
          mount -t tmpfs tmpfs {r}/tmp\n\
          mount --bind {tc} {r}{TOOLCHAIN}\n\
          mount -o remount,bind,ro {r}{TOOLCHAIN}\n\
+         {shared}\
          exec chroot {r} /usr/bin/env -i {envs} /bin/sh -c {cmd}\n",
         tc = q(&sysroot.display().to_string()),
         envs = envs.join(" "),
@@ -455,7 +475,10 @@ fn step_in(
         .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
         .collect();
     env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let script = step_script(root, &sysroot, &env, cmd);
+    // The machine gives the workspace a `shared/` beside the checkout.
+    let shared = crate::workspace_root().join("../shared");
+    let shared = shared.is_dir().then_some(shared.as_path());
+    let script = step_script(root, &sysroot, shared, &env, cmd);
     let log = run_dir.join(format!("{name}.log"));
     let mut logf = fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
     writeln!(logf, "$ {cmd}")?;
@@ -534,6 +557,7 @@ mod tests {
         let s = step_script(
             Path::new("/c/fresh/roots/r 1"),
             Path::new("/root/.rustup/toolchains/stable"),
+            Some(Path::new("/w/shared")),
             &[("SSL_CERT_FILE".into(), "/etc/ssl/certs/ca.crt".into())],
             "cd /work/crib-kit && cargo xtask vmtest --kernel debian-6.12 -- true",
         );
@@ -544,6 +568,7 @@ mod tests {
             "{s}"
         );
         assert!(s.contains("mount -o remount,bind,ro '/c/fresh/roots/r 1'/opt/rust"));
+        assert!(s.contains("mount -o remount,bind,ro '/c/fresh/roots/r 1'/work/shared\n"));
         assert!(s.contains(
             "exec chroot '/c/fresh/roots/r 1' /usr/bin/env -i HOME=/root PATH=/opt/rust/bin:"
         ));
