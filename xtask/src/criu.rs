@@ -111,6 +111,16 @@ pub fn zdtm_lanes(a: &ZdtmArgs) -> Result<Vec<zdtm::LaneRun>> {
         x => Some(x.parse().map_err(anyhow::Error::msg)?),
     };
     let only: Vec<String> = a.tests.iter().map(|t| zdtm::full_name(t)).collect();
+    // A --test that names nothing would run an empty lane and pass.
+    let (curated, _) = zdtm::load_lists()?;
+    for t in &only {
+        let plugin_test = shapes.plugin.tests.iter().any(|p| zdtm::full_name(p) == *t);
+        if !plugin_test && !curated.iter().any(|c| c.name == *t) {
+            anyhow::bail!(
+                "--test {t}: not in tests/zdtm/criu/curated.txt nor the plugin lane's tests (lanes.toml); the kit's own are zdtm/crib/NAME"
+            );
+        }
+    }
     // The lanes: each stock kernel without the plugin, then the plugin lane.
     let all: Vec<String> = shapes
         .kernels
