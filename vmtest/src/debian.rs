@@ -85,6 +85,10 @@ pub fn cached(series: Series, root: &Path) -> Option<Kernel> {
 /// A cached kernel directory as a [`Kernel`] (its module set rebuilt from
 /// the kept `lib/modules` if it was made for another module list).
 fn load(series: Series, dir: &Path) -> Result<Kernel> {
+    load_labelled(series.label(), dir)
+}
+
+fn load_labelled(label: &str, dir: &Path) -> Result<Kernel> {
     let key = std::fs::read_to_string(dir.join("modules/wanted")).unwrap_or_default();
     if key != modules::wanted_key() {
         prepare_modules(dir)?;
@@ -101,7 +105,7 @@ fn load(series: Series, dir: &Path) -> Result<Kernel> {
     let modules = list("order")?;
     let extra_modules = list("extra")?;
     Ok(Kernel {
-        label: series.label().to_string(),
+        label: label.to_string(),
         image: dir.join("vmlinuz"),
         modules,
         extra_modules,
@@ -219,30 +223,70 @@ fn fetch(pkg: &str, dir: &Path) -> Result<()> {
             program: "apt-get download".into(),
             detail: format!("no .deb appeared in {}", scratch.display()),
         })?;
-    let tree = scratch.join("tree");
-    run(
-        Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&tree),
-        "dpkg-deb -x",
-    )?;
+    install(&[deb], &scratch, dir, pkg)
+}
 
-    let find_one = |sub: &str, prefix: &str| -> Result<PathBuf> {
-        let d = tree.join(sub);
-        std::fs::read_dir(&d)
-            .map_err(io(&d))?
-            .flatten()
-            .map(|e| e.path())
-            .find(|p| {
-                p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
-            })
-            .ok_or_else(|| Error::BadFile {
-                path: deb.clone(),
-                detail: format!("no {sub}/{prefix}* in the package"),
-            })
+/// A stock kernel from Debian packages fetched by the caller: one
+/// `linux-image-*`, or from 7.x the split `linux-base-*` (config),
+/// `linux-binary-*` (vmlinuz) and `linux-modules-*`. Cached in `dir` (an
+/// entry of [`cache_root`]) like [`ensure`]'s, labelled `label`.
+pub fn ensure_from_debs(label: &str, debs: &[PathBuf], dir: &Path) -> Result<Kernel> {
+    let root = dir.parent().unwrap_or(dir);
+    std::fs::create_dir_all(root).map_err(io(root))?;
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
+    let _lock = CacheLock::take(&root.join(format!("{}.lock", name.as_deref().unwrap_or(label))))?;
+    if !dir.join("complete").exists() {
+        let scratch = dir.with_extension("partial");
+        let _ = std::fs::remove_dir_all(&scratch);
+        std::fs::create_dir_all(&scratch).map_err(io(&scratch))?;
+        install(debs, &scratch, dir, name.as_deref().unwrap_or(label))?;
+    }
+    load_labelled(label, dir)
+}
+
+/// The first entry of `d` whose name starts with `prefix`.
+fn first_in(d: &Path, prefix: &str) -> Option<PathBuf> {
+    std::fs::read_dir(d)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
+        })
+}
+
+/// Unpack `debs` into `scratch/tree`, then make the cache entry `dir`:
+/// vmlinuz, config and the guest modules (from `boot/` and `lib/modules`,
+/// or from `usr/lib/modules/<ver>/` where newer packages keep all three).
+fn install(debs: &[PathBuf], scratch: &Path, dir: &Path, what: &str) -> Result<()> {
+    let tree = scratch.join("tree");
+    for deb in debs {
+        run(
+            Command::new("dpkg-deb").arg("-x").arg(deb).arg(&tree),
+            "dpkg-deb -x",
+        )?;
+    }
+    let missing = |detail: String| Error::BadFile {
+        path: debs
+            .first()
+            .cloned()
+            .unwrap_or_else(|| scratch.to_path_buf()),
+        detail,
     };
-    let vmlinuz = find_one("boot", "vmlinuz-")?;
-    let config = find_one("boot", "config-")?;
-    let moddir = find_one("lib/modules", "")?;
+    let moddir = first_in(&tree.join("lib/modules"), "")
+        .or_else(|| first_in(&tree.join("usr/lib/modules"), ""))
+        .ok_or_else(|| missing("no lib/modules/<version> in the packages".into()))?;
+    let vmlinuz = first_in(&tree.join("boot"), "vmlinuz-")
+        .or_else(|| Some(moddir.join("vmlinuz")).filter(|p| p.is_file()))
+        .ok_or_else(|| missing("no boot/vmlinuz-* or <modules>/vmlinuz in the packages".into()))?;
+    let config = first_in(&tree.join("boot"), "config-")
+        .or_else(|| Some(moddir.join("config")).filter(|p| p.is_file()))
+        .ok_or_else(|| missing("no boot/config-* or <modules>/config in the packages".into()))?;
+    let version = moddir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
 
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).map_err(io(dir))?;
@@ -256,12 +300,11 @@ fn fetch(pkg: &str, dir: &Path) -> Result<()> {
     std::fs::rename(modules_root, lib.join("modules")).map_err(io(modules_root))?;
     let boot = dir.join("boot");
     std::fs::create_dir_all(&boot).map_err(io(&boot))?;
-    if let Some(name) = vmlinuz.file_name() {
-        std::fs::copy(&vmlinuz, boot.join(name)).map_err(io(&vmlinuz))?;
-    }
+    let image = boot.join(format!("vmlinuz-{version}"));
+    std::fs::copy(dir.join("vmlinuz"), &image).map_err(io(&image))?;
     prepare_modules(dir)?;
-    std::fs::write(dir.join("complete"), pkg).map_err(io(dir.join("complete")))?;
-    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::write(dir.join("complete"), what).map_err(io(dir.join("complete")))?;
+    let _ = std::fs::remove_dir_all(scratch);
     Ok(())
 }
 

@@ -9,6 +9,7 @@ mod build;
 mod host_prepare;
 mod lanes;
 mod matrix;
+mod newer;
 pub mod output;
 
 use anyhow::{bail, Result};
@@ -35,10 +36,10 @@ pub struct Args {
     #[arg(long, conflicts_with_all = ["targets", "matrix"])]
     pub kernel: Option<String>,
     /// Targets of vmtest.toml to run (repeatable; default: [defaults] targets;
-    /// with --matrix: host, debian-6.1, debian-6.12, patched).
+    /// with --matrix: host, the stock kernels of xtask/src/vmtest/matrix.rs, patched).
     #[arg(long = "target", value_name = "NAME")]
     pub targets: Vec<String>,
-    /// On the host kernel and in boots of debian-6.1, debian-6.12 and
+    /// On the host kernel and in boots of Debian's 6.1 to 7.3 kernels and
     /// patched, load every program of every BPF object and compare each
     /// verdict with `crib compat`'s prediction.
     #[arg(long)]

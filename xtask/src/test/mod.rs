@@ -34,7 +34,7 @@ pub struct Args {
     /// Run only these VM lanes (repeatable; default: all).
     #[arg(long = "lane", value_name = "NAME")]
     pub lanes: Vec<String>,
-    /// Skip the BPF load matrix (host, debian-6.1, debian-6.12, patched vs `crib compat`).
+    /// Skip the BPF load matrix (host, Debian 6.1 to 7.3, patched vs `crib compat`).
     #[arg(long)]
     pub no_matrix: bool,
     /// Skip the fresh lane (the README's commands in a new Debian root).

@@ -69,6 +69,10 @@ fn resolve_kernel_and_vmlinux(spec: &str, clock: &Clock) -> Result<(Kernel, Opti
         k.config = Some(a.config);
         return Ok((k, Some(a.vmlinux)));
     }
+    if let Some(n) = super::newer::find(spec) {
+        clock.say(&format!("kernel {spec}: fetching or reusing"));
+        return Ok((super::newer::ensure(n)?, None));
+    }
     clock.say(&format!("kernel {spec}: resolving"));
     Ok((Kernel::resolve(spec)?, None))
 }

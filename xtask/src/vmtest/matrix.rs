@@ -1,5 +1,6 @@
 //! `cargo xtask vmtest --matrix`: on the host kernel and in a boot of each
-//! of debian-6.1, debian-6.12 and the patched kernel, load every program of
+//! of debian-6.1, debian-6.12, trixie-6.12, debian-7.0, debian-7.2, debian-7.3, debian-7.3-rt and patched (the
+//! newer ones through the private apt, `newer.rs`), load every program of
 //! every compiled BPF object (`target/bpf/`, built by crib-harness) alone
 //! with `crib load`, and compare each verdict with `crib compat`'s static
 //! prediction for that program on that kernel (`objects[].programs[]
@@ -23,7 +24,17 @@ use std::time::Duration;
 
 /// The kernels of the matrix: `host` is the running kernel (no boot), the
 /// others are targets of vmtest.toml (or built-in kernel names).
-pub const MATRIX_KERNELS: &[&str] = &["host", "debian-6.1", "debian-6.12", "patched"];
+pub const MATRIX_KERNELS: &[&str] = &[
+    "host",
+    "debian-6.1",
+    "debian-6.12",
+    "trixie-6.12",
+    "debian-7.0",
+    "debian-7.2",
+    "debian-7.3",
+    "debian-7.3-rt",
+    "patched",
+];
 
 #[derive(Serialize, Clone, Debug, PartialEq)]
 pub struct Cell {
