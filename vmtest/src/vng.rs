@@ -40,9 +40,25 @@ pub fn program() -> PathBuf {
     }
 }
 
+/// A command running `vng`; with the kit's venv, its `bin/` leads PATH
+/// (vng runs `virtme-run` and friends by name).
+fn vng_command() -> Command {
+    let mut c = Command::new(program());
+    let bin = venv_dir().join("bin");
+    if bin.join(VNG).is_file() {
+        let mut path = std::ffi::OsString::from(bin.as_os_str());
+        if let Some(old) = std::env::var_os("PATH") {
+            path.push(":");
+            path.push(old);
+        }
+        c.env("PATH", path);
+    }
+    c
+}
+
 /// `vng` (see [`program`]), or a clear error saying how to install it.
 pub fn check_installed() -> Result<()> {
-    match Command::new(program())
+    match vng_command()
         .arg("--version")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -68,7 +84,7 @@ pub fn command(
     wrapper: &Path,
     job_file: &Path,
 ) -> Command {
-    let mut c = Command::new(program());
+    let mut c = vng_command();
     c.arg("--run").arg(kernel.vng_image());
     if m.accel == Accel::Tcg {
         c.arg("--disable-kvm");
