@@ -1,6 +1,7 @@
 //! `cargo xtask vmtest --matrix`: on the host kernel and in a boot of each
-//! of debian-6.1, debian-6.12, trixie-6.12, debian-7.0, debian-7.2, debian-7.3, debian-7.3-rt and patched (the
-//! newer ones through the private apt, `newer.rs`), load every program of
+//! of debian-6.1, debian-6.12, trixie-6.12, debian-7.2, debian-7.3,
+//! debian-7.3-rt and patched (the newer ones through the private apt,
+//! `newer.rs`), load every program of
 //! every compiled BPF object (`target/bpf/`, built by crib-harness) alone
 //! with `crib load`, and compare each verdict with `crib compat`'s static
 //! prediction for that program on that kernel (`objects[].programs[]
@@ -29,7 +30,6 @@ pub const MATRIX_KERNELS: &[&str] = &[
     "debian-6.1",
     "debian-6.12",
     "trixie-6.12",
-    "debian-7.0",
     "debian-7.2",
     "debian-7.3",
     "debian-7.3-rt",

@@ -4,7 +4,9 @@
 //! Debian splits the image: `linux-base-V` holds the config,
 //! `linux-binary-V` the vmlinuz, `linux-modules-V` the modules (the
 //! generic and rt flavours have 9p as modules; cloud has no 9p and is
-//! covered only by `crib compat` in docs/portability.md).
+//! covered only by `crib compat` in docs/portability.md). 7.0.13 is not
+//! here: its linux-image names linux-base and linux-modules packages the
+//! archive does not have, so only its BTF (linux-binary) is checked.
 
 use crate::apt::PrivateApt;
 use anyhow::{Context, Result};
@@ -20,14 +22,6 @@ pub const NEWER: &[Newer] = &[
     Newer {
         label: "trixie-6.12",
         packages: &["linux-image-6.12.117+deb13-amd64-unsigned"],
-    },
-    Newer {
-        label: "debian-7.0",
-        packages: &[
-            "linux-base-7.0.13+deb13-amd64",
-            "linux-binary-7.0.13+deb13-amd64",
-            "linux-modules-7.0.13+deb13-amd64",
-        ],
     },
     Newer {
         label: "debian-7.2",
