@@ -118,6 +118,24 @@ pub fn system_mirror(suite: &str) -> Result<String> {
 /// where CRIU 4.2 and the newer kernels are.
 pub const EXTRA_SUITES: &[&str] = &["sid", "trixie", "trixie-backports"];
 
+/// `apt-cache show --no-all-versions PKG` through `c` (an `apt-cache`
+/// command with its configuration): the candidate version, or an error
+/// naming the package and `where_` it was looked for.
+pub fn candidate_version(mut c: std::process::Command, pkg: &str, where_: &str) -> Result<String> {
+    let out = c
+        .args(["show", "--no-all-versions", pkg])
+        .output()
+        .context("running apt-cache show")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    match text.lines().find_map(|l| l.strip_prefix("Version: ")) {
+        Some(v) if out.status.success() => Ok(v.trim().to_string()),
+        _ => bail!(
+            "package {pkg} is not in {where_}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+    }
+}
+
 /// A private apt configuration under the kit's cache (`apt/`): its own
 /// sources list (`deb` and `deb-src` of [`EXTRA_SUITES`] from the
 /// machine's own mirror), lists, cache and an empty dpkg status, so that
@@ -224,20 +242,8 @@ impl PrivateApt {
     /// suites (`apt-cache show`), or an error naming the package.
     pub fn version(&self, pkg: &str) -> Result<String> {
         self.update(false)?;
-        let out = self
-            .command("apt-cache")
-            .args(["show", "--no-all-versions", pkg])
-            .output()
-            .context("running apt-cache show (private configuration)")?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        match text.lines().find_map(|l| l.strip_prefix("Version: ")) {
-            Some(v) if out.status.success() => Ok(v.trim().to_string()),
-            _ => bail!(
-                "package {pkg} is not in the private suites ({}): {}",
-                EXTRA_SUITES.join(", "),
-                String::from_utf8_lossy(&out.stderr).trim()
-            ),
-        }
+        let where_ = format!("the private suites ({})", EXTRA_SUITES.join(", "));
+        candidate_version(self.command("apt-cache"), pkg, &where_)
     }
 
     /// `apt-get download PKG` into `dest` (checked against the signed

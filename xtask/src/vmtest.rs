@@ -12,6 +12,9 @@ mod matrix;
 mod newer;
 pub mod output;
 
+/// The compiled BPF objects every verb checks (`target/bpf/*.bpf.o`).
+pub use matrix::objects as bpf_objects;
+
 use anyhow::{bail, Result};
 use crib_vmtest::{Accel, BootReport};
 use std::path::PathBuf;

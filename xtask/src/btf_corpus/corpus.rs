@@ -86,18 +86,11 @@ pub fn cache_dir() -> PathBuf {
 
 /// The version the machine's own apt would download of `pkg`.
 fn system_version(pkg: &str) -> Result<String> {
-    let out = Command::new("apt-cache")
-        .args(["show", "--no-all-versions", pkg])
-        .output()
-        .context("running apt-cache show")?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    match text.lines().find_map(|l| l.strip_prefix("Version: ")) {
-        Some(v) if out.status.success() => Ok(v.trim().to_string()),
-        _ => bail!(
-            "package {pkg} is not in this machine's apt lists (`apt-get update`?): {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ),
-    }
+    crate::apt::candidate_version(
+        Command::new("apt-cache"),
+        pkg,
+        "this machine's apt lists (`apt-get update`?)",
+    )
 }
 
 /// A file name part from a package version (`+`, `:`, `~` kept apart).
@@ -256,19 +249,11 @@ fn objects() -> Result<Vec<PathBuf>> {
     if !st.success() {
         bail!("cargo build -p crib-harness -p crib-cli failed");
     }
-    let dir = root.join("target/bpf");
     // Relative to the workspace (crib runs there): the report names them so.
-    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .with_context(|| format!("reading {}", dir.display()))?
-        .flatten()
-        .map(|e| PathBuf::from("target/bpf").join(e.file_name()))
-        .filter(|p| p.to_string_lossy().ends_with(".bpf.o"))
-        .collect();
-    v.sort();
-    if v.is_empty() {
-        bail!("no BPF objects in {}", dir.display());
-    }
-    Ok(v)
+    Ok(crate::vmtest::bpf_objects(&root)?
+        .into_iter()
+        .map(|p| p.strip_prefix(&root).map(Path::to_path_buf).unwrap_or(p))
+        .collect())
 }
 
 /// `crib compat --format FORMAT` over the corpus: exit 0 or 1 (an
