@@ -39,8 +39,9 @@ pub const VM: &[&str] = &["qemu-system-x86", "busybox-static", "cpio", "kmod"];
 
 /// Packages for the virtme-ng backend (`--runner vng`, `bench vm`): vng
 /// itself comes from PyPI into the kit's venv (python3-venv for Debian's
-/// Python); it needs udev on the host to return output.
-pub const VNG: &[&str] = &["udev", "python3-venv"];
+/// Python); it needs udev on the host to return output, and file(1) to
+/// check that busybox is static.
+pub const VNG: &[&str] = &["udev", "python3-venv", "file"];
 
 /// Packages for `cargo xtask bench dump`: syscall counts (strace) and the
 /// `criu dump` comparison (criu; Debian's 3.17 cannot run on every kernel,
