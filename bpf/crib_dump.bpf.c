@@ -310,6 +310,18 @@ struct {
 	__uint(max_entries, 1);
 } crib_frame_buf SEC(".maps");
 
+/* This CPU's frame buffer; without one the task reference (if any) is
+ * put back, so the caller only has to end the run. */
+static __always_inline struct frame_buf *frame_buf_or_put(struct task_struct *task)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct frame_buf *fb = bpf_map_lookup_elem(&crib_frame_buf, &cpu);
+
+	if (!fb && task)
+		bpf_task_release(task);
+	return fb;
+}
+
 /* The address a BTF pointer holds, as a plain number (for the global
  * functions, which take no trusted pointers): read back from the stack. */
 static __always_inline __u64 crib_addr_of(void *p)
@@ -378,7 +390,6 @@ int crib_dump_queue(struct crib_args *args)
 {
 	struct crib_emit e = { .prog = CRIB_PROG_QUEUES };
 	struct task_struct *task = bpf_task_from_vpid(args->pid);
-	__u32 cpu = bpf_get_smp_processor_id();
 	int fd = args->fd, err;
 	struct frame_buf *fb;
 	struct file *file;
@@ -386,12 +397,9 @@ int crib_dump_queue(struct crib_args *args)
 	__u64 ino;
 
 	crib_begin(&e);
-	fb = bpf_map_lookup_elem(&crib_frame_buf, &cpu);
-	if (!fb) {
-		if (task)
-			bpf_task_release(task);
+	fb = frame_buf_or_put(task);
+	if (!fb)
 		return crib_end(&e, -ENOMEM);
-	}
 	if (!task)
 		return crib_end(&e, -ESRCH);
 	file = bpf_crib_file_from_fd(task, fd);
@@ -494,7 +502,7 @@ int crib_dump_queues(struct crib_args *args)
 {
 	struct crib_emit e = { .prog = CRIB_PROG_ALL_QUEUES };
 	struct task_struct *task = bpf_task_from_vpid(args->pid);
-	__u32 cpu = bpf_get_smp_processor_id(), gen = args->flags;
+	__u32 gen = args->flags;
 	int start = args->fd > 0 ? args->fd : 0;
 	struct bpf_iter_crib_file it;
 	struct frame_buf *fb;
@@ -502,12 +510,9 @@ int crib_dump_queues(struct crib_args *args)
 	int err = 0;
 
 	crib_begin(&e);
-	fb = bpf_map_lookup_elem(&crib_frame_buf, &cpu);
-	if (!fb) {
-		if (task)
-			bpf_task_release(task);
+	fb = frame_buf_or_put(task);
+	if (!fb)
 		return crib_end(&e, -ENOMEM);
-	}
 	if (!task)
 		return crib_end(&e, -ESRCH);
 	bpf_iter_crib_file_new(&it, task);

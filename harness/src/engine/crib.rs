@@ -259,14 +259,8 @@ impl CribEngine {
         fd: i32,
         queue: u32,
     ) -> EngineResult<Vec<WireRecord>> {
-        if let Some(r) = self.rejected.iter().find(|r| r.prog == prog) {
-            return Err(err(
-                op,
-                format!(
-                    "program {prog} was rejected by this kernel's verifier: {}",
-                    r.reason
-                ),
-            ));
+        if let Some(why) = progload::refusal(&self.rejected, prog) {
+            return Err(err(op, why));
         }
         let mut ctx = bpfobj::args(pid, fd, queue);
         let res = match prog {
@@ -367,14 +361,7 @@ impl DumpEngine for CribEngine {
     }
 
     fn check(&self, op: Operation) -> Result<(), String> {
-        let prog = prog_for(op);
-        match self.rejected.iter().find(|r| r.prog == prog) {
-            Some(r) => Err(format!(
-                "program {prog} was rejected by this kernel's verifier: {}",
-                r.reason
-            )),
-            None => Ok(()),
-        }
+        progload::refusal(&self.rejected, prog_for(op)).map_or(Ok(()), Err)
     }
 
     fn task(&mut self, pid: i32) -> EngineResult<TaskRecord> {
@@ -566,14 +553,8 @@ impl CribEngine {
         pid: i32,
         ctx: &mut [u8],
     ) -> EngineResult<bpfobj::Batch> {
-        if let Some(r) = self.rejected.iter().find(|r| r.prog == prog) {
-            return Err(err(
-                op,
-                format!(
-                    "program {prog} was rejected by this kernel's verifier: {}",
-                    r.reason
-                ),
-            ));
+        if let Some(why) = progload::refusal(&self.rejected, prog) {
+            return Err(err(op, why));
         }
         self.dump
             .run_batch(prog, ctx)

@@ -35,6 +35,24 @@ pub struct Rejected {
     pub reason: String,
 }
 
+impl Rejected {
+    /// What an operation that needs this program reports.
+    pub fn message(&self) -> String {
+        format!(
+            "program {} was rejected by this kernel's verifier: {}",
+            self.prog, self.reason
+        )
+    }
+}
+
+/// Why `prog` cannot run, if the kernel refused it.
+pub fn refusal(rejected: &[Rejected], prog: &str) -> Option<String> {
+    rejected
+        .iter()
+        .find(|r| r.prog == prog)
+        .map(Rejected::message)
+}
+
 /// An object loaded without the programs the kernel refused.
 pub struct Tolerant {
     pub obj: Object,

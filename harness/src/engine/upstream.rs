@@ -108,10 +108,7 @@ impl UpstreamEngine {
         // operation.
         let t = progload::load_tolerant(ITER, &open).map_err(|e| err(Operation::Task, e))?;
         missing.extend(t.rejected.into_iter().map(|r| {
-            let why = format!(
-                "program {} was rejected by this kernel's verifier: {}",
-                r.prog, r.reason
-            );
+            let why = r.message();
             (r.prog, why)
         }));
         for (p, _) in PROG_TARGETS {
