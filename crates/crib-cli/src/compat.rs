@@ -2,10 +2,12 @@
 //! kfunc specs and print the matrix.
 //!
 //! Exit status: 0 = every required item compatible, 1 = incompatibilities
-//! (see `crib_btf::compat` for how absence counts), 2 = bad input or usage.
+//! (see `crib_btf::compat` for how absence counts) that no `--suppress`
+//! entry matches, 2 = bad input or usage (including a malformed
+//! suppression file).
 
 use anyhow::{bail, Context, Result};
-use crib_btf::compat::{Kernel, Options};
+use crib_btf::compat::{Kernel, Options, Suppressions};
 use crib_btf::load::{label_for, SYS_VMLINUX};
 use crib_btf::{report, Mode};
 use std::path::{Path, PathBuf};
@@ -22,7 +24,8 @@ pub enum Format {
 #[derive(clap::Args)]
 #[command(
     after_help = "Exit status: 0 = every required item compatible; 1 = an incompatibility \
-(absence counts only with --require-present); 2 = bad input or usage.\n\
+(absence counts only with --require-present) that no --suppress entry matches; 2 = bad input \
+or usage (including a malformed suppression file).\n\
 JSON schema: docs/compat-json.md"
 )]
 pub struct Args {
@@ -46,6 +49,12 @@ pub struct Args {
     /// Also fail when a required item is absent from a kernel.
     #[arg(long)]
     require_present: bool,
+    /// Suppression file (TOML, `[[suppress]]` entries with `item`, `reason`
+    /// and optional `kernel`, `field`, `code`): matching findings stay in
+    /// the report, marked suppressed, and do not count towards the exit
+    /// status; an entry that matches nothing is a warning.
+    #[arg(long, value_name = "FILE")]
+    suppress: Option<PathBuf>,
     /// Print how long each phase took to stderr.
     #[arg(long)]
     timings: bool,
@@ -91,6 +100,13 @@ fn load_kernels(args: &[String]) -> Result<Vec<Kernel>> {
 
 pub fn run(args: Args) -> Result<ExitCode> {
     let t0 = Instant::now();
+    // Read first: a bad suppression file is a usage error, found before
+    // the kernels are decompressed.
+    let suppressions = args
+        .suppress
+        .as_deref()
+        .map(Suppressions::load)
+        .transpose()?;
     let spec = load_spec(&args.spec)?;
     let t_spec = t0.elapsed();
     let kernels = load_kernels(&args.kernels)?;
@@ -119,7 +135,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
         mode,
         require_present: args.require_present,
     };
-    let r = crib_btf::check(&spec, &kernels, objects, opts);
+    let mut r = crib_btf::check(&spec, &kernels, objects, opts);
+    if let Some(s) = &suppressions {
+        r.suppress(s);
+        // A stale entry is also said on stderr, whatever the format.
+        for u in r.stale_suppressions() {
+            eprintln!(
+                "crib: warning: {}:{}: stale suppression (item={}): matches no finding",
+                u.file, u.line, u.item
+            );
+        }
+    }
     let t_check = t0.elapsed();
     let out = match args.format {
         Format::Table => report::table(&r),

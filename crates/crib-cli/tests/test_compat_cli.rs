@@ -141,3 +141,135 @@ fn missing_kernel_and_bad_spec_exit_two() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn malformed_suppression_file_exits_two_naming_file_and_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let k = corpus("btf-6.1.0-56-cloud-amd64.raw.xz");
+    let cases: &[(&str, &str, &str)] = &[
+        // (file text, where, what the message names)
+        ("[[suppress]]\nitem = \"x\"\n", ":1:", "reason"),
+        (
+            "[[suppress]]\nitem = \"x\"\nreason = \"r\"\nwhy = 1\n",
+            ":4:",
+            "why",
+        ),
+        ("[[suppress]]\nitem = \"x\nreason = \"r\"\n", ":2:", ""),
+        (
+            "[[suppress]]\nitem = \"x\"\ncode = \"no_such_code\"\nreason = \"r\"\n",
+            ":1:",
+            "no_such_code",
+        ),
+    ];
+    for (i, (body, at, what)) in cases.iter().enumerate() {
+        let f = dir.path().join(format!("bad-suppress-{i}.toml"));
+        std::fs::write(&f, body).expect("write");
+        let out = crib(&[
+            "compat",
+            "--kernel",
+            &k.to_string_lossy(),
+            "--suppress",
+            &f.to_string_lossy(),
+        ]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "case {i}: {err}");
+        assert!(
+            err.contains(&format!("bad-suppress-{i}.toml{at}")),
+            "case {i}: {err}"
+        );
+        assert!(err.contains(what), "case {i}: {err}");
+        assert!(!err.contains("panicked"), "case {i}: {err}");
+        assert!(out.stdout.is_empty(), "case {i}: report printed");
+    }
+    // A missing file is the same kind of error.
+    let missing = dir.path().join("nope.toml");
+    let out = crib(&[
+        "compat",
+        "--kernel",
+        &k.to_string_lossy(),
+        "--suppress",
+        &missing.to_string_lossy(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("nope.toml"));
+}
+
+#[test]
+fn suppression_turns_exit_one_into_zero_and_flags_stale_entries() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let k = fixture_kernel(dir.path(), "REORDERED");
+    let kernel = format!("reordered={}", k.display());
+    let before = crib(&["compat", "--kernel", &kernel]);
+    assert_eq!(before.status.code(), Some(1), "{}", text(&before.stderr));
+
+    let sup = dir.path().join("suppress.toml");
+    std::fs::write(
+        &sup,
+        "[[suppress]]\nkernel = \"reorder*\"\nitem = \"bpf_crib_skb_info\"\n\
+         reason = \"fixture kernel with a reordered layout\"\n\n\
+         [[suppress]]\nitem = \"bpf_crib_gone\"\nreason = \"removed from the spec\"\n",
+    )
+    .expect("write");
+    let sup = sup.to_string_lossy();
+    let out = crib(&["compat", "--kernel", &kernel, "--suppress", &sup]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("error (suppressed)"), "{stdout}");
+    assert!(
+        stdout.contains("fixture kernel with a reordered layout"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("reordered: 0 error, 0 warning, 0 info (2 suppressed)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("stale suppression"), "{stdout}");
+    assert!(
+        text(&out.stderr).contains("suppress.toml:6: stale suppression"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = crib(&[
+        "compat",
+        "--kernel",
+        &kernel,
+        "--suppress",
+        &sup,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON output");
+    assert_eq!(json["schema_version"], 2);
+    assert_eq!(json["summary"]["ok"], true);
+    assert_eq!(json["summary"]["stale_suppressions"], 1);
+    let findings = json["findings"].as_array().expect("findings");
+    assert!(!findings.is_empty());
+    for f in findings {
+        assert_eq!(f["severity"], "error", "{f}");
+        assert_eq!(f["fails"], false, "{f}");
+        assert_eq!(f["suppressed"]["line"], 1, "{f}");
+    }
+    assert_eq!(
+        json["kernels"][0]["summary"]["line"],
+        "reordered: 0 error, 0 warning, 0 info (2 suppressed)"
+    );
+
+    let md = crib(&[
+        "compat",
+        "--kernel",
+        &kernel,
+        "--suppress",
+        &sup,
+        "--format",
+        "markdown",
+    ]);
+    assert_eq!(md.status.code(), Some(0));
+    let md = text(&md.stdout);
+    assert!(md.contains("| error (suppressed) | `reordered` |"), "{md}");
+    assert!(
+        md.contains("- reordered: 0 error, 0 warning, 0 info (2 suppressed)"),
+        "{md}"
+    );
+}

@@ -11,18 +11,28 @@
 //!   or mismatched non-weak kfunc, an unresolved weak kfunc an autoloaded
 //!   program calls unguarded, an ambiguous CO-RE relocation, an
 //!   unresolved relocation the object does not guard with an existence
-//!   check (see [`crate::object::ObjectStatus::fails`]).
+//!   check (see [`crate::object::ObjectStatus::fails`]), and a program
+//!   the kernel refuses for a reason no row carries (the iterator target,
+//!   the program type), when it is autoloaded;
+//! - a finding matched by a suppression file ([`suppress`]) never fails.
+//!
+//! Each failing cell is a finding of severity `error`; the severities of
+//! the other cells are in [`findings`].
 
+pub mod findings;
 pub mod kfuncs;
 pub mod model;
 pub mod opaques;
 pub mod structs;
+pub mod suppress;
 pub mod verdict;
 
 use crate::object::ObjectReport;
 use crate::types::Mode;
 use crib_spec::{CType, SpecSet};
+pub use findings::{Finding, Severity};
 pub use model::*;
+pub use suppress::{SuppressError, Suppression, Suppressions};
 pub use verdict::{Problem, ProblemCode, Verdict};
 
 /// Check `spec` (and `objects`, already analysed) against `kernels`.
@@ -97,18 +107,7 @@ pub fn check(
             });
         }
     }
-    let mut failures = items
-        .iter()
-        .flat_map(|i| i.results.iter().map(move |v| (i.required, v)))
-        .filter(|(r, v)| Report::fails(*r, v, opts.require_present))
-        .count();
-    failures += objects
-        .iter()
-        .flat_map(|o| o.entries.iter())
-        .flat_map(|e| e.results.iter())
-        .filter(|s| s.fails())
-        .count();
-    Report {
+    let mut r = Report {
         schema_version: SCHEMA_VERSION,
         mode: match opts.mode {
             Mode::Relaxed => "relaxed",
@@ -124,15 +123,26 @@ pub fn check(
                 type_count: k.btf.type_count(),
                 kfunc_decl_tags: f.has_kfunc_tags,
                 kfunc_sets: f.sets.is_some(),
+                summary: KernelSummary::default(),
             })
             .collect(),
         items,
         objects,
+        findings: Vec::new(),
+        suppressions: Vec::new(),
         summary: Summary {
-            failures,
-            ok: failures == 0,
+            failures: 0,
+            ok: true,
+            error: 0,
+            warning: 0,
+            info: 0,
+            suppressed: 0,
+            stale_suppressions: 0,
         },
-    }
+    };
+    r.findings = findings::collect(&r);
+    r.recount();
+    r
 }
 
 /// A family is `upstream` when all its kfuncs are upstream ones.

@@ -56,14 +56,17 @@ fn check_inner(s: &VersionedStruct, btf: &Btf, mode: Mode) -> Result<Verdict, Bt
         .collect();
     for w in known.windows(2) {
         if w[1].0 < w[0].0 {
-            problems.push(Problem::new(
-                C::FieldReordered,
-                format!("{} reordered", w[1].1.name),
-                format!(
-                    "field `{}` comes after `{}` in the kernel; the spec has it before",
-                    w[1].1.name, w[0].1.name
-                ),
-            ));
+            problems.push(
+                Problem::new(
+                    C::FieldReordered,
+                    format!("{} reordered", w[1].1.name),
+                    format!(
+                        "field `{}` comes after `{}` in the kernel; the spec has it before",
+                        w[1].1.name, w[0].1.name
+                    ),
+                )
+                .on_field(w[1].1.name),
+            );
         }
     }
 
@@ -73,14 +76,17 @@ fn check_inner(s: &VersionedStruct, btf: &Btf, mode: Mode) -> Result<Verdict, Bt
     for (i, f) in s.fields.iter().enumerate().skip(n_present) {
         if present(i) {
             let missing = &s.fields[n_present].name;
-            problems.push(Problem::new(
-                C::FieldRemoved,
-                format!("{missing} removed"),
-                format!(
-                    "field `{missing}` is missing but the later field `{}` exists",
-                    f.name
-                ),
-            ));
+            problems.push(
+                Problem::new(
+                    C::FieldRemoved,
+                    format!("{missing} removed"),
+                    format!(
+                        "field `{missing}` is missing but the later field `{}` exists",
+                        f.name
+                    ),
+                )
+                .on_field(missing.as_str()),
+            );
             break;
         }
     }
@@ -99,21 +105,27 @@ fn check_inner(s: &VersionedStruct, btf: &Btf, mode: Mode) -> Result<Verdict, Bt
                 .find(|n| spec_idx(n.name).is_some())
                 .map(|n| n.name)
                 .unwrap_or("?");
-            problems.push(Problem::new(
-                C::FieldInsertedInMiddle,
-                format!("{label} inserted"),
-                format!("field `{label}` the spec does not know is inserted before `{next}`"),
-            ));
+            problems.push(
+                Problem::new(
+                    C::FieldInsertedInMiddle,
+                    format!("{label} inserted"),
+                    format!("field `{label}` the spec does not know is inserted before `{next}`"),
+                )
+                .on_field(label),
+            );
         } else if n_present < s.fields.len() {
             let expected = &s.fields[n_present];
-            problems.push(Problem::new(
-                C::FieldUnknown,
-                format!("{label} unknown"),
-                format!(
-                    "field `{label}` the spec does not know is where v{} has `{}`",
-                    expected.since, expected.name
-                ),
-            ));
+            problems.push(
+                Problem::new(
+                    C::FieldUnknown,
+                    format!("{label} unknown"),
+                    format!(
+                        "field `{label}` the spec does not know is where v{} has `{}`",
+                        expected.since, expected.name
+                    ),
+                )
+                .on_field(label),
+            );
         } else {
             extra.push(label.to_string());
         }
@@ -124,22 +136,28 @@ fn check_inner(s: &VersionedStruct, btf: &Btf, mode: Mode) -> Result<Verdict, Bt
     let v1_count = s.fields_in(1).count();
     if n_present < v1_count && problems.is_empty() {
         let missing = &s.fields[n_present].name;
-        problems.push(Problem::new(
-            C::StructShrank,
-            format!("shrank: no {missing}"),
-            format!("the kernel struct ends before `{missing}`, a v1 field"),
-        ));
+        problems.push(
+            Problem::new(
+                C::StructShrank,
+                format!("shrank: no {missing}"),
+                format!("the kernel struct ends before `{missing}`, a v1 field"),
+            )
+            .on_field(missing.as_str()),
+        );
     } else if version.is_none() && problems.is_empty() {
         // `None` only when the spec has no fields at all (never validated).
         if let Some(missing) = s.fields.get(n_present) {
-            problems.push(Problem::new(
-                C::PartialVersion,
-                format!("partial v{}", missing.since),
-                format!(
-                    "the kernel has part of v{}: `{}` is missing",
-                    missing.since, missing.name
-                ),
-            ));
+            problems.push(
+                Problem::new(
+                    C::PartialVersion,
+                    format!("partial v{}", missing.since),
+                    format!(
+                        "the kernel has part of v{}: `{}` is missing",
+                        missing.since, missing.name
+                    ),
+                )
+                .on_field(missing.name.as_str()),
+            );
         }
     }
 
@@ -162,35 +180,44 @@ fn check_inner(s: &VersionedStruct, btf: &Btf, mode: Mode) -> Result<Verdict, Bt
         };
         let (f, l) = (&s.fields[i], layout.get(i));
         if let Some(bits) = m.bitfield {
-            problems.push(Problem::new(
-                C::FieldBitfield,
-                format!("{} bitfield", f.name),
-                format!("field `{}` is a {bits}-bit bitfield in the kernel", f.name),
-            ));
+            problems.push(
+                Problem::new(
+                    C::FieldBitfield,
+                    format!("{} bitfield", f.name),
+                    format!("field `{}` is a {bits}-bit bitfield in the kernel", f.name),
+                )
+                .on_field(f.name.as_str()),
+            );
             continue;
         }
         let want_size = f.ty.size().map(u64::from);
         if want_size.is_some_and(|w| w != size) {
-            problems.push(Problem::new(
-                C::FieldResized,
-                format!("{} resized", f.name),
-                format!(
-                    "field `{}` is {size} bytes in the kernel, {} in the spec",
-                    f.name,
-                    want_size.unwrap_or(0)
-                ),
-            ));
+            problems.push(
+                Problem::new(
+                    C::FieldResized,
+                    format!("{} resized", f.name),
+                    format!(
+                        "field `{}` is {size} bytes in the kernel, {} in the spec",
+                        f.name,
+                        want_size.unwrap_or(0)
+                    ),
+                )
+                .on_field(f.name.as_str()),
+            );
         } else if !spec_matches(&f.ty, btf, m.type_id, mode)? {
-            problems.push(Problem::new(
-                C::FieldRetyped,
-                format!("{} retyped", f.name),
-                format!(
-                    "field `{}` is `{}` in the kernel, `{}` in the spec",
-                    f.name,
-                    c_type(btf, m.type_id),
-                    f.ty
-                ),
-            ));
+            problems.push(
+                Problem::new(
+                    C::FieldRetyped,
+                    format!("{} retyped", f.name),
+                    format!(
+                        "field `{}` is `{}` in the kernel, `{}` in the spec",
+                        f.name,
+                        c_type(btf, m.type_id),
+                        f.ty
+                    ),
+                )
+                .on_field(f.name.as_str()),
+            );
         }
         let Some(l) = l else { continue };
         if off == u64::from(l.offset) || offset_reported {
@@ -198,23 +225,29 @@ fn check_inner(s: &VersionedStruct, btf: &Btf, mode: Mode) -> Result<Verdict, Bt
         }
         offset_reported = true;
         if gap_before > 0 {
-            problems.push(Problem::new(
-                C::Hole,
-                format!("hole before {}", f.name),
-                format!(
-                    "{gap_before} padding byte(s) before field `{}` (offset {off}, spec {})",
-                    f.name, l.offset
-                ),
-            ));
+            problems.push(
+                Problem::new(
+                    C::Hole,
+                    format!("hole before {}", f.name),
+                    format!(
+                        "{gap_before} padding byte(s) before field `{}` (offset {off}, spec {})",
+                        f.name, l.offset
+                    ),
+                )
+                .on_field(f.name.as_str()),
+            );
         } else {
-            problems.push(Problem::new(
-                C::FieldMoved,
-                format!("{} moved", f.name),
-                format!(
-                    "field `{}` is at offset {off}, the spec says {}",
-                    f.name, l.offset
-                ),
-            ));
+            problems.push(
+                Problem::new(
+                    C::FieldMoved,
+                    format!("{} moved", f.name),
+                    format!(
+                        "field `{}` is at offset {off}, the spec says {}",
+                        f.name, l.offset
+                    ),
+                )
+                .on_field(f.name.as_str()),
+            );
         }
     }
 

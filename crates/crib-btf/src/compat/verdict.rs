@@ -57,6 +57,10 @@ pub struct Problem {
     pub short: String,
     /// A full sentence.
     pub message: String,
+    /// The struct field the problem is about, when there is one (what a
+    /// suppression's `field` matches).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 impl Problem {
@@ -65,7 +69,14 @@ impl Problem {
             code,
             short: short.into(),
             message: message.into(),
+            field: None,
         }
+    }
+
+    /// The same problem, about struct field `name`.
+    pub fn on_field(mut self, name: impl Into<String>) -> Self {
+        self.field = Some(name.into());
+        self
     }
 }
 

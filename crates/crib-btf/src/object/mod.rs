@@ -203,6 +203,11 @@ pub struct ProgramPrediction {
     /// missing iterator target, as a sentence.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub reasons: Vec<String>,
+    /// The reasons no row of the object's matrix carries (the iterator
+    /// target, the program type), with their finding code: these become
+    /// findings of their own ([`crate::compat::findings`]).
+    #[serde(skip)]
+    pub own: Vec<(&'static str, String)>,
 }
 
 /// Resolve everything `obj` needs on each kernel.
@@ -327,17 +332,20 @@ pub fn analyze(obj: &BpfObject, kernels: &[Kernel], mode: Mode) -> ObjectReport 
                             reasons.push(format!("{} {}: {cell}", e.kind, e.name));
                         }
                     }
+                    let mut own = Vec::new();
                     if let Some(t) = p.iter_target() {
                         let ctx = format!("bpf_iter__{t}");
                         if kernel.btf.find_one(&ctx, &[Kind::Struct]).is_none() {
-                            reasons.push(format!(
-                                "iterator target {t}: this kernel has no struct {ctx}"
-                            ));
+                            let reason =
+                                format!("iterator target {t}: this kernel has no struct {ctx}");
+                            reasons.push(reason.clone());
+                            own.push(("iter_target", reason));
                         }
                     }
                     ProgramPrediction {
                         loads: reasons.is_empty(),
                         reasons,
+                        own,
                     }
                 })
                 .collect(),
@@ -398,11 +406,13 @@ impl ObjectReport {
                     if present(k) {
                         if let Some(r) = p.results.get_mut(k) {
                             r.loads = false;
-                            r.reasons.push(format!(
+                            let reason = format!(
                                 "kfunc {call}: registered for {} programs, not {}",
                                 ok.join("/"),
                                 types.join("/")
-                            ));
+                            );
+                            r.reasons.push(reason.clone());
+                            r.own.push(("prog_type", reason));
                         }
                     }
                 }

@@ -1,6 +1,6 @@
 //! Markdown for a CI comment: the same matrix as a GitHub table.
 
-use super::{kind_name, object_notes, problem_lines, verdict_line};
+use super::{finding_rows, kind_name, stale_lines, verdict_line};
 use crate::compat::{Report, Verdict};
 
 fn esc(s: &str) -> String {
@@ -42,14 +42,6 @@ pub fn markdown(r: &Report) -> String {
         }
         out.push('\n');
     }
-    let problems = problem_lines(r);
-    if !problems.is_empty() {
-        out.push_str("\n<details><summary>Details</summary>\n\n");
-        for (item, k, msg) in problems {
-            out.push_str(&format!("- `{item}` on `{k}`: {}\n", esc(&msg)));
-        }
-        out.push_str("\n</details>\n");
-    }
     for o in &r.objects {
         out.push_str(&format!("\n#### `{}`\n\n| need | what | n |", o.path));
         for k in &r.kernels {
@@ -81,12 +73,39 @@ pub fn markdown(r: &Report) -> String {
         }
         out.push('\n');
     }
-    let notes = object_notes(r);
-    if !notes.is_empty() {
-        out.push('\n');
-        for (what, k, msg) in notes {
-            out.push_str(&format!("- {} on `{k}`: {}\n", esc(&what), esc(&msg)));
+    let findings = finding_rows(r);
+    if !findings.is_empty() {
+        out.push_str(&format!(
+            "\n<details><summary>Findings: {} error, {} warning, {} info ({} suppressed)</summary>\n\n",
+            r.summary.error, r.summary.warning, r.summary.info, r.summary.suppressed
+        ));
+        out.push_str("| severity | kernel | item | code | message |\n|---|---|---|---|---|\n");
+        for f in findings {
+            let sev = if f.error {
+                format!("**{}**", f.severity)
+            } else {
+                f.severity
+            };
+            out.push_str(&format!(
+                "| {sev} | `{}` | `{}` | `{}` | {} |\n",
+                esc(&f.kernel),
+                esc(&f.item),
+                f.code,
+                esc(&f.message)
+            ));
         }
+        out.push_str("\n</details>\n");
+    }
+    let stale = stale_lines(r);
+    if !stale.is_empty() {
+        out.push('\n');
+        for l in stale {
+            out.push_str(&format!("- {}\n", esc(&l)));
+        }
+    }
+    out.push_str("\nSummary:\n\n");
+    for k in &r.kernels {
+        out.push_str(&format!("- {}\n", esc(&k.summary.line)));
     }
     out.push_str(&format!("\n**{}**\n", verdict_line(r)));
     out

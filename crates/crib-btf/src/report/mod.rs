@@ -7,7 +7,7 @@ mod table;
 pub use markdown::markdown;
 pub use table::table;
 
-use crate::compat::{ItemKind, Report, Verdict};
+use crate::compat::{ItemKind, Report};
 
 /// The report as pretty JSON (`schema_version` at the top).
 pub fn json(r: &Report) -> String {
@@ -23,60 +23,92 @@ pub(crate) fn kind_name(k: ItemKind) -> &'static str {
     }
 }
 
-/// (item, kernel label, full message) of every problem, in report order.
-pub(crate) fn problem_lines(r: &Report) -> Vec<(String, String, String)> {
-    let mut out = Vec::new();
-    for item in &r.items {
-        for (v, k) in item.results.iter().zip(&r.kernels) {
-            if let Verdict::Incompatible { problems } = v {
-                for p in problems {
-                    out.push((item.name.clone(), k.label.clone(), p.message.clone()));
-                }
-            }
-            if let Verdict::CompatibleNewer { extra_fields, .. } = v {
-                out.push((
-                    item.name.clone(),
-                    k.label.clone(),
-                    format!(
-                        "newer than the spec: extra field(s) {} after the latest version",
-                        extra_fields.join(", ")
-                    ),
-                ));
-            }
-        }
-    }
-    out
+/// One row of the findings list: severity cell, kernel, item, code,
+/// message (with the suppression's reason).
+pub(crate) struct FindingRow {
+    pub severity: String,
+    pub error: bool,
+    pub kernel: String,
+    pub item: String,
+    pub code: String,
+    pub message: String,
 }
 
-pub(crate) fn object_notes(r: &Report) -> Vec<(String, String, String)> {
-    use crate::object::ObjectStatus as S;
-    let mut out = Vec::new();
-    for o in &r.objects {
-        for e in &o.entries {
-            for (s, k) in e.results.iter().zip(&r.kernels) {
-                let reason = match s {
-                    S::Incompatible { reason, .. }
-                    | S::Unresolved { reason, .. }
-                    | S::Ambiguous { reason } => reason,
-                    S::Poisoned { reason, programs } => &format!(
-                        "{reason}; called without a bpf_ksym_exists() test by {}",
-                        programs.join(", ")
-                    ),
-                    _ => continue,
-                };
-                out.push((
-                    format!("{} {}", e.kind, e.name),
-                    k.label.clone(),
-                    reason.clone(),
-                ));
+/// The findings of `r`, worst first, then in report order.
+pub(crate) fn finding_rows(r: &Report) -> Vec<FindingRow> {
+    let mut fs: Vec<&crate::compat::Finding> = r.findings.iter().collect();
+    fs.sort_by_key(|f| f.severity);
+    let file = r
+        .suppressions
+        .first()
+        .map(|s| s.file.clone())
+        .unwrap_or_default();
+    fs.into_iter()
+        .map(|f| {
+            let mut severity = f.severity.name().to_string();
+            let mut message = f.message.clone();
+            if let Some(s) = &f.suppressed {
+                severity.push_str(" (suppressed)");
+                message.push_str(&format!(" [suppressed, {file}:{}: {}]", s.line, s.reason));
             }
-        }
-    }
-    out
+            let item = match &f.object {
+                Some(o) => {
+                    let file = std::path::Path::new(o)
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .unwrap_or(o);
+                    format!("{file}: {} {}", f.kind, f.name)
+                }
+                None => match &f.field {
+                    Some(field) => format!("{}.{field}", f.name),
+                    None => f.name.clone(),
+                },
+            };
+            FindingRow {
+                severity,
+                error: f.fails,
+                kernel: f.kernel.clone(),
+                item,
+                code: f.code.clone(),
+                message,
+            }
+        })
+        .collect()
+}
+
+/// "warning: stale suppression FILE:LINE (...) matches no finding", per
+/// stale entry.
+pub(crate) fn stale_lines(r: &Report) -> Vec<String> {
+    r.stale_suppressions()
+        .map(|s| {
+            let mut what = Vec::new();
+            if let Some(k) = &s.kernel {
+                what.push(format!("kernel={k}"));
+            }
+            what.push(format!("item={}", s.item));
+            if let Some(f) = &s.field {
+                what.push(format!("field={f}"));
+            }
+            if let Some(c) = &s.code {
+                what.push(format!("code={c}"));
+            }
+            format!(
+                "warning: stale suppression {}:{} ({}) matches no finding",
+                s.file,
+                s.line,
+                what.join(", ")
+            )
+        })
+        .collect()
 }
 
 pub(crate) fn verdict_line(r: &Report) -> String {
-    if r.summary.ok {
+    if r.summary.ok && r.summary.suppressed > 0 {
+        format!(
+            "result: OK (every required item is compatible; {} finding(s) suppressed)",
+            r.summary.suppressed
+        )
+    } else if r.summary.ok {
         "result: OK (every required item is compatible)".to_string()
     } else {
         format!(

@@ -1,6 +1,6 @@
 //! The default terminal table: rows = items, columns = kernels.
 
-use super::{kind_name, object_notes, problem_lines, verdict_line};
+use super::{finding_rows, kind_name, stale_lines, verdict_line};
 use crate::compat::Report;
 
 fn render_rows(out: &mut String, rows: &[Vec<String>]) {
@@ -69,13 +69,6 @@ pub fn table(r: &Report) -> String {
         rows.push(row);
     }
     render_rows(&mut out, &rows);
-    let problems = problem_lines(r);
-    if !problems.is_empty() {
-        out.push_str("\ndetails:\n");
-        for (item, k, msg) in problems {
-            out.push_str(&format!("  {item} @ {k}: {msg}\n"));
-        }
-    }
     for o in &r.objects {
         out.push_str(&format!("\nobject {}\n", o.path));
         let mut rows = vec![{
@@ -102,12 +95,41 @@ pub fn table(r: &Report) -> String {
         rows.push(verdict);
         render_rows(&mut out, &rows);
     }
-    let notes = object_notes(r);
-    if !notes.is_empty() {
-        out.push_str("\nobject details:\n");
-        for (what, k, msg) in notes {
-            out.push_str(&format!("  {what} @ {k}: {msg}\n"));
+    let findings = finding_rows(r);
+    if !findings.is_empty() {
+        out.push_str("\nfindings:\n");
+        let mut rows = vec![["SEVERITY", "KERNEL", "ITEM", "CODE", "MESSAGE"]
+            .iter()
+            .map(|s| format!("  {s}"))
+            .collect::<Vec<String>>()];
+        for f in findings {
+            rows.push(vec![
+                format!("  {}", f.severity),
+                f.kernel,
+                f.item,
+                f.code,
+                f.message,
+            ]);
         }
+        // Only the first column carries the indent.
+        for r in rows.iter_mut() {
+            for c in r.iter_mut().skip(1) {
+                *c = c.trim_start().to_string();
+            }
+        }
+        render_rows(&mut out, &rows);
+    }
+    let stale = stale_lines(r);
+    if !stale.is_empty() {
+        out.push('\n');
+        for l in stale {
+            out.push_str(&l);
+            out.push('\n');
+        }
+    }
+    out.push_str("\nsummary:\n");
+    for k in &r.kernels {
+        out.push_str(&format!("  {}\n", k.summary.line));
     }
     out.push('\n');
     out.push_str(&verdict_line(r));
