@@ -246,8 +246,8 @@ impl PrivateApt {
         candidate_version(self.command("apt-cache"), pkg, &where_)
     }
 
-    /// `apt-get download PKG` into `dest` (checked against the signed
-    /// index); returns the .deb.
+    /// `apt-get download PKG` (or `PKG=VERSION`) into `dest` (checked
+    /// against the signed index); returns the .deb.
     pub fn download(&self, pkg: &str, dest: &Path) -> Result<PathBuf> {
         std::fs::create_dir_all(dest).with_context(|| format!("creating {}", dest.display()))?;
         self.update(false)?;
@@ -263,7 +263,8 @@ impl PrivateApt {
                 String::from_utf8_lossy(&out.stderr).trim()
             );
         }
-        let prefix = format!("{pkg}_");
+        let name = pkg.split('=').next().unwrap_or(pkg);
+        let prefix = format!("{name}_");
         std::fs::read_dir(dest)
             .with_context(|| format!("reading {}", dest.display()))?
             .flatten()

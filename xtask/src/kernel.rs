@@ -1,6 +1,6 @@
-//! `cargo xtask kernel build [--upto N] [--base 6.12]`: apply the CRIB
-//! series (or its first N patches) on the pinned Debian kernel source,
-//! configure it (`tinyconfig` + `kernel-patches/config`), build `bzImage` and
+//! `cargo xtask kernel build [--upto N] [--base 6.12|7.3]`: apply the CRIB
+//! series of a base (or its first N patches) on its pinned Debian kernel
+//! source, configure it (`tinyconfig` + the base's `config`), build `bzImage` and
 //! `vmlinux` with ccache, and keep the result in a cache outside the repo
 //! keyed by hash(base, patches 1..N, config fragment). [`ensure_built`] is
 //! the same thing for other verbs (vmtest, patches check --bisect).
@@ -46,10 +46,11 @@ enum Cmd {
 
 #[derive(clap::Args)]
 struct BuildArgs {
-    /// Apply only the first N patches of kernel-patches/series.
+    /// Apply only the first N patches of the base's series.
     #[arg(long)]
     upto: Option<usize>,
-    /// Base kernel series (only the pinned one, see kernel-patches/base.toml).
+    /// Base kernel series: 6.12 (kernel-patches/base.toml, the default)
+    /// or a directory kernel-patches/<series>/ (7.3).
     #[arg(long)]
     base: Option<String>,
     /// Print the artifacts as JSON instead of lines.
@@ -81,26 +82,42 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 /// Build (or find in the cache) the kernel with patches 1..=`upto` applied
-/// (`None` = the whole series) on the pinned base.
+/// (`None` = the whole series) on the primary base.
 pub fn ensure_built(upto: Option<usize>) -> Result<KernelArtifacts> {
     ensure_built_on(upto, None)
 }
 
-fn ensure_built_on(upto: Option<usize>, base_series: Option<&str>) -> Result<KernelArtifacts> {
-    let t0 = Instant::now();
+/// A base: its pin (directory, package) and its series.
+struct Selected {
+    pin: base::BasePin,
+    patches: Vec<Patch>,
+}
+
+fn select(base_series: Option<&str>) -> Result<Selected> {
     let root = crate::workspace_root();
-    let patches = series::load(&root)?;
-    let patches = series::prefix(&patches, upto)?;
-    let fragment = root.join("kernel-patches/config");
+    let pin = base::load_pin(&root, base_series)?;
+    let patches = series::load_dir(&pin.dir, false)?;
+    Ok(Selected { pin, patches })
+}
+
+fn layout_for(pin: &base::BasePin) -> Result<Layout> {
+    let layout = Layout::for_base(cache::root()?, &pin.series, pin.is_primary());
+    std::fs::create_dir_all(&layout.root)
+        .with_context(|| format!("creating {}", layout.root.display()))?;
+    Ok(layout)
+}
+
+/// [`ensure_built`] on base `base_series` (`None`: the primary base).
+pub fn ensure_built_on(upto: Option<usize>, base_series: Option<&str>) -> Result<KernelArtifacts> {
+    let t0 = Instant::now();
+    let sel = select(base_series)?;
+    let patches = series::prefix(&sel.patches, upto)?;
+    let fragment = sel.pin.fragment();
     // Parse early: a malformed fragment fails before any work.
     config::load(&fragment)?;
     crate::deps::ensure(crate::deps::KERNEL)?;
-    let base = base::resolve(base::load_pin(&root)?, base_series)?;
-    let layout = Layout {
-        root: cache::root()?,
-    };
-    std::fs::create_dir_all(&layout.root)
-        .with_context(|| format!("creating {}", layout.root.display()))?;
+    let layout = layout_for(&sel.pin)?;
+    let base = base::resolve(sel.pin.clone())?;
     let compiler = build::compiler_version()?;
     let key = series::cache_key(&base.version, &base.sha256, patches, &fragment, &compiler)?;
     if let Some(a) = build::cached(&layout, &key) {
@@ -133,26 +150,59 @@ fn ensure_built_on(upto: Option<usize>, base_series: Option<&str>) -> Result<Ker
     Ok(a)
 }
 
-/// Apply the first `upto` patches (all when `None`) on the pinned base in
+/// Apply the first `upto` patches (all when `None`) on the primary base in
 /// the cache's apply worktree, without building; returns that tree and the
 /// patches. Fails naming the first patch that does not apply.
 pub fn apply_only(upto: Option<usize>) -> Result<(PathBuf, Vec<Patch>)> {
-    let root = crate::workspace_root();
-    let all = series::load(&root)?;
-    let patches = series::prefix(&all, upto)?.to_vec();
-    let base = base::resolve(base::load_pin(&root)?, None)?;
-    let layout = Layout {
-        root: cache::root()?,
-    };
-    std::fs::create_dir_all(&layout.root)
-        .with_context(|| format!("creating {}", layout.root.display()))?;
+    apply_only_on(upto, None)
+}
+
+/// [`apply_only`] on base `base_series`.
+pub fn apply_only_on(
+    upto: Option<usize>,
+    base_series: Option<&str>,
+) -> Result<(PathBuf, Vec<Patch>)> {
+    let sel = select(base_series)?;
+    let patches = series::prefix(&sel.patches, upto)?.to_vec();
+    let layout = layout_for(&sel.pin)?;
+    let base = base::resolve(sel.pin)?;
     let _lock = crate::lock::Lock::acquire(&layout.lock(), "kernel")?;
     let base_commit = tree::ensure_pristine(&layout, &base)?;
     tree::apply_series(&layout, &base, &base_commit, &patches)?;
     Ok((layout.apply(), patches))
 }
 
-/// Every patch of `kernel-patches/series`.
+/// Every patch of the primary base's series (`kernel-patches/series`).
 pub fn series_patches() -> Result<Vec<Patch>> {
-    series::load(&crate::workspace_root())
+    Ok(select(None)?.patches)
+}
+
+/// Every patch of base `series`' series.
+pub fn series_patches_on(base_series: &str) -> Result<Vec<Patch>> {
+    Ok(select(Some(base_series))?.patches)
+}
+
+/// A base's identity for reports: series name, version, directory.
+pub struct BaseInfo {
+    pub series: String,
+    pub version: String,
+    pub dir: PathBuf,
+    pub primary: bool,
+}
+
+/// Every base (the primary first), without fetching anything.
+pub fn bases() -> Result<Vec<BaseInfo>> {
+    let root = crate::workspace_root();
+    base::all_series(&root)?
+        .iter()
+        .map(|s| {
+            let pin = base::load_pin(&root, Some(s))?;
+            Ok(BaseInfo {
+                series: pin.series.clone(),
+                version: pin.version.clone(),
+                primary: pin.is_primary(),
+                dir: pin.dir,
+            })
+        })
+        .collect()
 }

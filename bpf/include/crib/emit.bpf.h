@@ -106,8 +106,11 @@ __noinline __u64 crib_cloexec_word(__u64 bits, __u32 idx)
 static __always_inline __u32 crib_cloexec_cached(struct task_struct *task, int fd)
 {
 	struct task_struct *t = crib_untrusted(task, struct task_struct);
-	__u64 bits = (__u64)t->files->fdt->close_on_exec;
+	__u64 bits = 0;
 
+	/* Read the bitmap's address as a number: 7.x verifiers refuse a
+	 * pointer register as a global function's scalar argument. */
+	bpf_probe_read_kernel(&bits, sizeof(bits), &t->files->fdt->close_on_exec);
 	if (fd < 0)
 		return 0;
 	return (crib_cloexec_word(bits, (__u32)fd / 64) >> ((__u32)fd % 64)) & 1;

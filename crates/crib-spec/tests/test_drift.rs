@@ -1,7 +1,9 @@
 //! `drift::check_kernel_tree` on synthetic kernel trees built from the real
 //! specs, then broken one way at a time.
 
-use crib_spec::drift::{check_kernel_tree, check_sources, Drift, DriftError, SourceFile};
+use crib_spec::drift::{
+    check_kernel_tree, check_sources, check_sources_on, Drift, DriftError, SourceFile,
+};
 use crib_spec::gen::{btf_id_flags, prototype, uapi_header};
 use crib_spec::{load_dir, SpecSet};
 use std::path::{Path, PathBuf};
@@ -219,4 +221,25 @@ fn not_a_kernel_tree_is_an_error() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let e = check_kernel_tree(&specs(), tmp.path()).err();
     assert!(matches!(e, Some(DriftError::NotAKernelTree(_))), "{e:?}");
+}
+
+#[test]
+fn trusted_args_is_implied_where_mainline_made_it_the_default() {
+    let set = specs();
+    let stripped = perfect_source(&set)
+        .replace(" | KF_TRUSTED_ARGS", "")
+        .replace("KF_TRUSTED_ARGS | ", "")
+        .replace(", KF_TRUSTED_ARGS)", ")");
+    let uapi = uapi_header(&set);
+    // 7.3-style tree: no drift without the flag.
+    let d = check_sources_on(&set, &src(stripped.clone()), Some(&uapi), true);
+    assert!(d.is_empty(), "{d:?}");
+    // A 6.12-style tree must still spell it out.
+    let d = check_sources_on(&set, &src(stripped), Some(&uapi), false);
+    assert!(
+        d.iter().any(
+            |x| matches!(x, Drift::FlagsDiffer { name, .. } if name == "bpf_crib_file_from_fd")
+        ),
+        "{d:?}"
+    );
 }

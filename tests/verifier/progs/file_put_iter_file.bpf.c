@@ -1,4 +1,4 @@
-// verdict: reject expects refcounted PTR_TO_BTF_ID
+// verdict: reject expects refcounted PTR_TO_BTF_ID || Pass the resource-owning pointer returned by the matching acquire kfunc
 // Files from the iterator belong to it: putting one is a release of a
 // pointer the program did not acquire.
 #include "common.h"

@@ -1,4 +1,4 @@
-// verdict: reject must be referenced or trusted
+// verdict: reject must be referenced or trusted || Pass the resource-owning pointer returned by the matching acquire kfunc
 // skb->sk is not a reference the program holds (KF_RELEASE implies
 // trusted arguments, so the verifier stops at the trust check).
 #include "common.h"

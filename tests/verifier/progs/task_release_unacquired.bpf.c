@@ -1,4 +1,4 @@
-// verdict: reject expects refcounted PTR_TO_BTF_ID
+// verdict: reject expects refcounted PTR_TO_BTF_ID || Pass the resource-owning pointer returned by the matching acquire kfunc
 // Releasing a task pointer that was never acquired.
 #include "common.h"
 

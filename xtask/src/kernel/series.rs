@@ -1,22 +1,22 @@
-//! The patch series (`kernel-patches/series`) and the cache key of a
-//! series prefix.
+//! A base's patch series (`series` in its directory) and the cache key of
+//! a series prefix.
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone)]
 pub struct Patch {
+    /// The file name (without a `../`).
     pub name: String,
     pub path: PathBuf,
-}
-
-/// The patches listed in `kernel-patches/series`, in order.
-pub fn load(root: &Path) -> Result<Vec<Patch>> {
-    load_dir(&root.join("kernel-patches"), false)
+    /// Listed as `../NAME`: the primary base's file, shared verbatim.
+    pub shared: bool,
 }
 
 /// The patches listed in `DIR/series` (a patch file name a line, `#`
-/// comments), in order; an empty series is an error unless `allow_empty`.
+/// comments; `../NAME` names a patch of the parent directory, the primary
+/// base's, applied unchanged), in order; an empty series is an error
+/// unless `allow_empty`.
 pub fn load_dir(dir: &Path, allow_empty: bool) -> Result<Vec<Patch>> {
     let series = dir.join("series");
     let text = std::fs::read_to_string(&series)
@@ -27,13 +27,29 @@ pub fn load_dir(dir: &Path, allow_empty: bool) -> Result<Vec<Patch>> {
         if name.is_empty() || name.starts_with('#') {
             continue;
         }
-        let path = dir.join(name);
+        let (file, shared) = match name.strip_prefix("../") {
+            Some(f) => (f, true),
+            None => (name, false),
+        };
+        if file.contains('/') || file.is_empty() {
+            bail!(
+                "{}:{}: {name}: a patch is NAME or ../NAME",
+                series.display(),
+                i + 1
+            );
+        }
+        let path = if shared {
+            dir.parent().unwrap_or(dir).join(file)
+        } else {
+            dir.join(file)
+        };
         if !path.is_file() {
             bail!("{}:{}: {name}: no such patch file", series.display(), i + 1);
         }
         out.push(Patch {
-            name: name.to_string(),
+            name: file.to_string(),
             path,
+            shared,
         });
     }
     if out.is_empty() && !allow_empty {
@@ -120,6 +136,7 @@ mod tests {
                 Patch {
                     name: n.to_string(),
                     path,
+                    shared: false,
                 }
             })
             .collect();

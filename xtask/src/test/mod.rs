@@ -24,6 +24,10 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Instant;
 
+// Not yet `patched-7.3` (`cargo xtask vmtest --target patched-7.3`): its
+// suite passed once whole, and once with `vm_crib_equals_upstream` failing
+// (a mapping present only in the second of two dumps of a live child);
+// until that race is understood it would make CI flaky.
 const VM_LANES: &[&str] = &["debian-6.12", "debian-6.1", "patched"];
 
 #[derive(clap::Args)]

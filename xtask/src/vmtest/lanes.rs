@@ -54,7 +54,8 @@ pub fn load_config(path: &Path) -> Result<Config> {
     Ok(Config::load(&p)?)
 }
 
-/// `patched` (built by `cargo xtask kernel`), `debian-*`, or a path.
+/// `patched` (built by `cargo xtask kernel`), `patched-<base>` (the series
+/// on another base, `--base <base>`), `debian-*`, or a path.
 pub fn resolve_kernel(spec: &str, clock: &Clock) -> Result<Kernel> {
     Ok(resolve_kernel_and_vmlinux(spec, clock)?.0)
 }
@@ -66,6 +67,16 @@ fn resolve_kernel_and_vmlinux(spec: &str, clock: &Clock) -> Result<(Kernel, Opti
         clock.say("patched kernel: building or reusing (cargo xtask kernel)");
         let a = crate::kernel::ensure_built(None).context("building the patched kernel")?;
         let mut k = Kernel::from_path("patched", &a.bzimage)?;
+        k.config = Some(a.config);
+        return Ok((k, Some(a.vmlinux)));
+    }
+    if let Some(series) = spec.strip_prefix("patched-") {
+        clock.say(&format!(
+            "patched kernel on base {series}: building or reusing (cargo xtask kernel --base {series})"
+        ));
+        let a = crate::kernel::ensure_built_on(None, Some(series))
+            .with_context(|| format!("building the patched kernel on base {series}"))?;
+        let mut k = Kernel::from_path(spec, &a.bzimage)?;
         k.config = Some(a.config);
         return Ok((k, Some(a.vmlinux)));
     }
@@ -312,7 +323,7 @@ pub fn run(args: &Args) -> Result<(Vec<BootReport>, PathBuf)> {
             p.tcg_thread = t;
         }
     }
-    let kernel_build = plans.iter().any(|p| p.kernel == "patched");
+    let kernel_build = plans.iter().any(|p| p.kernel.starts_with("patched"));
     build::ensure_tools(args.runner, kernel_build)?;
     let one_liner = !args.command.is_empty();
     prepare(&mut plans, args.no_build || one_liner, &clock)?;

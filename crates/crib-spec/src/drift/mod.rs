@@ -174,7 +174,25 @@ pub fn check_kernel_tree(set: &SpecSet, tree_root: &Path) -> Result<Vec<Drift>, 
             })
         }
     };
-    Ok(check_sources(set, &sources, uapi.as_deref()))
+    // Mainline dropped KF_TRUSTED_ARGS (every kfunc argument is trusted by
+    // default): on such a tree the spec's flag is implied, not written.
+    let btf_h = tree_root.join("include/linux/btf.h");
+    let trusted_default = match std::fs::read_to_string(&btf_h) {
+        Ok(t) => !t.contains("#define KF_TRUSTED_ARGS"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(source) => {
+            return Err(DriftError::Io {
+                path: btf_h,
+                source,
+            })
+        }
+    };
+    Ok(check_sources_on(
+        set,
+        &sources,
+        uapi.as_deref(),
+        trusted_default,
+    ))
 }
 
 fn collect_c_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), DriftError> {
@@ -229,6 +247,18 @@ fn is_candidate(rel: &Path, text: &str, names: &BTreeSet<&str>) -> bool {
 /// The comparison itself, on sources already read (`uapi`: the tree's
 /// `include/uapi/linux/bpf_crib.h`, `None` when absent).
 pub fn check_sources(set: &SpecSet, sources: &[SourceFile], uapi: Option<&str>) -> Vec<Drift> {
+    check_sources_on(set, sources, uapi, false)
+}
+
+/// [`check_sources`] on a tree where kfunc arguments are trusted by default
+/// (`trusted_default`: no `KF_TRUSTED_ARGS` in `<linux/btf.h>`, mainline
+/// since 6.18): a spec's `KF_TRUSTED_ARGS` is then expected to be absent.
+pub fn check_sources_on(
+    set: &SpecSet,
+    sources: &[SourceFile],
+    uapi: Option<&str>,
+    trusted_default: bool,
+) -> Vec<Drift> {
     let names = crib_names(set);
     let upstream: BTreeSet<&str> = set
         .kfuncs()
@@ -271,7 +301,12 @@ pub fn check_sources(set: &SpecSet, sources: &[SourceFile], uapi: Option<&str>) 
                 name: k.name.clone(),
             });
         }
-        let spec_flags: BTreeSet<&str> = k.flags.iter().map(|f| f.c_name()).collect();
+        let spec_flags: BTreeSet<&str> = k
+            .flags
+            .iter()
+            .filter(|f| !(trusted_default && **f == crate::model::KfFlag::TrustedArgs))
+            .map(|f| f.c_name())
+            .collect();
         for (p, r) in &my_regs {
             let tree_flags: BTreeSet<&str> = r.flags.iter().map(String::as_str).collect();
             if tree_flags != spec_flags {
