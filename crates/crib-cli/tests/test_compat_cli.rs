@@ -230,15 +230,18 @@ fn suppression_turns_exit_one_into_zero_and_flags_stale_entries() {
         text(&out.stderr)
     );
 
-    let out = crib(&[
-        "compat",
-        "--kernel",
-        &kernel,
-        "--suppress",
-        &sup,
-        "--format",
-        "json",
-    ]);
+    let suppressed_as = |format: &str| {
+        crib(&[
+            "compat",
+            "--kernel",
+            &kernel,
+            "--suppress",
+            &sup,
+            "--format",
+            format,
+        ])
+    };
+    let out = suppressed_as("json");
     assert_eq!(out.status.code(), Some(0));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON output");
     assert_eq!(json["schema_version"], 2);
@@ -256,15 +259,7 @@ fn suppression_turns_exit_one_into_zero_and_flags_stale_entries() {
         "reordered: 0 error, 0 warning, 0 info (2 suppressed)"
     );
 
-    let md = crib(&[
-        "compat",
-        "--kernel",
-        &kernel,
-        "--suppress",
-        &sup,
-        "--format",
-        "markdown",
-    ]);
+    let md = suppressed_as("markdown");
     assert_eq!(md.status.code(), Some(0));
     let md = text(&md.stdout);
     assert!(md.contains("| error (suppressed) | `reordered` |"), "{md}");
