@@ -26,8 +26,8 @@ use std::time::Instant;
 
 // Not yet `patched-7.3` (`cargo xtask vmtest --target patched-7.3`): its
 // suite passed once whole, and once with `vm_crib_equals_upstream` failing
-// (a mapping present only in the second of two dumps of a live child);
-// until that race is understood it would make CI flaky.
+// (the crib dump lacked a mapping that upstream's had); until that is
+// understood it would make CI flaky.
 const VM_LANES: &[&str] = &["debian-6.12", "debian-6.1", "patched"];
 
 #[derive(clap::Args)]
