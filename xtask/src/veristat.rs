@@ -238,14 +238,18 @@ pub fn gated(kernel: &str) -> bool {
 
 /// Write `now` as the baseline (keeping the threshold).
 pub fn update(now: &BTreeMap<String, BTreeMap<String, Stat>>) -> Result<()> {
-    let threshold_pct = load_baseline().map(|b| b.threshold_pct).unwrap_or(10.0);
+    let old = load_baseline().ok();
+    let threshold_pct = old.as_ref().map_or(10.0, |b| b.threshold_pct);
+    // Kernels this run did not boot (`--kernel K`) keep their entries.
+    let mut kernels = old.map(|b| b.kernels).unwrap_or_default();
+    kernels.extend(
+        now.iter()
+            .filter(|(k, _)| gated(k))
+            .map(|(k, v)| (k.clone(), v.clone())),
+    );
     let b = Baseline {
         threshold_pct,
-        kernels: now
-            .iter()
-            .filter(|(k, _)| gated(k))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
+        kernels,
     };
     let p = baseline_path();
     std::fs::write(&p, serde_json::to_string_pretty(&b)? + "\n")
