@@ -227,8 +227,15 @@ fn major_minor(v: &str) -> Option<(u32, u32)> {
 /// Whether `line` of a C file or patch registers kfunc `name`.
 fn registers(line: &str, name: &str) -> bool {
     let reg = format!("BTF_ID_FLAGS(func, {name}");
-    line.trim_start_matches('+').starts_with(&reg)
-        && line.trim_start_matches('+')[reg.len()..].starts_with([',', ')'])
+    line.trim_start_matches('+')
+        .strip_prefix(reg.as_str())
+        .is_some_and(|rest| rest.starts_with([',', ')']))
+}
+
+/// Whether a patch's added lines register kfunc `name`.
+fn patch_registers(text: &str, name: &str) -> bool {
+    text.lines()
+        .any(|l| l.starts_with('+') && registers(l, name))
 }
 
 /// Crib kfuncs whose spec names a patch that does not register them. On a
@@ -265,10 +272,7 @@ fn misplaced_kfuncs(
         );
         if mainline {
             for (p, text) in &texts {
-                if text
-                    .lines()
-                    .any(|l| l.starts_with('+') && registers(l, &k.name))
-                {
+                if patch_registers(text, &k.name) {
                     out.push(format!(
                         "{}: mainline has it since {}, but {} registers another",
                         k.name,
@@ -292,19 +296,11 @@ fn misplaced_kfuncs(
             }
             continue;
         }
-        let Some(p) = patches.iter().find(|p| &p.name == patch) else {
+        let Some((_, text)) = texts.iter().find(|(p, _)| &p.name == patch) else {
             out.push(format!("{}: spec names {patch}, not in the series", k.name));
             continue;
         };
-        let text = texts
-            .iter()
-            .find(|(q, _)| q.name == p.name)
-            .map(|(_, t)| t.as_str())
-            .unwrap_or_default();
-        let registered = text
-            .lines()
-            .any(|l| l.starts_with('+') && registers(l, &k.name));
-        if !registered {
+        if !patch_registers(text, &k.name) {
             out.push(format!("{}: {patch} does not register it", k.name));
         }
     }
