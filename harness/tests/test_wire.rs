@@ -136,6 +136,23 @@ fn record_strategy() -> impl Strategy<Value = (Vec<u8>, WireRecord)> {
         unix_strategy().prop_map(|u| (encode::unix(&u), WireRecord::Unix(u))),
         skb_strategy().prop_map(|s| (encode::skb(&s), WireRecord::Skb(s))),
         task_strategy().prop_map(|t| (encode::task(&t), WireRecord::Task(t))),
+        (
+            any::<u32>(),
+            any::<i32>(),
+            any::<u32>(),
+            any::<u32>(),
+            any::<u32>()
+        )
+            .prop_map(|(prog, error, records, dropped, expected)| {
+                let e = wire::End {
+                    prog,
+                    error,
+                    records,
+                    dropped,
+                    expected,
+                };
+                (encode::end(&e), WireRecord::End(e))
+            }),
     ]
 }
 
@@ -228,6 +245,7 @@ fn unknown_type_is_reported_and_skipped() {
         error: 0,
         records: 1,
         dropped: 0,
+        expected: 0,
     });
     buf.extend_from_slice(&end);
     let recs = decode_stream(&buf).expect("stream");
@@ -267,6 +285,23 @@ fn newer_version_decodes_the_known_prefix_and_finds_the_path() {
     let len = v2.len() as u32;
     v2[4..8].copy_from_slice(&len.to_le_bytes());
     assert_eq!(decode_stream(&v2).expect("v2"), vec![WireRecord::File(f)]);
+}
+
+#[test]
+fn a_v1_end_has_nothing_to_check_against() {
+    let e = wire::End {
+        prog: 3,
+        error: 0,
+        records: 7,
+        dropped: 0,
+        expected: 41,
+    };
+    // what a program built before END v2 writes: the first 24 bytes, v1
+    let mut v1 = encode::end(&e)[..fixed_len::END].to_vec();
+    v1[2..4].copy_from_slice(&1u16.to_le_bytes());
+    v1[4..8].copy_from_slice(&(fixed_len::END as u32).to_le_bytes());
+    let want = wire::End { expected: 0, ..e };
+    assert_eq!(decode_stream(&v1).expect("v1"), vec![WireRecord::End(want)]);
 }
 
 #[test]
@@ -325,10 +360,11 @@ fn errors_name_the_record() {
         error: 0,
         records: 0,
         dropped: 0,
+        expected: 0,
     });
     two.extend_from_slice(&hdr(rec_type::END, 1, 500));
     let e = decode_stream(&two).expect_err("second truncated");
-    assert!(matches!(e, WireError::Truncated { offset: 24, .. }), "{e}");
+    assert!(matches!(e, WireError::Truncated { offset: 32, .. }), "{e}");
 }
 
 #[test]
@@ -390,7 +426,7 @@ fn c_layouts_match_the_rust_decoder() {
         ("crib_rec_inet", fixed_len::INET),
         ("crib_rec_unix", fixed_len::UNIX),
         ("crib_rec_skb", fixed_len::SKB),
-        ("crib_rec_end", fixed_len::END),
+        ("crib_rec_end", fixed_len::END_V2),
         ("crib_args", 16),
     ] {
         assert_eq!(size(name), want, "sizeof(struct {name})");
@@ -444,4 +480,47 @@ fn c_layouts_match_the_rust_decoder() {
     .map(|(n, o)| (n.to_string(), *o))
     .collect();
     assert_eq!(members(&args), want);
+}
+
+fn vma_at(start: u64) -> WireRecord {
+    WireRecord::Vma(wire::Vma {
+        start,
+        end: start + 4096,
+        pgoff: 0,
+        vm_flags: 0,
+        ino: 0,
+        dev: 0,
+        special: 0,
+        path: Vec::new(),
+    })
+}
+
+fn end_expecting(expected: u32, error: i32) -> WireRecord {
+    WireRecord::End(wire::End {
+        prog: 3,
+        error,
+        records: 0,
+        dropped: 0,
+        expected,
+    })
+}
+
+#[test]
+fn a_vma_walk_is_checked_against_map_count_of_its_last_batch() {
+    use crib_harness::engine::bpfobj::vma_shortfall;
+    // two batches (the first stopped with -EAGAIN), three VMAs in all
+    let whole = vec![
+        vma_at(0x1000),
+        vma_at(0x3000),
+        end_expecting(9, -libc::EAGAIN),
+        vma_at(0x5000),
+        end_expecting(3, 0),
+    ];
+    assert_eq!(vma_shortfall(&whole), None);
+    // a VMA the iterator stepped over
+    let short = [&whole[..1], &whole[2..]].concat();
+    assert_eq!(vma_shortfall(&short), Some((2, 3)));
+    // END v1 or no mm: nothing to check against
+    let uncounted = vec![vma_at(0x1000), end_expecting(0, 0)];
+    assert_eq!(vma_shortfall(&uncounted), None);
 }

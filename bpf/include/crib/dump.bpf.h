@@ -52,6 +52,10 @@ static __always_inline int crib_dump_vmas_body(struct crib_args *args)
 		}
 		crib_emit_vma(&e, vma);
 	}
+	/* Since 7.x the iterator locks each VMA on its own and silently steps
+	 * over one it cannot lock (kernel/bpf/task_iter.c): userspace compares
+	 * the VMAs it got with map_count and walks again on a mismatch. */
+	e.expected = BPF_CORE_READ(task, mm, map_count);
 	bpf_task_release(task);
 	return crib_end(&e, err);
 }

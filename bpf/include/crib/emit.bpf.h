@@ -21,6 +21,7 @@ struct crib_emit {
 	__u32 prog;
 	__u32 records;
 	__u32 dropped;
+	__u32 expected;		/* END's v2 `expected`, 0 = not counted */
 };
 
 /* Records with a path (files, VMAs) are built straight into a per-CPU
@@ -227,11 +228,13 @@ static __always_inline int crib_end(struct crib_emit *e, int error)
 
 	if (!r)
 		return error ? error : -28 /* ENOSPC */;
-	crib_hdr(&r->hdr, CRIB_REC_END, CRIB_REC_END_V1, sizeof(*r));
+	crib_hdr(&r->hdr, CRIB_REC_END, CRIB_REC_END_V2, sizeof(*r));
 	r->prog = e->prog;
 	r->error = error;
 	r->records = e->records;
 	r->dropped = e->dropped;
+	r->expected = e->expected;
+	r->__pad = 0;
 	bpf_ringbuf_submit(r, 0);
 	return error;
 }

@@ -248,8 +248,14 @@ struct crib_rec_end {
 	__s32 error;		/* 0 or the first -errno */
 	__u32 records;		/* records emitted before this one */
 	__u32 dropped;		/* records lost (ring buffer full) */
+	/* v2 */
+	__u32 expected;		/* what the kernel holds, to check the walk
+				 * against (VMAs: mm->map_count when the walk
+				 * ended); 0 = not counted */
+	__u32 __pad;
 };
 #define CRIB_REC_END_V1 1
+#define CRIB_REC_END_V2 2
 
 /* Several records in one ring-buffer sample: after this header (len =
  * the whole sample), records back to back, each at an 8-byte aligned
@@ -306,7 +312,7 @@ _Static_assert(sizeof(struct crib_rec_vma) == 64, "crib_rec_vma");
 _Static_assert(sizeof(struct crib_rec_inet) == 160, "crib_rec_inet");
 _Static_assert(sizeof(struct crib_rec_unix) == 40, "crib_rec_unix");
 _Static_assert(sizeof(struct crib_rec_skb) == 72, "crib_rec_skb");
-_Static_assert(sizeof(struct crib_rec_end) == 24, "crib_rec_end");
+_Static_assert(sizeof(struct crib_rec_end) == 32, "crib_rec_end");
 _Static_assert(sizeof(struct crib_rec_error) == 24, "crib_rec_error");
 _Static_assert(sizeof(struct crib_args) == 16, "crib_args");
 _Static_assert(sizeof(struct crib_restore_args) == 56, "crib_restore_args");

@@ -324,6 +324,35 @@ impl RbObject {
         }
     }
 
+    /// The whole memory map by a VMA program (`crib_dump_vmas`,
+    /// `sys_dump_vmas`; `ctx` from [`args`], start 0), checked against the
+    /// task's `mm->map_count` that the program's END carries. Since 7.x the
+    /// open-coded VMA iterator steps over a VMA it cannot lock
+    /// (kernel/bpf/task_iter.c), so a walk may come back short without an
+    /// error: walk again, and fail naming both counts if it stays short.
+    pub fn run_vmas(&self, prog_name: &str, ctx: &mut [u8]) -> BpfResult<Vec<WireRecord>> {
+        let first = ctx.to_vec();
+        let mut short = (0, 0);
+        for _ in 0..VMA_WALKS {
+            ctx.copy_from_slice(&first);
+            let recs = self.run_resumable(prog_name, ctx, resume_vmas)?;
+            match vma_shortfall(&recs) {
+                None => return Ok(recs),
+                Some(counts) => short = counts,
+            }
+        }
+        Err(BpfError::Run {
+            object: self.name,
+            prog: prog_name.into(),
+            what: format!(
+                "memory map incomplete: {VMA_WALKS} walks each returned a VMA count \
+                 different from the task's mm->map_count (last: {} of {}): the iterator \
+                 stepped over VMAs it could not lock, or the map kept changing",
+                short.0, short.1
+            ),
+        })
+    }
+
     /// One BPF_PROG_RUN and the records it wrote; `more` when the program
     /// stopped early (END error -EAGAIN) and can be resumed.
     pub fn run_batch(&self, prog_name: &str, ctx: &mut [u8]) -> BpfResult<Batch> {
@@ -416,6 +445,25 @@ pub fn set_fd(ctx: &mut [u8], fd: i32) {
     if let Some(b) = ctx.get_mut(4..8) {
         b.copy_from_slice(&fd.to_le_bytes());
     }
+}
+
+/// Walks of the memory map before [`RbObject::run_vmas`] gives up: a count
+/// differs only while a VMA lock is contended or the map changes, both brief.
+const VMA_WALKS: usize = 3;
+
+/// `(VMAs returned, mm->map_count)` when a whole VMA walk's records do not
+/// match the count its last END carries; `None` when they match or there is
+/// nothing to check against (END v1, or a task without a memory map).
+pub fn vma_shortfall(recs: &[WireRecord]) -> Option<(usize, usize)> {
+    let expected = match recs.iter().rev().find(|r| matches!(r, WireRecord::End(_))) {
+        Some(WireRecord::End(e)) if e.expected > 0 => e.expected as usize,
+        _ => return None,
+    };
+    let got = recs
+        .iter()
+        .filter(|r| matches!(r, WireRecord::Vma(_)))
+        .count();
+    (got != expected).then_some((got, expected))
 }
 
 /// Resume a VMA dump after the last mapping of `recs`.

@@ -267,7 +267,7 @@ impl CribEngine {
             "crib_dump_files" => self
                 .dump
                 .run_resumable(prog, &mut ctx, bpfobj::resume_files),
-            "crib_dump_vmas" => self.dump.run_resumable(prog, &mut ctx, bpfobj::resume_vmas),
+            "crib_dump_vmas" => self.dump.run_vmas(prog, &mut ctx),
             _ => self.dump.run(prog, &mut ctx),
         };
         res.map_err(|e| run_error(op, pid, e))

@@ -234,7 +234,7 @@ impl UpstreamEngine {
         })?;
         let mut ctx = bpfobj::args(pid, -1, 0);
         let recs = sys
-            .run_resumable("sys_dump_vmas", &mut ctx, bpfobj::resume_vmas)
+            .run_vmas("sys_dump_vmas", &mut ctx)
             .map_err(|e| err(Operation::MemoryMap, e))?;
         Ok(recs
             .into_iter()

@@ -37,6 +37,8 @@ pub mod fixed_len {
     pub const SKB: usize = 72;
     pub const END: usize = 24;
     pub const ERROR: usize = 24;
+    /// Version 2 of END (adds `expected`), what the programs write now.
+    pub const END_V2: usize = 32;
 }
 
 /// `crib_rec_inet.valid` bits.
@@ -221,6 +223,9 @@ pub struct End {
     pub error: i32,
     pub records: u32,
     pub dropped: u32,
+    /// v2: what the kernel holds to check the walk against (VMA programs:
+    /// `mm->map_count`); 0 = not counted, and in a v1 record.
+    pub expected: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -476,6 +481,8 @@ fn decode_at(buf: &[u8], off: usize) -> Result<(WireRecord, usize), WireError> {
             error: f.i32(),
             records: f.u32(),
             dropped: f.u32(),
+            // past a v1 record's end `take` reads zeros: "not counted"
+            expected: f.u32(),
         }),
         _ => WireRecord::Error(ErrorRec {
             prog: f.u32(),
@@ -708,8 +715,12 @@ pub mod encode {
     use super::*;
 
     fn hdr(out: &mut Vec<u8>, rtype: u16, len: usize) {
+        hdr_v(out, rtype, 1, len);
+    }
+
+    fn hdr_v(out: &mut Vec<u8>, rtype: u16, version: u16, len: usize) {
         out.extend_from_slice(&rtype.to_le_bytes());
-        out.extend_from_slice(&1u16.to_le_bytes());
+        out.extend_from_slice(&version.to_le_bytes());
         out.extend_from_slice(&(len as u32).to_le_bytes());
     }
 
@@ -809,12 +820,14 @@ pub mod encode {
     }
 
     pub fn end(x: &End) -> Vec<u8> {
-        let mut o = Vec::with_capacity(fixed_len::END);
-        hdr(&mut o, rec_type::END, fixed_len::END);
+        let mut o = Vec::with_capacity(fixed_len::END_V2);
+        hdr_v(&mut o, rec_type::END, 2, fixed_len::END_V2);
         o.extend_from_slice(&x.prog.to_le_bytes());
         o.extend_from_slice(&x.error.to_le_bytes());
         o.extend_from_slice(&x.records.to_le_bytes());
         o.extend_from_slice(&x.dropped.to_le_bytes());
+        o.extend_from_slice(&x.expected.to_le_bytes());
+        o.extend_from_slice(&0u32.to_le_bytes());
         o
     }
 }
