@@ -98,18 +98,41 @@ __noinline int crib_emit_sock(struct crib_emit *e, __u64 sock_addr, __u64 ino)
 	return 0;
 }
 
-/* The path of a trusted file: d_path() through the kfunc, or the walk
- * (old kernel, or a path longer than the record carries: the walk keeps
- * its tail). */
-static __always_inline __u32 file_path(struct file *file, struct crib_path_out *out)
+/* The path of a trusted file: from this run's path cache, d_path()
+ * through the kfunc, or the walk (old kernel, or a path longer than the
+ * record carries: the walk keeps its tail). Only files that name a place
+ * in a filesystem are cached: every pipe and socket has a dentry of its
+ * own, and would only push the shared ones out. */
+static __always_inline __u32 file_path(struct file *file, __u32 mode, struct crib_path_out *out)
 {
+	struct crib_pcache_key key = {};
+	__u32 fmt = mode & 0170000;
+	bool cacheable = fmt == 0100000 /* S_IFREG */ || fmt == 0040000 /* S_IFDIR */ ||
+			 fmt == 0020000 /* S_IFCHR */;
+	__u32 len;
+
+	if (cacheable) {
+		int cached;
+
+		crib_pcache_key(file, &key);
+		cached = crib_pcache_get(&key, out->b);
+
+		if (cached >= 0)
+			return cached;
+	}
 	if (bpf_ksym_exists(bpf_crib_file_path)) {
 		int n = bpf_crib_file_path(file, out->b, CRIB_PATH_MAX);
 
-		if (n > 0)
-			return crib_mask_path(n - 1);
+		if (n > 0) {
+			len = crib_mask_path(n - 1);
+			goto remember;
+		}
 	}
-	return crib_path_of(file, out);
+	len = crib_path_of(file, out);
+remember:
+	if (cacheable)
+		crib_pcache_put(&key, out->b, len);
+	return len;
 }
 
 SEC("crib")
@@ -149,7 +172,7 @@ int crib_dump_files(struct crib_args *args)
 		}
 		__builtin_memset(r, 0, sizeof(*r));
 		crib_fill_file(r, task, fd, file);
-		r->path_len = file_path(file, (struct crib_path_out *)(r + 1));
+		r->path_len = file_path(file, r->mode, (struct crib_path_out *)(r + 1));
 		crib_hdr(&r->hdr, CRIB_REC_FILE, CRIB_REC_FILE_V1, sizeof(*r) + r->path_len);
 		mode = r->mode;
 		ino = r->ino;

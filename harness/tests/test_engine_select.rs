@@ -117,6 +117,43 @@ fn malformed_btf_is_an_error_not_a_panic() {
 }
 
 #[test]
+fn a_btf_file_is_read_by_its_string_section_and_bad_files_are_named() {
+    let dir = std::env::temp_dir().join(format!("crib-features-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let good = dir.join("good.btf");
+    std::fs::write(
+        &good,
+        btf_with(&["bpf_iter__task_file", "bpf_crib_pipe_read"]),
+    )
+    .expect("write");
+    let f = KernelFeatures::from_file(&good).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        f.iter_task_file && f.crib_pipe_read && !f.task_from_vpid,
+        "{f:?}"
+    );
+
+    let mut cut = btf_with(&["bpf_iter__task_file"]);
+    cut.truncate(cut.len() - 3);
+    let short = dir.join("short.btf");
+    std::fs::write(&short, cut).expect("write");
+    let e = KernelFeatures::from_file(&short)
+        .expect_err("truncated")
+        .to_string();
+    assert!(
+        e.contains("short.btf") && e.contains("beyond the end"),
+        "{e}"
+    );
+
+    let junk = dir.join("junk.btf");
+    std::fs::write(&junk, [0u8; 40]).expect("write");
+    let e = KernelFeatures::from_file(&junk)
+        .expect_err("not BTF")
+        .to_string();
+    assert!(e.contains("junk.btf") && e.contains("magic"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn the_running_kernel_is_read_from_its_btf() {
     // The host and every VM kernel here have BTF; a kernel without it would
     // make this fail with the reason.

@@ -68,6 +68,16 @@ pub struct LaneShape {
     pub flavors: Vec<String>,
     /// Tests per group of curated.txt (absent: all).
     pub per_group: Option<usize>,
+    /// A smaller sample on these kernels (lane name -> tests per group).
+    #[serde(default)]
+    pub per_group_on: std::collections::BTreeMap<String, usize>,
+}
+
+impl LaneShape {
+    /// Tests per group on the lane of kernel `k`.
+    pub fn per_group_for(&self, k: &str) -> Option<usize> {
+        self.per_group_on.get(k).copied().or(self.per_group)
+    }
 }
 
 /// The lane with the crib CRIU plugin loaded.
@@ -151,7 +161,7 @@ pub fn zdtm_lanes(a: &ZdtmArgs) -> Result<Vec<zdtm::LaneRun>> {
                 } else {
                     a.flavors.clone()
                 },
-                per_group: shape.per_group,
+                per_group: shape.per_group_for(k),
                 only: only.clone(),
             },
             boot: k.clone(),

@@ -35,6 +35,7 @@ struct crib_emit {
 #define CRIB_BATCH 16384	/* flush before a record could start past this */
 
 struct crib_batch {
+	__u64 run;		/* program runs on this CPU: the path cache's epoch */
 	__u64 ring_used;	/* ring bytes in use (at start + written since) */
 	__u64 ring_size;
 	__u64 cloexec_bits;	/* close_on_exec bitmap of the last word read, */
@@ -74,11 +75,91 @@ static __always_inline void crib_begin(struct crib_emit *e)
 
 	if (!bt)
 		return;
+	bt->run++;
 	bt->off = 0;
 	bt->count = 0;
 	bt->cloexec_bits = 0;
 	bt->ring_size = bpf_ringbuf_query(&crib_rb, BPF_RB_RING_SIZE);
 	bt->ring_used = bpf_ringbuf_query(&crib_rb, BPF_RB_AVAIL_DATA);
+}
+
+/* Paths rendered in this run, by struct path identity (dentry, mount):
+ * d_path() depends on nothing else for one task, and thousands of
+ * descriptors and mappings share a handful of files (libraries, data
+ * files). A slot is valid only in the run (crib_begin) that filled it and
+ * holds paths shorter than CRIB_PCACHE_PATH; per CPU, like the batch. */
+#define CRIB_PCACHE_SLOTS 256
+#define CRIB_PCACHE_PATH 128
+
+struct crib_pcache_slot {
+	__u64 run;
+	__u64 dentry;
+	__u64 mnt;
+	__u32 len;
+	__u32 _pad;
+	char b[CRIB_PCACHE_PATH];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct crib_pcache_slot);
+	__uint(max_entries, CRIB_PCACHE_SLOTS);
+} crib_pcache SEC(".maps");
+
+/* A file's (dentry, mount) as numbers: one probe read of f_path (the
+ * verifier does no arithmetic on a BTF pointer, and the hash needs some). */
+struct crib_pcache_key {
+	__u64 dentry;
+	__u64 mnt;
+};
+
+static __always_inline void crib_pcache_key(struct file *file, struct crib_pcache_key *k)
+{
+	struct path p = {};
+
+	bpf_core_read(&p, sizeof(p), &crib_untrusted(file, struct file)->f_path);
+	k->dentry = (__u64)p.dentry;
+	k->mnt = (__u64)p.mnt;
+}
+
+static __always_inline struct crib_pcache_slot *crib_pcache_slot(__u64 dentry)
+{
+	/* dentries are slab objects: mix the bits above their alignment */
+	__u32 k = ((dentry * 0x9E3779B97F4A7C15ULL) >> 56) & (CRIB_PCACHE_SLOTS - 1);
+
+	return bpf_map_lookup_elem(&crib_pcache, &k);
+}
+
+/* The cached path of (dentry, mnt) copied to out (at least
+ * CRIB_PCACHE_PATH bytes of room); its length, or -1 when not cached. */
+static __always_inline int crib_pcache_get(const struct crib_pcache_key *k, char *out)
+{
+	struct crib_batch *bt = crib_batch();
+	struct crib_pcache_slot *s = crib_pcache_slot(k->dentry);
+
+	if (!bt || !s || !k->dentry || s->run != bt->run || s->dentry != k->dentry || s->mnt != k->mnt)
+		return -1;
+	__builtin_memcpy(out, s->b, CRIB_PCACHE_PATH);
+	return s->len & (CRIB_PCACHE_PATH - 1);
+}
+
+/* Remember the len-byte path at path (CRIB_PCACHE_PATH bytes readable). */
+static __always_inline void crib_pcache_put(const struct crib_pcache_key *k, const char *path, __u32 len)
+{
+	struct crib_batch *bt = crib_batch();
+	struct crib_pcache_slot *s;
+
+	if (!bt || !k->dentry || len >= CRIB_PCACHE_PATH)
+		return;
+	s = crib_pcache_slot(k->dentry);
+	if (!s)
+		return;
+	__builtin_memcpy(s->b, path, CRIB_PCACHE_PATH);
+	s->len = len;
+	s->dentry = k->dentry;
+	s->mnt = k->mnt;
+	s->run = bt->run;
 }
 
 /* Word idx of a close_on_exec bitmap, from the last word read if it is
@@ -260,7 +341,9 @@ static __always_inline void crib_error(struct crib_emit *e, int err, __u64 arg)
 static __always_inline void crib_emit_vma(struct crib_emit *e, struct vm_area_struct *vma)
 {
 	struct crib_rec_vma *r = crib_rec_buf(e);
+	struct crib_pcache_key key;
 	struct file *file;
+	int cached;
 
 	if (!r) {
 		e->dropped++;
@@ -271,17 +354,27 @@ static __always_inline void crib_emit_vma(struct crib_emit *e, struct vm_area_st
 	file = crib_untrusted(vma, struct vm_area_struct)->vm_file;
 	if (!file)
 		goto out;
+	crib_pcache_key(file, &key);
+	cached = crib_pcache_get(&key, (char *)(r + 1));
+	if (cached >= 0) {
+		r->path_len = cached;
+		goto out;
+	}
 #ifdef CRIB_PATH_KFUNCS
 	if (bpf_ksym_exists(bpf_crib_vma_path)) {
 		int n = bpf_crib_vma_path(vma, (char *)(r + 1), CRIB_PATH_MAX);
 
 		if (n > 0) {
 			r->path_len = crib_mask_path(n - 1);
-			goto out;
+			goto remember;
 		}
 	}
 #endif
 	r->path_len = crib_path_of(file, (struct crib_path_out *)(r + 1));
+#ifdef CRIB_PATH_KFUNCS
+remember:
+#endif
+	crib_pcache_put(&key, (char *)(r + 1), r->path_len);
 out:
 	crib_hdr(&r->hdr, CRIB_REC_VMA, CRIB_REC_VMA_V1, sizeof(*r) + r->path_len);
 	crib_output(e, r, sizeof(*r) + r->path_len);

@@ -115,6 +115,7 @@ fn empty(why: Option<String>) -> EngineRun {
         syscalls: None,
         load_syscalls: None,
         profile: Vec::new(),
+        open_profile: Vec::new(),
         criu_stats: None,
     }
 }

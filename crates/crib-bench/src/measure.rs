@@ -19,6 +19,10 @@ pub struct OnceArgs {
     /// Marked dumps to run (more than 1 for profiling with perf).
     #[arg(long, default_value_t = 1)]
     pub repeat: usize,
+    /// Engine opens before the dumps, each dropped but the last (more than
+    /// 1 for profiling the open with perf).
+    #[arg(long, default_value_t = 1)]
+    pub opens: usize,
 }
 
 /// What one dump produced, per operation: `Ok(ns)` or the refusal reason.
@@ -153,6 +157,7 @@ fn unavailable(kind: EngineKind, why: String) -> EngineRun {
         syscalls: None,
         load_syscalls: None,
         profile: Vec::new(),
+        open_profile: Vec::new(),
         criu_stats: None,
     }
 }
@@ -222,6 +227,7 @@ fn measure_inner(kind: EngineKind, pid: i32, reps: Reps) -> Result<EngineRun> {
         syscalls: None,
         load_syscalls: None,
         profile: Vec::new(),
+        open_profile: Vec::new(),
         criu_stats: None,
     })
 }
@@ -229,10 +235,17 @@ fn measure_inner(kind: EngineKind, pid: i32, reps: Reps) -> Result<EngineRun> {
 /// `crib-bench once`: load (marked), one unmarked warm-up dump, one marked dump.
 pub fn once(a: OnceArgs) -> Result<()> {
     let kind = parse_kind(&a.engine)?;
-    marks::begin("load");
-    let engine = open_engine(kind);
-    marks::end("load");
-    let mut engine = engine.map_err(|e| anyhow::anyhow!("cannot open {kind}: {e}"))?;
+    let mut engine = None;
+    for _ in 0..a.opens.max(1) {
+        drop(engine.take());
+        marks::begin("load");
+        let e = open_engine(kind);
+        marks::end("load");
+        engine = Some(e.map_err(|e| anyhow::anyhow!("cannot open {kind}: {e}"))?);
+    }
+    let Some(mut engine) = engine else {
+        bail!("no engine opened");
+    };
     dump_once(engine.as_mut(), a.pid, false).context("warm-up dump")?;
     for _ in 0..a.repeat.max(1) {
         marks::begin("dump");

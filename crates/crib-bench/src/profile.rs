@@ -48,9 +48,38 @@ pub fn parse_report(text: &str) -> Vec<ProfileEntry> {
     v
 }
 
+/// The stopwatch's calibration spin (clock.rs): part of every recorded
+/// `crib-bench once`, none of the engine's time.
+const OWN_CLOCK: &str = "crib_bench::clock::";
+
+/// `all` without the stopwatch's calibration, the rest scaled up to 100%.
+fn without_clock(all: Vec<ProfileEntry>) -> Vec<ProfileEntry> {
+    let clock_pct: f64 = all
+        .iter()
+        .filter(|e| e.symbol.starts_with(OWN_CLOCK))
+        .map(|e| e.self_pct)
+        .sum();
+    let scale = if clock_pct > 0.0 && clock_pct < 100.0 {
+        100.0 / (100.0 - clock_pct)
+    } else {
+        1.0
+    };
+    all.into_iter()
+        .filter(|e| !e.symbol.starts_with(OWN_CLOCK))
+        .map(|e| ProfileEntry {
+            self_pct: e.self_pct * scale,
+            children_pct: (e.children_pct * scale).min(100.0),
+            ..e
+        })
+        .collect()
+}
+
 /// The hottest symbols by self time, plus the engine's own operations by
 /// inclusive time (so the table says which operation the time is under).
-pub fn select(mut all: Vec<ProfileEntry>) -> Vec<ProfileEntry> {
+/// Shares are of the engine's samples: the stopwatch's calibration is
+/// taken out and the rest scaled up to match.
+pub fn select(all: Vec<ProfileEntry>) -> Vec<ProfileEntry> {
+    let mut all = without_clock(all);
     // The engine's operations: trait methods, or the procfs readers they
     // are inlined into.
     let is_op = |e: &ProfileEntry| {
@@ -73,12 +102,30 @@ pub fn select(mut all: Vec<ProfileEntry>) -> Vec<ProfileEntry> {
     out
 }
 
+/// One engine's hottest symbols over one load and `repeat` warm dumps.
 pub fn profile(
     kind: EngineKind,
     pid: i32,
     repeat: usize,
     scratch: &Path,
 ) -> Result<Vec<ProfileEntry>> {
+    record(kind, pid, &["--repeat", &repeat.to_string()], scratch).map(select)
+}
+
+/// Where an engine open goes: `opens` opens (and one dump) recorded, the
+/// inclusive share of each step of [`OPEN_STEPS`] that was sampled, then
+/// the hottest symbols.
+pub fn profile_open(
+    kind: EngineKind,
+    pid: i32,
+    opens: usize,
+    scratch: &Path,
+) -> Result<Vec<ProfileEntry>> {
+    record(kind, pid, &["--opens", &opens.to_string()], scratch).map(select_open)
+}
+
+/// `perf record` of `crib-bench once --engine K --pid P ARGS`, reported.
+fn record(kind: EngineKind, pid: i32, args: &[&str], scratch: &Path) -> Result<Vec<ProfileEntry>> {
     let me = std::env::current_exe().context("locating crib-bench")?;
     let data = scratch.join(format!("perf-{}-{pid}.data", kind.name()));
     let rec = run_bounded(
@@ -97,15 +144,8 @@ pub fn profile(
             .arg(&data)
             .arg("--")
             .arg(&me)
-            .args([
-                "once",
-                "--engine",
-                kind.name(),
-                "--pid",
-                &pid.to_string(),
-                "--repeat",
-                &repeat.to_string(),
-            ]),
+            .args(["once", "--engine", kind.name(), "--pid", &pid.to_string()])
+            .args(args),
         Duration::from_secs(600),
     )
     .context("running perf record (apt-get install linux-perf)")?;
@@ -143,11 +183,47 @@ pub fn profile(
             String::from_utf8_lossy(&rep.stderr).trim()
         );
     }
-    let v = select(parse_report(&String::from_utf8_lossy(&rep.stdout)));
+    let v = parse_report(&String::from_utf8_lossy(&rep.stdout));
     if v.is_empty() {
         bail!("perf report has no samples");
     }
     Ok(v)
+}
+
+/// The steps of an engine open, by the function that does each (libbpf's
+/// and the kernel's own symbols), in the order they run.
+pub const OPEN_STEPS: &[&str] = &[
+    "crib_harness::engine::open_engine_for",
+    "crib_harness::engine::features::KernelFeatures::from_file",
+    "bpf_object_open",
+    "btf__load_vmlinux_btf",
+    "bpf_object__probe_loading",
+    "bpf_object__relocate",
+    "bpf_core_add_cands",
+    "bpf_object__create_maps",
+    "bpf_check",
+    "ring_buffer__add",
+    "bpf_object__close",
+];
+
+/// [`OPEN_STEPS`] as sampled (inclusive share), then the hottest symbols.
+pub fn select_open(all: Vec<ProfileEntry>) -> Vec<ProfileEntry> {
+    let all = without_clock(all);
+    let mut out: Vec<ProfileEntry> = OPEN_STEPS
+        .iter()
+        .filter_map(|step| all.iter().find(|e| e.symbol == *step).cloned())
+        .collect();
+    let mut hot: Vec<&ProfileEntry> = all.iter().filter(|e| e.self_pct > 0.0).collect();
+    hot.sort_by(|a, b| b.self_pct.total_cmp(&a.self_pct));
+    for e in hot {
+        if out.len() >= OPEN_STEPS.len() + KEEP {
+            break;
+        }
+        if !out.iter().any(|o| o.symbol == e.symbol) {
+            out.push(e.clone());
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -179,6 +255,43 @@ mod tests {
         assert!(
             !sel.iter().any(|e| e.symbol.ends_with("run_iter")),
             "0% self is dropped"
+        );
+    }
+
+    #[test]
+    fn the_stopwatch_calibration_is_not_the_engines_time() {
+        let text = "    50.00%    50.00%  [.] crib_bench::clock::choose\n\
+            \x20   25.00%    25.00%  [k] copy_from_kernel_nofault\n\
+            \x20   25.00%    20.00%  [.] <crib_harness::engine::crib::CribEngine as crib_harness::engine::DumpEngine>::files\n";
+        let sel = select(parse_report(text));
+        assert!(!sel.iter().any(|e| e.symbol.starts_with(OWN_CLOCK)));
+        let k = sel
+            .iter()
+            .find(|e| e.symbol == "copy_from_kernel_nofault")
+            .expect("kept");
+        assert_eq!(k.self_pct, 50.0);
+        assert!(sel[0].symbol.ends_with("::files") && sel[0].children_pct == 50.0);
+    }
+
+    #[test]
+    fn an_open_profile_lists_its_steps_in_order_then_the_hot_symbols() {
+        let text = "    40.00%     0.00%  [k] bpf_check\n\
+            \x20   90.00%     0.10%  [.] crib_harness::engine::open_engine_for\n\
+            \x20   20.00%    20.00%  [.] crib_bench::clock::choose\n\
+            \x20   10.00%     8.00%  [k] do_check_common\n";
+        let sel = select_open(parse_report(text));
+        let names: Vec<&str> = sel.iter().map(|e| e.symbol.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "crib_harness::engine::open_engine_for",
+                "bpf_check",
+                "do_check_common"
+            ]
+        );
+        assert_eq!(
+            sel[1].children_pct, 50.0,
+            "scaled: the stopwatch is not the open"
         );
     }
 

@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+/// Engine opens recorded for the open profile: enough samples at 2 kHz.
+const OPENS_PROFILED: usize = 8;
+
 #[derive(clap::Args)]
 pub struct Args {
     /// Lane name written into the result (`host`, `vm`).
@@ -153,6 +156,15 @@ fn measure_size(
                     say(t0, &format!("n={n} {kind}: profiled"));
                 }
                 Err(e) => notes.push(format!("n={n} {kind}: no profile: {e:#}")),
+            }
+            if kind != EngineKind::Procfs {
+                match profile::profile_open(kind, target.pid, OPENS_PROFILED, &a.scratch) {
+                    Ok(p) => {
+                        run.open_profile = p;
+                        say(t0, &format!("n={n} {kind}: open profiled"));
+                    }
+                    Err(e) => notes.push(format!("n={n} {kind}: no open profile: {e:#}")),
+                }
             }
         }
         engines.push(run);

@@ -170,8 +170,8 @@ fn load_crib_object(
     }
 }
 
-fn require_kfuncs(op: Operation) -> EngineResult<()> {
-    let missing = missing_kfuncs(&KernelFeatures::detect());
+fn require_kfuncs(op: Operation, f: &KernelFeatures) -> EngineResult<()> {
+    let missing = missing_kfuncs(f);
     if missing.is_empty() {
         Ok(())
     } else {
@@ -224,7 +224,9 @@ impl CribEngine {
     }
 
     fn open_programs(need: &[&str], ring: Option<u32>) -> EngineResult<Self> {
-        require_kfuncs(Operation::Task)?;
+        // Read once per open: each read is a pass over the kernel's BTF.
+        let features = KernelFeatures::detect();
+        require_kfuncs(Operation::Task, &features)?;
         let (dump, loaded_as, mut rejected) =
             load_crib_object(DUMP, objects::CRIB_DUMP, ring, need)
                 .map_err(|e| err(Operation::Task, e))?;
@@ -243,7 +245,7 @@ impl CribEngine {
             page_size: convert::page_size(),
             sockets_of: None,
             generation: 0,
-            pipe_read: KernelFeatures::detect().crib_pipe_read,
+            pipe_read: features.crib_pipe_read,
         })
     }
 

@@ -54,14 +54,7 @@ impl KernelFeatures {
     }
 
     pub fn from_file(path: &Path) -> Result<KernelFeatures, FeatureError> {
-        let data = std::fs::read(path).map_err(|source| FeatureError::Read {
-            path: path.display().to_string(),
-            cause: source,
-        })?;
-        let strs = btf_strings(&data).map_err(|problem| FeatureError::Format {
-            path: path.display().to_string(),
-            problem,
-        })?;
+        let strs = read_strings(path)?;
         // One pass over the string section, keeping only the names we ask
         // about (the full set is ~100k strings).
         let names: HashSet<&str> = strs
@@ -89,6 +82,66 @@ impl KernelFeatures {
             crib_pipe_read: has("bpf_crib_pipe_read"),
         }
     }
+}
+
+/// Only the string section of the BTF file at `path` (about 40% of a
+/// vmlinux BTF): sysfs hands out 4 KiB per read(2), so the rest would cost
+/// a thousand more syscalls in every engine open.
+fn read_strings(path: &Path) -> Result<Vec<u8>, FeatureError> {
+    use std::os::unix::fs::FileExt;
+    let read_err = |cause| FeatureError::Read {
+        path: path.display().to_string(),
+        cause,
+    };
+    let f = std::fs::File::open(path).map_err(read_err)?;
+    let mut hdr = [0u8; BTF_HEADER_LEN];
+    f.read_exact_at(&mut hdr, 0).map_err(read_err)?;
+    let format = |problem| FeatureError::Format {
+        path: path.display().to_string(),
+        problem,
+    };
+    let (start, len) = string_section(&hdr).map_err(format)?;
+    let mut strs = vec![0u8; len];
+    f.read_exact_at(&mut strs, start as u64).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            format(format!(
+                "string section {start}+{len} beyond the end of the file"
+            ))
+        } else {
+            read_err(e)
+        }
+    })?;
+    Ok(strs)
+}
+
+/// `struct btf_header` (bytes): magic, version, flags, hdr_len, then the
+/// type and string sections' offsets and lengths.
+const BTF_HEADER_LEN: usize = 24;
+
+/// (offset from the start of the blob, length) of the string section, from
+/// the first [`BTF_HEADER_LEN`] bytes of a raw BTF blob.
+fn string_section(data: &[u8]) -> Result<(usize, usize), String> {
+    let u32_at = |off: usize| -> Result<u32, String> {
+        let b = data
+            .get(off..off + 4)
+            .ok_or_else(|| format!("header truncated at byte {off}"))?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    match data.get(0..2) {
+        Some([0x9f, 0xeb]) => {}
+        Some(_) => return Err("bad magic (want 0xeb9f little-endian)".into()),
+        None => return Err("shorter than the magic".into()),
+    }
+    let hdr_len = u32_at(4)? as usize;
+    let str_off = u32_at(16)? as usize;
+    let str_len = u32_at(20)? as usize;
+    let start = hdr_len
+        .checked_add(str_off)
+        .ok_or("string offset overflows")?;
+    start
+        .checked_add(str_len)
+        .ok_or("string section overflows")?;
+    Ok((start, str_len))
 }
 
 /// The BTF names [`KernelFeatures`] looks for.
@@ -119,33 +172,7 @@ pub fn btf_names(data: &[u8]) -> Result<HashSet<&str>, String> {
 
 /// The string section of a raw BTF blob.
 pub fn btf_strings(data: &[u8]) -> Result<&[u8], String> {
-    // struct btf_header { u16 magic; u8 version, flags; u32 hdr_len;
-    //   u32 type_off, type_len, str_off, str_len; }
-    let u32_at = |off: usize| -> Result<u32, String> {
-        let b = data
-            .get(off..off + 4)
-            .ok_or_else(|| format!("header truncated at byte {off}"))?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    };
-    match data.get(0..2) {
-        Some([0x9f, 0xeb]) => {}
-        Some(_) => return Err("bad magic (want 0xeb9f little-endian)".into()),
-        None => return Err("shorter than the magic".into()),
-    }
-    let hdr_len = u32_at(4)? as usize;
-    let str_off = u32_at(16)? as usize;
-    let str_len = u32_at(20)? as usize;
-    let start = hdr_len
-        .checked_add(str_off)
-        .ok_or("string offset overflows")?;
-    let strs = start
-        .checked_add(str_len)
-        .and_then(|end| data.get(start..end))
-        .ok_or_else(|| {
-            format!(
-                "string section {start}+{str_len} beyond {} bytes",
-                data.len()
-            )
-        })?;
-    Ok(strs)
+    let (start, len) = string_section(data)?;
+    data.get(start..start + len)
+        .ok_or_else(|| format!("string section {start}+{len} beyond {} bytes", data.len()))
 }

@@ -4,12 +4,13 @@
 //!   workspace's `cargo test`: specs, the checker on the BTF corpus, the
 //!   host-side engines, restore, ...), `fresh` (the README's commands in a
 //!   new debootstrap root, xtask/src/fresh.rs); then what the VM lanes
-//!   share is built once (the patched kernel, CRIU, the crib plugin).
+//!   share is built once (the patched kernels, CRIU, the crib plugin).
 //! - Side by side, as many at once as there are cores (a TCG guest runs on
 //!   one host thread: `tcg_thread = "single"`): the VM lanes of
-//!   `vmtest.toml` (`debian-6.12`, `debian-6.1`, `patched`), the BPF load
-//!   `matrix`, and the ZDTM lanes (CRIU's own suite: `zdtm-debian-6.12`,
-//!   `zdtm-patched`, `zdtm-patched+crib` with the crib plugin), each a
+//!   `vmtest.toml` (`debian-6.12`, `debian-6.1`, `patched`, `patched-7.3`),
+//!   the BPF load `matrix`, and the ZDTM lanes (CRIU's own suite:
+//!   `zdtm-debian-6.12`, `zdtm-patched`, `zdtm-patched-7.3`,
+//!   `zdtm-patched+crib` with the crib plugin), each a
 //!   child process of this one with its output in `target/test-lanes/`
 //!   (printed whole when it ends); then `zdtm-diff`, the two stock ZDTM
 //!   lanes' verdicts compared.
@@ -24,11 +25,8 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Instant;
 
-// Not yet `patched-7.3` (`cargo xtask vmtest --target patched-7.3`): its
-// suite passed once whole, and once with `vm_crib_equals_upstream` failing
-// (the crib dump lacked a mapping that upstream's had); until that is
-// understood it would make CI flaky.
-const VM_LANES: &[&str] = &["debian-6.12", "debian-6.1", "patched"];
+/// The vmtest lanes: two stock kernels and the series on each of its bases.
+const VM_LANES: &[&str] = &["debian-6.12", "debian-6.1", "patched", "patched-7.3"];
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -96,7 +94,10 @@ fn run_one(name: &str, full: bool) -> Summary {
 /// Everything the parallel lanes share, built before they start (two
 /// builds at once on two cores would each take twice as long).
 fn prepare_shared(zdtm: bool) -> Result<()> {
-    crate::kernel::ensure_built(None)?;
+    // One kernel build at a time, each with every core, before the lanes.
+    for base in crate::kernel::bases()? {
+        crate::kernel::ensure_built_on(None, Some(&base.series))?;
+    }
     for k in ["debian-6.12", "debian-6.1"] {
         crib_vmtest::Kernel::resolve(k)?;
     }

@@ -1,6 +1,6 @@
 //! `cargo xtask vmtest --matrix`: on the host kernel and in a boot of each
 //! of debian-6.1, debian-6.12, trixie-6.12, debian-7.2, debian-7.3,
-//! debian-7.3-rt and patched (the newer ones through the private apt,
+//! debian-7.3-rt, patched and patched-7.3 (the newer ones through the private apt,
 //! `newer.rs`), load every program of
 //! every compiled BPF object (`target/bpf/`, built by crib-harness) alone
 //! with `crib load`, and compare each verdict with `crib compat`'s static
@@ -34,6 +34,7 @@ pub const MATRIX_KERNELS: &[&str] = &[
     "debian-7.3",
     "debian-7.3-rt",
     "patched",
+    "patched-7.3",
 ];
 
 #[derive(Serialize, Clone, Debug, PartialEq)]

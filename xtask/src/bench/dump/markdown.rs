@@ -316,33 +316,54 @@ fn mm_readers_table(out: &mut String, s: &SizeSummary) {
 /// Hottest symbols per engine (perf, `--profile`), where measured.
 fn profile_table(out: &mut String, s: &SizeSummary) {
     let profiled: Vec<_> = s.engines.iter().filter(|e| !e.profile.is_empty()).collect();
-    if profiled.is_empty() {
-        return;
+    if !profiled.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nProfile at N = {} (perf cpu-clock samples of one engine open and repeated warm dumps; self % of samples, inclusive % in brackets; operations first):\n",
+            s.n
+        );
+        for e in profiled {
+            let _ = writeln!(out, "- **{}**: {}", e.engine, profile_items(&e.profile));
+        }
     }
-    let _ = writeln!(
-        out,
-        "\nProfile at N = {} (perf cpu-clock samples of one engine open and repeated warm dumps; self % of samples, inclusive % in brackets; operations first):\n",
-        s.n
-    );
-    for e in profiled {
-        let items: Vec<String> = e
-            .profile
-            .iter()
-            .map(|p| {
-                let sym = p
-                    .symbol
-                    .rsplit_once("DumpEngine>::")
-                    .map_or_else(|| p.symbol.clone(), |(_, op)| format!("op {op}"));
-                format!(
-                    "`{}` {:.1}% ({:.1}%)",
-                    sym.replace('`', "'"),
-                    p.self_pct,
-                    p.children_pct
-                )
-            })
-            .collect();
-        let _ = writeln!(out, "- **{}**: {}", e.engine, items.join(", "));
+    let opens: Vec<_> = s
+        .engines
+        .iter()
+        .filter(|e| !e.open_profile.is_empty())
+        .collect();
+    if !opens.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nEngine open, profiled (perf cpu-clock samples of repeated opens and one dump; the open's steps first, by inclusive %: the whole open, feature detection, libbpf's ELF open, kernel BTF parse, load probes, relocation with the CO-RE candidate search, map creation, the kernel's verifier, ring buffer set-up, object close; then the hottest symbols):\n"
+        );
+        for e in opens {
+            let _ = writeln!(
+                out,
+                "- **{}**: {}",
+                e.engine,
+                profile_items(&e.open_profile)
+            );
+        }
     }
+}
+
+fn profile_items(entries: &[super::schema::ProfileEntry]) -> String {
+    entries
+        .iter()
+        .map(|p| {
+            let sym = p
+                .symbol
+                .rsplit_once("DumpEngine>::")
+                .map_or_else(|| p.symbol.clone(), |(_, op)| format!("op {op}"));
+            format!(
+                "`{}` {:.1}% ({:.1}%)",
+                sym.replace('`', "'"),
+                p.self_pct,
+                p.children_pct
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn lane_section(out: &mut String, lane: &LaneReport, plots: &[String]) {

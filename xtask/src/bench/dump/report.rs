@@ -114,6 +114,8 @@ pub struct EngineSummary {
     pub top_syscalls: Vec<(String, u64)>,
     /// perf profile (`--profile`), as measured.
     pub profile: Vec<super::schema::ProfileEntry>,
+    /// perf profile of repeated engine opens (`--profile`, BPF engines).
+    pub open_profile: Vec<super::schema::ProfileEntry>,
     /// What this engine did not fully dump (refused ops, unreadable items).
     pub gaps: Vec<String>,
     /// Operations whose cost in `dump`/`syscalls` is procfs's, because this
@@ -318,6 +320,7 @@ fn summarize_engine(e: &EngineRun, base: Option<&EngineRun>) -> EngineSummary {
             .collect(),
         top_syscalls: top_syscalls(e, 4),
         profile: e.profile.clone(),
+        open_profile: e.open_profile.clone(),
         gaps,
         via_procfs,
         records: e.records.clone(),

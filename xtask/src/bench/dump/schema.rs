@@ -100,6 +100,11 @@ pub struct EngineRun {
     /// repeated warm dumps), hottest first.
     #[serde(default)]
     pub profile: Vec<ProfileEntry>,
+    /// Where an engine open goes (`--profile`, BPF engines: perf samples of
+    /// repeated opens): the open's steps by inclusive share, then the
+    /// hottest symbols.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub open_profile: Vec<ProfileEntry>,
     /// `criu` only: CRIU's own statistics of the last dump (stats-dump).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub criu_stats: Option<CriuStats>,

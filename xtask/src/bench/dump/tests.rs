@@ -75,6 +75,11 @@ fn engine(name: &str, n: u64, per_op: [u64; 5], sc: [u64; 5], load: Option<u64>)
             self_pct: 19.1,
             children_pct: 19.9,
         }],
+        open_profile: vec![ProfileEntry {
+            symbol: "bpf_check".into(),
+            self_pct: 0.2,
+            children_pct: 61.5,
+        }],
         criu_stats: None,
     }
 }
@@ -91,6 +96,7 @@ fn unavailable(name: &str, why: &str) -> EngineRun {
         syscalls: None,
         load_syscalls: None,
         profile: Vec::new(),
+        open_profile: Vec::new(),
         criu_stats: None,
     }
 }
