@@ -136,6 +136,39 @@ fn vm_crib_equals_procfs_on_a_live_child() {
 
 #[test]
 #[ignore = "VM lane: needs the CRIB-patched kernel (cargo xtask vmtest)"]
+fn vm_paths_shared_by_many_fds_and_mappings_equal_procfs() {
+    // The programs' path cache: hits (a file per two descriptors and three
+    // mappings), slots overwritten (more files than slots), and a hard
+    // link (same inode, its own path) must all give procfs's paths.
+    let child = common::spawn_sharing();
+    let c = crib_dump(child.pid);
+    let mut p = dump(&DumpRequest::all(
+        child.pid,
+        EngineChoice::Fixed(EngineKind::Procfs),
+    ))
+    .expect("procfs dump");
+    p.mappings.retain(|m| m.path != "[vsyscall]");
+    let diffs = diff_dumps(&c, &p);
+    assert!(diffs.is_empty(), "crib != procfs:\n{}", diffs.join("\n"));
+    let shared = |path: &str| path.contains("/shared-");
+    assert_eq!(
+        c.files.iter().filter(|f| shared(&f.path)).count(),
+        common::SHARED_FILES * common::FDS_PER_FILE
+    );
+    assert_eq!(
+        c.mappings.iter().filter(|m| shared(&m.path)).count(),
+        common::SHARED_MAPPED * common::MAPS_PER_FILE
+    );
+    let link = child.file_path.to_string_lossy();
+    assert_eq!(
+        c.files.iter().filter(|f| f.path == link).count(),
+        1,
+        "{link}"
+    );
+}
+
+#[test]
+#[ignore = "VM lane: needs the CRIB-patched kernel (cargo xtask vmtest)"]
 fn vm_crib_equals_upstream() {
     let child = common::spawn();
     let c = crib_dump(child.pid);

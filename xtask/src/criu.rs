@@ -43,7 +43,8 @@ enum Cmd {
 #[derive(clap::Args, Clone)]
 pub struct ZdtmArgs {
     /// Lanes (repeatable; default: every lane of tests/zdtm/criu/lanes.toml:
-    /// debian-6.12, patched, and patched+crib with the crib plugin).
+    /// debian-6.12, patched, patched-7.3, and patched+crib with the crib
+    /// plugin).
     #[arg(long = "lane", value_name = "LANE")]
     pub lanes: Vec<String>,
     /// Every curated test in every flavor (default: the CI part,

@@ -34,16 +34,17 @@ pub enum Runner {
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Kernel to boot: patched | debian-6.12 | debian-6.1 | PATH to a bzImage.
+    /// Kernel to boot: patched | patched-7.3 | debian-6.12 | debian-6.1 | PATH to a bzImage.
     /// Without a command after `--`, runs the suite on it.
     #[arg(long, conflicts_with_all = ["targets", "matrix"])]
     pub kernel: Option<String>,
     /// Targets of vmtest.toml to run (repeatable; default: [defaults] targets;
-    /// with --matrix: host, the stock kernels of xtask/src/vmtest/matrix.rs, patched).
+    /// with --matrix: host, the stock kernels of xtask/src/vmtest/matrix.rs,
+    /// patched and patched-7.3).
     #[arg(long = "target", value_name = "NAME")]
     pub targets: Vec<String>,
-    /// On the host kernel and in boots of Debian's 6.1 to 7.3 kernels and
-    /// patched, load every program of every BPF object and compare each
+    /// On the host kernel and in boots of Debian's 6.1 to 7.3 kernels,
+    /// patched and patched-7.3, load every program of every BPF object and compare each
     /// verdict with `crib compat`'s prediction.
     #[arg(long)]
     pub matrix: bool,

@@ -397,3 +397,109 @@ unsafe fn child_main(file: &CString, ro: &CString, gone: &CString, ready: i32) -
         }
     }
 }
+
+/// Distinct files of [`spawn_sharing`]: more than the crib programs' path
+/// cache has slots (256), so slots are shared and overwritten.
+pub const SHARED_FILES: usize = 300;
+/// Descriptors per file, and file mappings of each of the first
+/// [`SHARED_MAPPED`] files (private, every other one executable so that
+/// neighbours never merge).
+pub const FDS_PER_FILE: usize = 2;
+pub const MAPS_PER_FILE: usize = 3;
+pub const SHARED_MAPPED: usize = 40;
+
+/// A child whose descriptors and mappings share files, as a library or a
+/// data file is shared: each of [`SHARED_FILES`] files open
+/// [`FDS_PER_FILE`] times, a hard link to file 0 open under its own name
+/// (same inode, another dentry: another path), and [`MAPS_PER_FILE`]
+/// mappings of each of the first [`SHARED_MAPPED`] files.
+pub fn spawn_sharing() -> LiveChild {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut paths = Vec::new();
+    for i in 0..SHARED_FILES {
+        let p = dir.path().join(format!("shared-{i:03}"));
+        std::fs::write(&p, vec![i as u8; 2 * 4096]).expect("write shared file");
+        paths.push(cstr(&p));
+    }
+    let link = dir.path().join("hardlink-to-000");
+    std::fs::hard_link(dir.path().join("shared-000"), &link).expect("hard link");
+    let c_link = cstr(&link);
+    let mut ready = [0i32; 2];
+    // SAFETY: pipe2 writes two fds into the array.
+    assert_eq!(
+        unsafe { libc::pipe2(ready.as_mut_ptr(), libc::O_CLOEXEC) },
+        0
+    );
+    // SAFETY: the child only calls async-signal-safe syscalls, then _exit.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        // SAFETY: raw syscalls on memory prepared before the fork.
+        unsafe { sharing_main(&paths, &c_link, ready[1]) }
+    }
+    // SAFETY: closing our copy of the write end; ready[0] is owned from here.
+    unsafe { libc::close(ready[1]) };
+    let r = unsafe { OwnedFd::from_raw_fd(ready[0]) };
+    wait_ready(&r);
+    LiveChild {
+        pid,
+        file_path: link,
+        unlinked_path: PathBuf::new(),
+        dir,
+    }
+}
+
+fn wait_ready(r: &OwnedFd) {
+    let mut pfd = libc::pollfd {
+        fd: r.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one pollfd on the stack.
+    let n = unsafe { libc::poll(&mut pfd, 1, 10_000) };
+    assert_eq!(n, 1, "child did not get ready within 10 s");
+    let mut b = [0u8; 1];
+    // SAFETY: reading one byte into a stack buffer.
+    let got = unsafe { libc::read(r.as_raw_fd(), b.as_mut_ptr().cast(), 1) };
+    assert!(
+        got == 1 && b[0] == b'R',
+        "child failed while setting up (status byte {:?})",
+        b[0]
+    );
+}
+
+unsafe fn sharing_main(paths: &[CString], link: &CString, ready: i32) -> ! {
+    unsafe {
+        for round in 0..FDS_PER_FILE {
+            for p in paths {
+                let flags = if round % 2 == 0 {
+                    libc::O_RDONLY
+                } else {
+                    libc::O_RDWR
+                };
+                check(libc::open(p.as_ptr(), flags) >= 0, ready, b'o');
+            }
+        }
+        check(libc::open(link.as_ptr(), libc::O_RDONLY) >= 0, ready, b'l');
+        for (i, p) in paths.iter().take(SHARED_MAPPED).enumerate() {
+            let fd = libc::open(p.as_ptr(), libc::O_RDONLY);
+            check(fd >= 0, ready, b'm');
+            for k in 0..MAPS_PER_FILE {
+                let prot = if (i * MAPS_PER_FILE + k) % 2 == 0 {
+                    libc::PROT_READ
+                } else {
+                    libc::PROT_READ | libc::PROT_EXEC
+                };
+                let off = (k % 2 * 4096) as libc::off_t;
+                let m = libc::mmap(std::ptr::null_mut(), 4096, prot, libc::MAP_PRIVATE, fd, off);
+                check(m != libc::MAP_FAILED, ready, b'M');
+            }
+            libc::close(fd);
+        }
+        let b = [b'R'];
+        libc::write(ready, b.as_ptr().cast(), 1);
+        loop {
+            libc::pause();
+        }
+    }
+}
