@@ -75,22 +75,24 @@ __noinline int crib_emit_sock(struct crib_emit *e, __u64 sock_addr, __u64 ino)
 	if (!sk)
 		return 0;
 	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	/* into the batch, like the file record before it: a ring reservation
+	 * per socket cost more than filling the record */
 	if (family == AF_INET || family == AF_INET6) {
-		struct crib_rec_inet *r = bpf_ringbuf_reserve(&crib_rb, sizeof(*r), 0);
+		struct crib_rec_inet *r = crib_rec_buf(e);
 
 		if (r) {
 			crib_fill_inet(r, sk, ino);
-			crib_submit(e, r, sizeof(*r));
+			crib_output(e, r, sizeof(*r));
 		} else {
 			e->dropped++;
 		}
 	} else if (family == 1 /* AF_UNIX */) {
-		struct crib_rec_unix *r = bpf_ringbuf_reserve(&crib_rb, sizeof(*r) + 256, 0);
+		struct crib_rec_unix *r = crib_rec_buf(e);
 
 		if (r) {
 			crib_fill_unix(r, (struct unix_sock *)sk, ino, (char *)(r + 1));
 			r->hdr.len = sizeof(*r) + r->path_len + r->peer_path_len;
-			crib_submit(e, r, sizeof(*r) + 256);
+			crib_output(e, r, sizeof(*r) + r->path_len + r->peer_path_len);
 		} else {
 			e->dropped++;
 		}

@@ -343,3 +343,26 @@ pub fn run(a: Args) -> Result<()> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_committed_lanes_give_patched_7_3_a_smaller_ci_sample() {
+        let s = lane_shapes().expect("tests/zdtm/criu/lanes.toml parses");
+        assert!(s.kernels.iter().any(|k| k == "patched-7.3"));
+        let ci = s.ci.per_group.expect("CI is a sample");
+        let on_7_3 = s.ci.per_group_for("patched-7.3").expect("sample");
+        assert!(on_7_3 < ci, "{on_7_3} vs {ci}");
+        assert_eq!(s.ci.per_group_for("patched"), Some(ci));
+        assert_eq!(s.full.per_group_for("patched-7.3"), None, "--full runs all");
+    }
+
+    #[test]
+    fn an_unknown_key_in_a_lane_shape_is_an_error() {
+        let e = toml::from_str::<LaneShape>("flavors = [\"h\"]\nper_grup = 3\n")
+            .expect_err("typo");
+        assert!(e.to_string().contains("per_grup"), "{e}");
+    }
+}

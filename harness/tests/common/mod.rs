@@ -94,22 +94,7 @@ pub fn spawn() -> LiveChild {
         file_path,
         unlinked_path,
     };
-    let mut pfd = libc::pollfd {
-        fd: r.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one pollfd on the stack.
-    let n = unsafe { libc::poll(&mut pfd, 1, 10_000) };
-    assert_eq!(n, 1, "child did not get ready within 10 s");
-    let mut b = [0u8; 1];
-    // SAFETY: reading one byte into a stack buffer.
-    let got = unsafe { libc::read(r.as_raw_fd(), b.as_mut_ptr().cast(), 1) };
-    assert!(
-        got == 1 && b[0] == b'R',
-        "child failed while setting up (status byte {:?})",
-        b[0]
-    );
+    wait_ready(&r);
     std::thread::sleep(Duration::from_millis(20));
     child
 }
@@ -449,6 +434,7 @@ pub fn spawn_sharing() -> LiveChild {
     }
 }
 
+/// Wait (at most 10 s) for the child's status byte: `R` = ready.
 fn wait_ready(r: &OwnedFd) {
     let mut pfd = libc::pollfd {
         fd: r.as_raw_fd(),
