@@ -107,21 +107,18 @@ __noinline int crib_emit_sock(struct crib_emit *e, __u64 sock_addr, __u64 ino)
  * own, and would only push the shared ones out. */
 static __always_inline __u32 file_path(struct file *file, __u32 mode, struct crib_path_out *out)
 {
-	struct crib_pcache_key key = {};
-	__u32 fmt = mode & 0170000;
-	bool cacheable = fmt == 0100000 /* S_IFREG */ || fmt == 0040000 /* S_IFDIR */ ||
-			 fmt == 0020000 /* S_IFCHR */;
+	/* S_IFREG, S_IFDIR, S_IFCHR as bits of (mode >> 12): arithmetic, not
+	 * branches, so that both kinds of file share the verifier's states;
+	 * a dentry of 0 is never looked up nor stored */
+	__u64 cacheable = (0x114 >> ((mode >> 12) & 15)) & 1;
+	struct crib_pcache_key key;
 	__u32 len;
+	int cached;
 
-	if (cacheable) {
-		int cached;
-
-		crib_pcache_key(file, &key);
-		cached = crib_pcache_get(&key, out->b);
-
-		if (cached >= 0)
-			return cached;
-	}
+	crib_pcache_key(file, &key);
+	cached = crib_pcache_get(key.dentry * cacheable, key.mnt, out);
+	if (cached >= 0)
+		return cached & (CRIB_PCACHE_PATH - 1);
 	if (bpf_ksym_exists(bpf_crib_file_path)) {
 		int n = bpf_crib_file_path(file, out->b, CRIB_PATH_MAX);
 
@@ -132,8 +129,7 @@ static __always_inline __u32 file_path(struct file *file, __u32 mode, struct cri
 	}
 	len = crib_path_of(file, out);
 remember:
-	if (cacheable)
-		crib_pcache_put(&key, out->b, len);
+	crib_pcache_put(key.dentry * cacheable, key.mnt, out, len);
 	return len;
 }
 

@@ -131,35 +131,40 @@ static __always_inline struct crib_pcache_slot *crib_pcache_slot(__u64 dentry)
 	return bpf_map_lookup_elem(&crib_pcache, &k);
 }
 
-/* The cached path of (dentry, mnt) copied to out (at least
- * CRIB_PCACHE_PATH bytes of room); its length, or -1 when not cached. */
-static __always_inline int crib_pcache_get(const struct crib_pcache_key *k, char *out)
-{
-	struct crib_batch *bt = crib_batch();
-	struct crib_pcache_slot *s = crib_pcache_slot(k->dentry);
-
-	if (!bt || !s || !k->dentry || s->run != bt->run || s->dentry != k->dentry || s->mnt != k->mnt)
-		return -1;
-	__builtin_memcpy(out, s->b, CRIB_PCACHE_PATH);
-	return s->len & (CRIB_PCACHE_PATH - 1);
-}
-
-/* Remember the len-byte path at path (CRIB_PCACHE_PATH bytes readable). */
-static __always_inline void crib_pcache_put(const struct crib_pcache_key *k, const char *path, __u32 len)
+/* The cached path of (dentry, mnt) copied to out; its length, or -1 when
+ * not cached. Global, like crib_pcache_put(): verified once, not in every
+ * state of the files and VMA loops (inlined, they grew those 3-5 fold). */
+__noinline int crib_pcache_get(__u64 dentry, __u64 mnt, struct crib_path_out *out)
 {
 	struct crib_batch *bt = crib_batch();
 	struct crib_pcache_slot *s;
 
-	if (!bt || !k->dentry || len >= CRIB_PCACHE_PATH)
-		return;
-	s = crib_pcache_slot(k->dentry);
+	if (!out || !bt || !dentry)
+		return -1;
+	s = crib_pcache_slot(dentry);
+	if (!s || s->run != bt->run || s->dentry != dentry || s->mnt != mnt)
+		return -1;
+	__builtin_memcpy(out->b, s->b, CRIB_PCACHE_PATH);
+	return s->len & (CRIB_PCACHE_PATH - 1);
+}
+
+/* Remember the len-byte path at path->b for (dentry, mnt). */
+__noinline int crib_pcache_put(__u64 dentry, __u64 mnt, struct crib_path_out *path, __u32 len)
+{
+	struct crib_batch *bt = crib_batch();
+	struct crib_pcache_slot *s;
+
+	if (!path || !bt || !dentry || len >= CRIB_PCACHE_PATH)
+		return 0;
+	s = crib_pcache_slot(dentry);
 	if (!s)
-		return;
-	__builtin_memcpy(s->b, path, CRIB_PCACHE_PATH);
+		return 0;
+	__builtin_memcpy(s->b, path->b, CRIB_PCACHE_PATH);
 	s->len = len;
-	s->dentry = k->dentry;
-	s->mnt = k->mnt;
+	s->dentry = dentry;
+	s->mnt = mnt;
 	s->run = bt->run;
+	return 0;
 }
 
 /* Word idx of a close_on_exec bitmap, from the last word read if it is
@@ -355,9 +360,9 @@ static __always_inline void crib_emit_vma(struct crib_emit *e, struct vm_area_st
 	if (!file)
 		goto out;
 	crib_pcache_key(file, &key);
-	cached = crib_pcache_get(&key, (char *)(r + 1));
+	cached = crib_pcache_get(key.dentry, key.mnt, (struct crib_path_out *)(r + 1));
 	if (cached >= 0) {
-		r->path_len = cached;
+		r->path_len = cached & (CRIB_PCACHE_PATH - 1);
 		goto out;
 	}
 #ifdef CRIB_PATH_KFUNCS
@@ -374,7 +379,7 @@ static __always_inline void crib_emit_vma(struct crib_emit *e, struct vm_area_st
 #ifdef CRIB_PATH_KFUNCS
 remember:
 #endif
-	crib_pcache_put(&key, (char *)(r + 1), r->path_len);
+	crib_pcache_put(key.dentry, key.mnt, (struct crib_path_out *)(r + 1), r->path_len);
 out:
 	crib_hdr(&r->hdr, CRIB_REC_VMA, CRIB_REC_VMA_V1, sizeof(*r) + r->path_len);
 	crib_output(e, r, sizeof(*r) + r->path_len);
