@@ -361,8 +361,7 @@ mod tests {
 
     #[test]
     fn an_unknown_key_in_a_lane_shape_is_an_error() {
-        let e = toml::from_str::<LaneShape>("flavors = [\"h\"]\nper_grup = 3\n")
-            .expect_err("typo");
+        let e = toml::from_str::<LaneShape>("flavors = [\"h\"]\nper_grup = 3\n").expect_err("typo");
         assert!(e.to_string().contains("per_grup"), "{e}");
     }
 }
