@@ -73,6 +73,10 @@ pub struct Args {
     /// Keep the root afterwards (under the kit's cache, `fresh/roots/`).
     #[arg(long)]
     pub keep: bool,
+    /// Write the README's CI figure from the saved output of an earlier
+    /// `cargo xtask fresh --full` (it names its run directory) and exit.
+    #[arg(long, value_name = "LOG", conflicts_with_all = ["full", "keep"])]
+    pub ci_figure: Option<PathBuf>,
 }
 
 /// One step of the lane and how it went.
@@ -91,8 +95,34 @@ pub struct Summary {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    if let Some(log) = &args.ci_figure {
+        return crate::ci_figure::from_saved_output(log);
+    }
     let s = run_lane(&args)?;
     print_summary(&s);
+    if args.full {
+        // The figure is the tool's: written from this run, never typed in.
+        let steps: Vec<crate::ci_figure::Step> = s
+            .steps
+            .iter()
+            .map(|r| crate::ci_figure::Step {
+                name: r.name.clone(),
+                ok: r.ok,
+                secs: r.secs,
+            })
+            .collect();
+        let stamp = s
+            .run_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let date = stamp.get(0..8).map_or_else(String::new, |d| {
+            format!("{}-{}-{}", &d[0..4], &d[4..6], &d[6..8])
+        });
+        if let Err(e) = crate::ci_figure::write_readme(&date, &steps, &s.run_dir) {
+            eprintln!("[fresh] README CI figure not written: {e:#}");
+        }
+    }
     let failed: Vec<&StepResult> = s.steps.iter().filter(|r| !r.ok).collect();
     if !failed.is_empty() {
         bail!(

@@ -6,6 +6,7 @@
 mod apt;
 mod bench;
 mod btf_corpus;
+mod ci_figure;
 mod criu;
 mod deps;
 mod deptree;
