@@ -72,6 +72,22 @@ pub fn spawn() -> LiveChild {
     std::fs::write(&unlinked_path, b"unlinked but open").expect("write unlinked");
     let (c_file, c_ro, c_gone) = (cstr(&file_path), cstr(&ro_path), cstr(&unlinked_path));
 
+    // SAFETY: raw syscalls on prepared memory; never returns.
+    let pid = fork_ready(|ready| unsafe { child_main(&c_file, &c_ro, &c_gone, ready) });
+    let child = LiveChild {
+        pid,
+        dir,
+        file_path,
+        unlinked_path,
+    };
+    std::thread::sleep(Duration::from_millis(20));
+    child
+}
+
+/// Fork a child that runs `child(ready_fd)` (async-signal-safe syscalls
+/// on memory prepared before the fork; it never returns) and wait until it
+/// reports ready on that fd.
+fn fork_ready(child: impl FnOnce(i32)) -> i32 {
     let mut ready = [0i32; 2];
     // SAFETY: pipe2 writes two fds into the array.
     assert_eq!(
@@ -82,21 +98,15 @@ pub fn spawn() -> LiveChild {
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0, "fork failed");
     if pid == 0 {
-        // SAFETY: raw syscalls on prepared memory; never returns.
-        unsafe { child_main(&c_file, &c_ro, &c_gone, ready[1]) }
+        child(ready[1]);
+        // SAFETY: only if `child` returned, which it must not.
+        unsafe { libc::_exit(1) }
     }
     // SAFETY: closing our copy of the write end; ready[0] is owned from here.
     unsafe { libc::close(ready[1]) };
     let r = unsafe { OwnedFd::from_raw_fd(ready[0]) };
-    let child = LiveChild {
-        pid,
-        dir,
-        file_path,
-        unlinked_path,
-    };
     wait_ready(&r);
-    std::thread::sleep(Duration::from_millis(20));
-    child
+    pid
 }
 
 unsafe fn die(ready: i32, what: u8) -> ! {
@@ -409,23 +419,8 @@ pub fn spawn_sharing() -> LiveChild {
     let link = dir.path().join("hardlink-to-000");
     std::fs::hard_link(dir.path().join("shared-000"), &link).expect("hard link");
     let c_link = cstr(&link);
-    let mut ready = [0i32; 2];
-    // SAFETY: pipe2 writes two fds into the array.
-    assert_eq!(
-        unsafe { libc::pipe2(ready.as_mut_ptr(), libc::O_CLOEXEC) },
-        0
-    );
-    // SAFETY: the child only calls async-signal-safe syscalls, then _exit.
-    let pid = unsafe { libc::fork() };
-    assert!(pid >= 0, "fork failed");
-    if pid == 0 {
-        // SAFETY: raw syscalls on memory prepared before the fork.
-        unsafe { sharing_main(&paths, &c_link, ready[1]) }
-    }
-    // SAFETY: closing our copy of the write end; ready[0] is owned from here.
-    unsafe { libc::close(ready[1]) };
-    let r = unsafe { OwnedFd::from_raw_fd(ready[0]) };
-    wait_ready(&r);
+    // SAFETY: raw syscalls on memory prepared before the fork.
+    let pid = fork_ready(|ready| unsafe { sharing_main(&paths, &c_link, ready) });
     LiveChild {
         pid,
         file_path: link,
