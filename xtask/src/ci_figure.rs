@@ -5,6 +5,8 @@
 //! `fresh --full` (which names its run directory, where the inner
 //! `.ci/run`'s log with its lane table is kept).
 
+// A step read back from saved output has no note.
+use crate::fresh::StepResult as Step;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
@@ -20,14 +22,6 @@ pub struct Lane {
     pub skipped: u64,
     pub secs: f64,
     pub note: String,
-}
-
-/// One step of a fresh run: name, passed, seconds.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Step {
-    pub name: String,
-    pub ok: bool,
-    pub secs: f64,
 }
 
 /// The lane table of a `cargo xtask test` log (the rows between its
@@ -94,6 +88,7 @@ pub fn parse_steps(out: &str) -> Result<(PathBuf, Vec<Step>)> {
                 secs: secs
                     .parse()
                     .with_context(|| format!("step {name}: seconds {secs:?}"))?,
+                note: String::new(),
             }),
             _ => break,
         }
@@ -169,13 +164,29 @@ pub fn machine() -> String {
     format!("{model} ({cores} cores)")
 }
 
+/// The date a fresh run started, from its directory's name (its start
+/// time, YYYYMMDD-HHMMSS).
+fn run_date(run_dir: &Path) -> Result<String> {
+    let stamp = run_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match stamp.get(0..8) {
+        Some(d) if d.bytes().all(|b| b.is_ascii_digit()) => {
+            Ok(format!("{}-{}-{}", &d[0..4], &d[4..6], &d[6..8]))
+        }
+        _ => bail!("{}: not a fresh run's directory", run_dir.display()),
+    }
+}
+
 /// Write the figure of a fresh run into the workspace's README.
-pub fn write_readme(date: &str, steps: &[Step], run_dir: &Path) -> Result<()> {
+pub fn write_readme(steps: &[Step], run_dir: &Path) -> Result<()> {
+    let date = run_date(run_dir)?;
     let log = run_dir.join("ci-run.log");
     let text =
         std::fs::read_to_string(&log).with_context(|| format!("reading {}", log.display()))?;
     let lanes = parse_lanes(&text).with_context(|| log.display().to_string())?;
-    let block = render(date, &machine(), steps, &lanes)?;
+    let block = render(&date, &machine(), steps, &lanes)?;
     let readme = crate::workspace_root().join("README.md");
     let old = std::fs::read_to_string(&readme)
         .with_context(|| format!("reading {}", readme.display()))?;
@@ -190,21 +201,7 @@ pub fn from_saved_output(out_log: &Path) -> Result<()> {
     let out = std::fs::read_to_string(out_log)
         .with_context(|| format!("reading {}", out_log.display()))?;
     let (dir, steps) = parse_steps(&out).with_context(|| out_log.display().to_string())?;
-    // The run directory's name is its start time, YYYYMMDD-HHMMSS.
-    let stamp = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let date = match stamp.get(0..8) {
-        Some(d) if d.bytes().all(|b| b.is_ascii_digit()) => {
-            format!("{}-{}-{}", &d[0..4], &d[4..6], &d[6..8])
-        }
-        _ => bail!(
-            "{}: run directory {stamp:?} is not a fresh run's",
-            dir.display()
-        ),
-    };
-    write_readme(&date, &steps, &dir)
+    write_readme(&steps, &dir)
 }
 
 #[cfg(test)]
@@ -271,7 +268,10 @@ mod tests {
             name: "clone".into(),
             ok: true,
             secs: 1.0,
+            note: String::new(),
         }];
+        let e = run_date(Path::new("/tmp/not-a-run")).expect_err("no stamp");
+        assert!(e.to_string().contains("/tmp/not-a-run"), "{e}");
         assert!(render("d", "m", &no_ci, &[]).is_err());
     }
 }

@@ -102,24 +102,7 @@ pub fn run(args: Args) -> Result<()> {
     print_summary(&s);
     if args.full {
         // The figure is the tool's: written from this run, never typed in.
-        let steps: Vec<crate::ci_figure::Step> = s
-            .steps
-            .iter()
-            .map(|r| crate::ci_figure::Step {
-                name: r.name.clone(),
-                ok: r.ok,
-                secs: r.secs,
-            })
-            .collect();
-        let stamp = s
-            .run_dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let date = stamp.get(0..8).map_or_else(String::new, |d| {
-            format!("{}-{}-{}", &d[0..4], &d[4..6], &d[6..8])
-        });
-        if let Err(e) = crate::ci_figure::write_readme(&date, &steps, &s.run_dir) {
+        if let Err(e) = crate::ci_figure::write_readme(&s.steps, &s.run_dir) {
             eprintln!("[fresh] README CI figure not written: {e:#}");
         }
     }
