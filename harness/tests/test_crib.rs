@@ -142,6 +142,30 @@ fn vm_crib_equals_procfs_on_a_live_child() {
 
 #[test]
 #[ignore = "VM lane: needs the CRIB-patched kernel (cargo xtask vmtest)"]
+fn vm_a_map_written_to_without_pause_is_dumped_whole_every_time() {
+    // Since 7.x the VMA iterator steps over a VMA a writer holds locked:
+    // with a child flipping one VMA's protection in a loop, every dump
+    // must still have all its mappings (the engine walks again until the
+    // count matches mm->map_count) or fail, never come back short.
+    let child = common::spawn_toggling();
+    let page = u64::from_str_radix(&child.file_path.to_string_lossy(), 16).expect("address");
+    let counts: Vec<usize> = (0..8)
+        .map(|_| {
+            let c = crib_dump(child.pid);
+            assert!(
+                c.mappings
+                    .iter()
+                    .any(|m| m.start == page && m.end == page + 4096),
+                "the toggled page {page:#x} is missing"
+            );
+            c.mappings.len()
+        })
+        .collect();
+    assert!(counts.iter().all(|n| *n == counts[0]), "{counts:?}");
+}
+
+#[test]
+#[ignore = "VM lane: needs the CRIB-patched kernel (cargo xtask vmtest)"]
 fn vm_paths_shared_by_many_fds_and_mappings_equal_procfs() {
     // The programs' path cache: hits (a file per two descriptors and three
     // mappings), slots overwritten (more files than slots), and a hard

@@ -524,3 +524,26 @@ fn a_vma_walk_is_checked_against_map_count_of_its_last_batch() {
     let uncounted = vec![vma_at(0x1000), end_expecting(0, 0)];
     assert_eq!(vma_shortfall(&uncounted), None);
 }
+
+#[test]
+fn a_short_vma_walk_is_retried_over_two_seconds_not_three_quick_walks() {
+    use crib_harness::engine::bpfobj::VmaRetry;
+    use std::time::Duration;
+    let ms = |n| Duration::from_millis(n);
+    let s = VmaRetry::schedule();
+    // doubling from 1 ms, then capped at 64 ms
+    assert_eq!(
+        &s[..8],
+        &[ms(1), ms(2), ms(4), ms(8), ms(16), ms(32), ms(64), ms(64)]
+    );
+    assert!(s[6..].iter().all(|p| *p == ms(64)), "{s:?}");
+    let total: Duration = s.iter().sum();
+    assert!(
+        total <= Duration::from_secs(2) && total > ms(1900),
+        "{total:?}"
+    );
+    // enough walks that a lock held for a moment cannot cover them all
+    assert!(s.len() >= 30, "{} walks", s.len() + 1);
+    // past the budget there is no further walk
+    assert_eq!(VmaRetry::new().next_pause(Duration::from_secs(2)), None);
+}

@@ -328,29 +328,35 @@ impl RbObject {
     /// `sys_dump_vmas`; `ctx` from [`args`], start 0), checked against the
     /// task's `mm->map_count` that the program's END carries. Since 7.x the
     /// open-coded VMA iterator steps over a VMA it cannot lock
-    /// (kernel/bpf/task_iter.c), so a walk may come back short without an
-    /// error: walk again, and fail naming both counts if it stays short.
+    /// (kernel/bpf/task_iter.c): one write-locked by a writer of the mm
+    /// (khugepaged collapsing a huge page, an mprotect) is missing from the
+    /// walk without an error. Walk again after a growing pause
+    /// ([`VmaRetry`]), and fail naming both counts if the walk is still
+    /// short when the time is up.
     pub fn run_vmas(&self, prog_name: &str, ctx: &mut [u8]) -> BpfResult<Vec<WireRecord>> {
         let first = ctx.to_vec();
-        let mut short = (0, 0);
-        for _ in 0..VMA_WALKS {
+        let mut retry = VmaRetry::new();
+        loop {
             ctx.copy_from_slice(&first);
             let recs = self.run_resumable(prog_name, ctx, resume_vmas)?;
-            match vma_shortfall(&recs) {
-                None => return Ok(recs),
-                Some(counts) => short = counts,
+            let Some((got, expected)) = vma_shortfall(&recs) else {
+                return Ok(recs);
+            };
+            if !retry.wait() {
+                return Err(BpfError::Run {
+                    object: self.name,
+                    prog: prog_name.into(),
+                    what: format!(
+                        "memory map incomplete: {} walks in {} ms each returned a VMA count \
+                         different from the task's mm->map_count (last: {got} of {expected}): \
+                         the iterator stepped over VMAs it could not lock, or the map kept \
+                         changing",
+                        retry.walks,
+                        retry.started.elapsed().as_millis()
+                    ),
+                });
             }
         }
-        Err(BpfError::Run {
-            object: self.name,
-            prog: prog_name.into(),
-            what: format!(
-                "memory map incomplete: {VMA_WALKS} walks each returned a VMA count \
-                 different from the task's mm->map_count (last: {} of {}): the iterator \
-                 stepped over VMAs it could not lock, or the map kept changing",
-                short.0, short.1
-            ),
-        })
     }
 
     /// One BPF_PROG_RUN and the records it wrote; `more` when the program
@@ -447,9 +453,73 @@ pub fn set_fd(ctx: &mut [u8], fd: i32) {
     }
 }
 
-/// Walks of the memory map before [`RbObject::run_vmas`] gives up: a count
-/// differs only while a VMA lock is contended or the map changes, both brief.
-const VMA_WALKS: usize = 3;
+/// When [`RbObject::run_vmas`] walks a short memory map again: after a
+/// pause that doubles from 1 ms up to 64 ms, for 2 s in all. A VMA stays
+/// unlockable for as long as a writer holds the mm's write lock, and three
+/// walks right after one another all fell inside one such hold (CI on
+/// patched-7.3: 52 of 53 each time), so the wait is counted in time.
+#[derive(Debug)]
+pub struct VmaRetry {
+    started: std::time::Instant,
+    pause: std::time::Duration,
+    /// Walks made so far (the first one included).
+    pub walks: u32,
+}
+
+impl VmaRetry {
+    const FIRST_PAUSE: std::time::Duration = std::time::Duration::from_millis(1);
+    const MAX_PAUSE: std::time::Duration = std::time::Duration::from_millis(64);
+    const BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
+
+    pub fn new() -> Self {
+        Self {
+            started: std::time::Instant::now(),
+            pause: Self::FIRST_PAUSE,
+            walks: 1,
+        }
+    }
+
+    /// The pause before walk number `walks + 1`, or `None` when it would
+    /// end past the budget.
+    pub fn next_pause(&self, elapsed: std::time::Duration) -> Option<std::time::Duration> {
+        (elapsed + self.pause <= Self::BUDGET).then_some(self.pause)
+    }
+
+    /// The pauses a walk that stays short gets when the walks themselves
+    /// take no time: the schedule [`VmaRetry::wait`] follows.
+    pub fn schedule() -> Vec<std::time::Duration> {
+        let mut r = Self::new();
+        let mut elapsed = std::time::Duration::ZERO;
+        let mut out = Vec::new();
+        while let Some(p) = r.next_pause(elapsed) {
+            elapsed += p;
+            out.push(p);
+            r.grow();
+        }
+        out
+    }
+
+    fn grow(&mut self) {
+        self.pause = (self.pause * 2).min(Self::MAX_PAUSE);
+        self.walks += 1;
+    }
+
+    /// Sleep before the next walk; `false` when the budget is spent.
+    pub fn wait(&mut self) -> bool {
+        let Some(p) = self.next_pause(self.started.elapsed()) else {
+            return false;
+        };
+        std::thread::sleep(p);
+        self.grow();
+        true
+    }
+}
+
+impl Default for VmaRetry {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 /// `(VMAs returned, mm->map_count)` when a whole VMA walk's records do not
 /// match the count its last END carries; `None` when they match or there is

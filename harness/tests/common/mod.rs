@@ -429,6 +429,52 @@ pub fn spawn_sharing() -> LiveChild {
     }
 }
 
+/// A child whose mm is written to without pause: one page between two
+/// PROT_NONE guard pages (so its VMA never merges and the map keeps its
+/// VMA count) has its protection flipped by mprotect in a loop, each call
+/// taking the mm's write lock and write-locking that VMA. `file_path`
+/// holds the page's address in hex.
+pub fn spawn_toggling() -> LiveChild {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // SAFETY: an anonymous mapping in our own address space, inherited by
+    // the child; the parent unmaps its copy after the fork.
+    let base = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            3 * 4096,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    assert_ne!(base, libc::MAP_FAILED, "mmap");
+    let page = base as usize + 4096;
+    // SAFETY: raw syscalls on the mapping above; never returns.
+    let pid = fork_ready(|ready| unsafe { toggling_main(page, ready) });
+    // SAFETY: the parent's copy of the mapping, no longer used here.
+    unsafe { libc::munmap(base, 3 * 4096) };
+    LiveChild {
+        pid,
+        file_path: PathBuf::from(format!("{page:x}")),
+        unlinked_path: PathBuf::new(),
+        dir,
+    }
+}
+
+unsafe fn toggling_main(page: usize, ready: i32) -> ! {
+    unsafe {
+        let p = page as *mut libc::c_void;
+        check(libc::mprotect(p, 4096, libc::PROT_READ) == 0, ready, b'p');
+        let b = [b'R'];
+        libc::write(ready, b.as_ptr().cast(), 1);
+        loop {
+            libc::mprotect(p, 4096, libc::PROT_READ | libc::PROT_WRITE);
+            libc::mprotect(p, 4096, libc::PROT_READ);
+        }
+    }
+}
+
 /// Wait (at most 10 s) for the child's status byte: `R` = ready.
 fn wait_ready(r: &OwnedFd) {
     let mut pfd = libc::pollfd {
