@@ -147,8 +147,7 @@ fn vm_a_map_written_to_without_pause_is_dumped_whole_every_time() {
     // with a child flipping one VMA's protection in a loop, every dump
     // must still have all its mappings (the engine walks again until the
     // count matches mm->map_count) or fail, never come back short.
-    let child = common::spawn_toggling();
-    let page = u64::from_str_radix(&child.file_path.to_string_lossy(), 16).expect("address");
+    let (child, page) = common::spawn_toggling();
     let counts: Vec<usize> = (0..8)
         .map(|_| {
             let c = crib_dump(child.pid);

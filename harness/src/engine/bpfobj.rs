@@ -6,6 +6,7 @@ use super::wire::{self, WireError, WireRecord};
 use libbpf_rs::{MapCore, MapFlags, Object, ObjectBuilder, OpenObject, Program, ProgramInput};
 use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::time::{Duration, Instant};
 
 /// The BPF objects built by harness/build.rs (`None` = not built).
 pub mod objects {
@@ -460,20 +461,20 @@ pub fn set_fd(ctx: &mut [u8], fd: i32) {
 /// patched-7.3: 52 of 53 each time), so the wait is counted in time.
 #[derive(Debug)]
 pub struct VmaRetry {
-    started: std::time::Instant,
-    pause: std::time::Duration,
+    started: Instant,
+    pause: Duration,
     /// Walks made so far (the first one included).
     pub walks: u32,
 }
 
 impl VmaRetry {
-    const FIRST_PAUSE: std::time::Duration = std::time::Duration::from_millis(1);
-    const MAX_PAUSE: std::time::Duration = std::time::Duration::from_millis(64);
-    const BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
+    const FIRST_PAUSE: Duration = Duration::from_millis(1);
+    const MAX_PAUSE: Duration = Duration::from_millis(64);
+    const BUDGET: Duration = Duration::from_secs(2);
 
     pub fn new() -> Self {
         Self {
-            started: std::time::Instant::now(),
+            started: Instant::now(),
             pause: Self::FIRST_PAUSE,
             walks: 1,
         }
@@ -481,15 +482,15 @@ impl VmaRetry {
 
     /// The pause before walk number `walks + 1`, or `None` when it would
     /// end past the budget.
-    pub fn next_pause(&self, elapsed: std::time::Duration) -> Option<std::time::Duration> {
+    pub fn next_pause(&self, elapsed: Duration) -> Option<Duration> {
         (elapsed + self.pause <= Self::BUDGET).then_some(self.pause)
     }
 
     /// The pauses a walk that stays short gets when the walks themselves
     /// take no time: the schedule [`VmaRetry::wait`] follows.
-    pub fn schedule() -> Vec<std::time::Duration> {
+    pub fn schedule() -> Vec<Duration> {
         let mut r = Self::new();
-        let mut elapsed = std::time::Duration::ZERO;
+        let mut elapsed = Duration::ZERO;
         let mut out = Vec::new();
         while let Some(p) = r.next_pause(elapsed) {
             elapsed += p;

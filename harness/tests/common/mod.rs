@@ -432,9 +432,9 @@ pub fn spawn_sharing() -> LiveChild {
 /// A child whose mm is written to without pause: one page between two
 /// PROT_NONE guard pages (so its VMA never merges and the map keeps its
 /// VMA count) has its protection flipped by mprotect in a loop, each call
-/// taking the mm's write lock and write-locking that VMA. `file_path`
-/// holds the page's address in hex.
-pub fn spawn_toggling() -> LiveChild {
+/// taking the mm's write lock and write-locking that VMA. The child and
+/// the page's address.
+pub fn spawn_toggling() -> (LiveChild, u64) {
     let dir = tempfile::tempdir().expect("tempdir");
     // SAFETY: an anonymous mapping in our own address space, inherited by
     // the child; the parent unmaps its copy after the fork.
@@ -454,12 +454,13 @@ pub fn spawn_toggling() -> LiveChild {
     let pid = fork_ready(|ready| unsafe { toggling_main(page, ready) });
     // SAFETY: the parent's copy of the mapping, no longer used here.
     unsafe { libc::munmap(base, 3 * 4096) };
-    LiveChild {
+    let child = LiveChild {
         pid,
-        file_path: PathBuf::from(format!("{page:x}")),
+        file_path: PathBuf::new(),
         unlinked_path: PathBuf::new(),
         dir,
-    }
+    };
+    (child, page as u64)
 }
 
 unsafe fn toggling_main(page: usize, ready: i32) -> ! {
