@@ -84,6 +84,11 @@ pub fn dump_in(
         return Err(DumpError::NoProcess { pid });
     }
     let ops = needed_ops(&req.ops);
+    // `features` is the kernel's only for `auto` (a fixed engine's caller
+    // passes the default, which must not stand for the kernel).
+    if req.engine == EngineChoice::Auto {
+        set.know_features(features);
+    }
     let plan = Plan::resolve(req.engine, &ops, features, set);
     let mut dump = Dump {
         info: DumpInfo::default(),

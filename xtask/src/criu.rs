@@ -89,7 +89,11 @@ pub struct PluginLane {
     pub name: String,
     /// The kernel it boots (the CRIB kfuncs are needed).
     pub kernel: String,
+    /// Flavors with `--full`.
     pub flavors: Vec<String>,
+    /// Flavors in the CI part (absent: `flavors`).
+    #[serde(default)]
+    pub ci_flavors: Option<Vec<String>>,
     /// Its tests: curated names (CI and full alike).
     pub tests: Vec<String>,
     /// crfail tests it runs as ordinary ones (the plugin makes C/R work).
@@ -177,10 +181,12 @@ pub fn zdtm_lanes(a: &ZdtmArgs) -> Result<Vec<zdtm::LaneRun>> {
         lanes.push(zdtm::LaneArgs {
             selection: zdtm::Selection {
                 kernel: p.name.clone(),
-                flavors: if a.flavors.is_empty() {
+                flavors: if !a.flavors.is_empty() {
+                    a.flavors.clone()
+                } else if a.full {
                     p.flavors.clone()
                 } else {
-                    a.flavors.clone()
+                    p.ci_flavors.clone().unwrap_or_else(|| p.flavors.clone())
                 },
                 per_group: None,
                 only: if only.is_empty() {
@@ -357,6 +363,10 @@ mod tests {
         assert!(on_7_3 < ci, "{on_7_3} vs {ci}");
         assert_eq!(s.ci.per_group_for("patched"), Some(ci));
         assert_eq!(s.full.per_group_for("patched-7.3"), None, "--full runs all");
+        // The plugin lane's CI flavors are a part of what --full runs.
+        let ci_flavors = s.plugin.ci_flavors.as_ref().expect("a CI part");
+        assert!(!ci_flavors.is_empty() && ci_flavors.len() < s.plugin.flavors.len());
+        assert!(ci_flavors.iter().all(|f| s.plugin.flavors.contains(f)));
     }
 
     #[test]

@@ -51,6 +51,9 @@ enum Cmd {
 }
 
 fn main() -> std::process::ExitCode {
+    // Every engine dumps many times in this process, as a resident one
+    // would: freed heap stays for the next dump (all engines alike).
+    crib_harness::sys::keep_freed_heap();
     let r: Result<()> = match Cli::parse().cmd {
         Cmd::Suite(a) => suite::run(a),
         Cmd::Once(a) => measure::once(a),

@@ -133,6 +133,8 @@ fn dump_via_server(a: &DumpArgs, server: &std::path::Path) -> Result<ExitCode> {
 
 /// `crib serve --socket PATH`: answer dump requests until killed.
 pub fn serve(a: ServeArgs) -> Result<ExitCode> {
+    // Resident: a dump's freed heap stays for the next one.
+    crib_harness::sys::keep_freed_heap();
     let mut s = crib_harness::serve::Server::bind(&a.socket)?;
     eprintln!(
         "crib serve: listening on {} (protocol {}, root only)",

@@ -234,6 +234,10 @@ pub struct RbObject {
     name: &'static str,
     rb: libbpf_rs::RingBuffer<'static>,
     samples: Samples,
+    /// Records of the largest batch so far: the next batch's vector starts
+    /// that big (a dump of 10 000 mappings would otherwise grow it from
+    /// empty by doubling, copying every record each time, on every dump).
+    batch_hint: std::cell::Cell<usize>,
 }
 
 impl RbObject {
@@ -275,6 +279,7 @@ impl RbObject {
             name,
             rb,
             samples,
+            batch_hint: std::cell::Cell::new(0),
         })
     }
 
@@ -318,7 +323,12 @@ impl RbObject {
                         .into(),
                 });
             }
-            all.extend(batch.records);
+            // Most dumps are one batch: hand it on without a copy.
+            if all.is_empty() {
+                all = batch.records;
+            } else {
+                all.extend(batch.records);
+            }
             if !more {
                 return Ok(all);
             }
@@ -382,7 +392,7 @@ impl RbObject {
         };
         // Drop what an earlier, failed run may have left behind.
         let _ = self.rb.consume();
-        *self.samples.borrow_mut() = Ok(Vec::new());
+        *self.samples.borrow_mut() = Ok(Vec::with_capacity(self.batch_hint.get()));
         let input = ProgramInput {
             context_in: Some(ctx),
             ..Default::default()
@@ -401,6 +411,8 @@ impl RbObject {
                 source,
             },
         )?;
+        self.batch_hint
+            .set(self.batch_hint.get().max(recs.len()).min(1 << 20));
         let recs = known_only(object, prog_name, recs)?;
         let run_err = |what: String| BpfError::Run {
             object,

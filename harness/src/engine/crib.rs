@@ -211,22 +211,34 @@ impl CribEngine {
 
     /// Load only the programs `ops` need (the task program always).
     pub fn open_for(ops: &[Operation], ring: Option<u32>) -> EngineResult<Self> {
+        Self::open_for_kernel(ops, ring, &KernelFeatures::detect())
+    }
+
+    /// [`CribEngine::open_for`] with the running kernel's features already
+    /// read (an `auto` dump read them to plan; reading is a pass over BTF).
+    pub fn open_for_kernel(
+        ops: &[Operation],
+        ring: Option<u32>,
+        features: &KernelFeatures,
+    ) -> EngineResult<Self> {
         let need: Vec<&str> = std::iter::once("crib_dump_task")
             .chain(ops.iter().map(|&op| prog_for(op)))
             .collect();
-        Self::open_programs(&need, ring)
+        Self::open_programs(&need, ring, features)
     }
 
     /// Only what [`CribEngine::socket_queue`] needs (one socket queue per
     /// run, on a descriptor of any process): the CRIU plugin's engine.
     pub fn open_socket_reader() -> EngineResult<Self> {
-        Self::open_programs(&["crib_dump_queue"], None)
+        Self::open_programs(&["crib_dump_queue"], None, &KernelFeatures::detect())
     }
 
-    fn open_programs(need: &[&str], ring: Option<u32>) -> EngineResult<Self> {
-        // Read once per open: each read is a pass over the kernel's BTF.
-        let features = KernelFeatures::detect();
-        require_kfuncs(Operation::Task, &features)?;
+    fn open_programs(
+        need: &[&str],
+        ring: Option<u32>,
+        features: &KernelFeatures,
+    ) -> EngineResult<Self> {
+        require_kfuncs(Operation::Task, features)?;
         let (dump, loaded_as, mut rejected) =
             load_crib_object(DUMP, objects::CRIB_DUMP, ring, need)
                 .map_err(|e| err(Operation::Task, e))?;
@@ -378,7 +390,7 @@ impl DumpEngine for CribEngine {
 
     fn files(&mut self, pid: i32) -> EngineResult<FilesDump> {
         let recs = self.run(Operation::Files, "crib_dump_files", pid, -1, 0)?;
-        let mut files = Vec::new();
+        let mut files = Vec::with_capacity(recs.len());
         let mut socks = Vec::new();
         for r in recs {
             match r {
@@ -415,13 +427,13 @@ impl DumpEngine for CribEngine {
 
     fn memory_map(&mut self, pid: i32) -> EngineResult<Vec<MappingRecord>> {
         let recs = self.run(Operation::MemoryMap, "crib_dump_vmas", pid, -1, 0)?;
-        Ok(recs
-            .into_iter()
-            .filter_map(|r| match r {
-                WireRecord::Vma(v) => Some(convert::vma(v, self.page_size)),
-                _ => None,
-            })
-            .collect())
+        // Sized once: all but the END records are mappings.
+        let mut out = Vec::with_capacity(recs.len());
+        out.extend(recs.into_iter().filter_map(|r| match r {
+            WireRecord::Vma(v) => Some(convert::vma(v, self.page_size)),
+            _ => None,
+        }));
+        Ok(out)
     }
 
     fn sockets(&mut self, pid: i32, files: &[FileRecord]) -> EngineResult<Vec<SocketRecord>> {

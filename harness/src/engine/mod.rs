@@ -193,23 +193,33 @@ pub fn bpf_engine_opens() -> usize {
 
 /// Open an engine by kind, every program loaded.
 pub fn open_engine(kind: EngineKind) -> EngineResult<Box<dyn DumpEngine>> {
-    open_engine_for(kind, &Operation::ALL)
+    open_engine_for(kind, &Operation::ALL, None)
 }
 
 /// Open an engine with the programs of `ops` only: a cold dump of files
-/// alone does not verify the memory-map program.
-pub fn open_engine_for(kind: EngineKind, ops: &[Operation]) -> EngineResult<Box<dyn DumpEngine>> {
-    if kind != EngineKind::Procfs {
-        OPENS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+/// alone does not verify the memory-map program. `known`: the running
+/// kernel's features when the caller has read them already (`None`: read
+/// here; each read is a pass over the kernel's BTF).
+pub fn open_engine_for(
+    kind: EngineKind,
+    ops: &[Operation],
+    known: Option<&KernelFeatures>,
+) -> EngineResult<Box<dyn DumpEngine>> {
+    if kind == EngineKind::Procfs {
+        return Ok(Box::new(procfs::ProcfsEngine::new()));
     }
+    OPENS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let detected;
+    let f = match known {
+        Some(f) => f,
+        None => {
+            detected = KernelFeatures::detect();
+            &detected
+        }
+    };
     match kind {
-        EngineKind::Procfs => Ok(Box::new(procfs::ProcfsEngine::new())),
-        EngineKind::Upstream => Ok(Box::new(upstream::UpstreamEngine::open_for(
-            &KernelFeatures::detect(),
-            ops,
-            false,
-        )?)),
-        EngineKind::Crib => Ok(Box::new(crib::CribEngine::open_for(ops, None)?)),
+        EngineKind::Upstream => Ok(Box::new(upstream::UpstreamEngine::open_for(f, ops, false)?)),
+        _ => Ok(Box::new(crib::CribEngine::open_for_kernel(ops, None, f)?)),
     }
 }
 
@@ -379,6 +389,9 @@ pub struct EngineSet {
     /// Engines open with these operations' programs only (`None`: all, as
     /// a resident engine wants).
     ops: Option<Vec<Operation>>,
+    /// The running kernel's features, once read (an `auto` dump's plan
+    /// read them; engines opened later do not read BTF again).
+    features: Option<KernelFeatures>,
 }
 
 impl EngineSet {
@@ -400,7 +413,11 @@ impl EngineSet {
         }
         let idx = match self.open.iter().position(|e| e.kind() == kind) {
             Some(i) => i,
-            None => match open_engine_for(kind, self.ops.as_deref().unwrap_or(&Operation::ALL)) {
+            None => match open_engine_for(
+                kind,
+                self.ops.as_deref().unwrap_or(&Operation::ALL),
+                self.features.as_ref(),
+            ) {
                 Ok(e) => {
                     self.open.push(e);
                     self.open.len() - 1
@@ -416,6 +433,14 @@ impl EngineSet {
             },
         };
         Ok(self.open[idx].as_mut())
+    }
+
+    /// The running kernel's features as read by the caller: engines this
+    /// set opens from now on use them instead of reading BTF again.
+    pub fn know_features(&mut self, f: &KernelFeatures) {
+        if self.features.is_none() {
+            self.features = Some(f.clone());
+        }
     }
 
     /// Use `engine` for its kind instead of opening one (tests, and callers

@@ -51,6 +51,10 @@ pub struct Args {
     /// Lanes side by side at most (default: the number of cores).
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// A VM lane still running after this many seconds is killed (its
+    /// guests with it) and fails (default: 1800; `--full`: 7200).
+    #[arg(long, value_name = "SECS")]
+    pub lane_timeout: Option<u64>,
     /// (internal) Run this one parallel lane and write its results here.
     #[arg(long, hide = true, requires = "summary")]
     pub run_one: Option<String>,
@@ -164,7 +168,13 @@ pub fn run(args: Args) -> Result<()> {
                 let slots = args
                     .jobs
                     .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-                let done = pool::run(&jobs, slots, args.full)?;
+                let limit =
+                    std::time::Duration::from_secs(args.lane_timeout.unwrap_or(if args.full {
+                        7200
+                    } else {
+                        1800
+                    }));
+                let done = pool::run(&jobs, slots, args.full, limit)?;
                 let mut zdtm_json = Vec::new();
                 for s in done {
                     results.extend(s.results);
