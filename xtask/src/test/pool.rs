@@ -88,18 +88,27 @@ fn timed_out(mut r: Running, limit: Duration) -> Summary {
         limit.as_secs()
     );
     print!("{}", std::fs::read_to_string(&r.log).unwrap_or_default());
+    failed(
+        &r.lane,
+        secs,
+        format!(
+            "killed after {secs:.0} s: over the lane limit of {} s (--lane-timeout); log {}",
+            limit.as_secs(),
+            r.log.display()
+        ),
+    )
+}
+
+/// A lane that gave no results of its own: one failure saying why.
+fn failed(lane: &str, secs: f64, note: String) -> Summary {
     Summary {
         results: vec![LaneResult {
-            name: r.lane.clone(),
+            name: lane.to_string(),
             passed: 0,
             failed: 1,
             skipped: 0,
             secs,
-            note: format!(
-                "killed after {secs:.0} s: over the lane limit of {} s (--lane-timeout); log {}",
-                limit.as_secs(),
-                r.log.display()
-            ),
+            note,
         }],
         zdtm_json: None,
     }
@@ -117,20 +126,14 @@ fn finish(r: Running, status: std::process::ExitStatus) -> Summary {
         .and_then(|t| serde_json::from_str::<Summary>(&t).ok())
     {
         Some(s) => s,
-        None => Summary {
-            results: vec![LaneResult {
-                name: r.lane.clone(),
-                passed: 0,
-                failed: 1,
-                skipped: 0,
-                secs,
-                note: format!(
-                    "the lane process ended ({status}) without results; log {}",
-                    r.log.display()
-                ),
-            }],
-            zdtm_json: None,
-        },
+        None => failed(
+            &r.lane,
+            secs,
+            format!(
+                "the lane process ended ({status}) without results; log {}",
+                r.log.display()
+            ),
+        ),
     }
 }
 
@@ -170,21 +173,10 @@ fn run_with(
                 Ok(None) => k += 1,
                 Err(e) => {
                     let (i, mut r) = running.remove(k);
-                    let _ = r.child.kill();
-                    done.push((
-                        i,
-                        Summary {
-                            results: vec![LaneResult {
-                                name: r.lane.clone(),
-                                passed: 0,
-                                failed: 1,
-                                skipped: 0,
-                                secs: r.started.elapsed().as_secs_f64(),
-                                note: format!("waiting for the lane process: {e}"),
-                            }],
-                            zdtm_json: None,
-                        },
-                    ));
+                    kill_group(&mut r);
+                    let secs = r.started.elapsed().as_secs_f64();
+                    let why = format!("waiting for the lane process: {e}");
+                    done.push((i, failed(&r.lane, secs, why)));
                 }
             }
         }
@@ -198,12 +190,15 @@ fn run_with(
 mod tests {
     use super::*;
 
-    fn sh(script: &'static str) -> impl Fn(&str, &std::path::Path) -> Result<Command> {
-        move |_, summary| {
+    /// One lane that is `sh -c script` (the summary path as `$1`).
+    fn run_script(dir: &std::path::Path, lane: &str, limit: Duration, script: String) -> Summary {
+        let launch = move |_: &str, summary: &std::path::Path| {
             let mut c = Command::new("sh");
-            c.args(["-c", script, "sh"]).arg(summary);
+            c.args(["-c", &script, "sh"]).arg(summary);
             Ok(c)
-        }
+        };
+        let mut out = run_with(dir, &[lane.to_string()], 1, limit, &launch).expect("pool runs");
+        out.remove(0)
     }
 
     #[test]
@@ -211,18 +206,10 @@ mod tests {
         let d = tempfile::tempdir().expect("tempdir");
         let pidfile = d.path().join("grandchild.pid");
         let script = format!("sleep 60 & echo $! > {}; wait", pidfile.display());
-        let script: &'static str = Box::leak(script.into_boxed_str());
         let t = Instant::now();
-        let out = run_with(
-            d.path(),
-            &["hung".to_string()],
-            1,
-            Duration::from_millis(500),
-            &sh(script),
-        )
-        .expect("pool runs");
+        let out = run_script(d.path(), "hung", Duration::from_millis(500), script);
         assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
-        let r = &out[0].results[0];
+        let r = &out.results[0];
         assert_eq!((r.name.as_str(), r.failed), ("hung", 1));
         assert!(r.note.contains("over the lane limit"), "{}", r.note);
         // The lane's own child went with it (a guest would have, too).
@@ -241,14 +228,7 @@ mod tests {
     fn a_lane_within_its_limit_hands_back_its_summary() {
         let d = tempfile::tempdir().expect("tempdir");
         let script = r#"printf '{"results":[{"name":"ok","passed":3,"failed":0,"skipped":0,"secs":0.1,"note":""}],"zdtm_json":null}' > "$1""#;
-        let out = run_with(
-            d.path(),
-            &["ok".to_string()],
-            1,
-            Duration::from_secs(30),
-            &sh(script),
-        )
-        .expect("pool runs");
-        assert_eq!(out[0].results[0].passed, 3);
+        let out = run_script(d.path(), "ok", Duration::from_secs(30), script.into());
+        assert_eq!(out.results[0].passed, 3);
     }
 }
