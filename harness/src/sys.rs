@@ -317,13 +317,18 @@ pub fn cstring(s: &str) -> io::Result<CString> {
 /// by megabytes and trims it when the records are dropped, so every dump
 /// faults in and zeroes fresh pages (and an allocation above the mmap
 /// threshold is a new mapping each time). Applies to every engine of the
-/// process alike. Returns whether glibc took both settings.
-pub fn keep_freed_heap() -> bool {
-    // 256 MiB: far above a dump's working set, far below the machine.
-    const KEEP: libc::c_int = 256 << 20;
+/// process alike.
+pub fn keep_freed_heap() {
+    // Free memory at the heap's top is trimmed only above 256 MiB: far
+    // above a dump's working set, far below the machine.
+    const TRIM_ABOVE: libc::c_int = 256 << 20;
+    // Blocks below 32 MiB (glibc's maximum) come from the heap, not a
+    // mapping of their own each time.
+    const MMAP_ABOVE: libc::c_int = 32 << 20;
     // SAFETY: mallopt only changes allocator tunables; no memory is touched.
+    // A refused setting leaves glibc's default: slower, never wrong.
     unsafe {
-        libc::mallopt(libc::M_TRIM_THRESHOLD, KEEP) == 1
-            && libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20) == 1
+        libc::mallopt(libc::M_TRIM_THRESHOLD, TRIM_ABOVE);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_ABOVE);
     }
 }

@@ -205,21 +205,23 @@ pub fn open_engine_for(
     ops: &[Operation],
     known: Option<&KernelFeatures>,
 ) -> EngineResult<Box<dyn DumpEngine>> {
-    if kind == EngineKind::Procfs {
-        return Ok(Box::new(procfs::ProcfsEngine::new()));
-    }
-    OPENS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let detected;
-    let f = match known {
-        Some(f) => f,
-        None => {
-            detected = KernelFeatures::detect();
-            &detected
-        }
+    // A BPF engine's open: counted, and the features it loads against.
+    let bpf_open = || {
+        OPENS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        known.cloned().unwrap_or_else(KernelFeatures::detect)
     };
     match kind {
-        EngineKind::Upstream => Ok(Box::new(upstream::UpstreamEngine::open_for(f, ops, false)?)),
-        _ => Ok(Box::new(crib::CribEngine::open_for_kernel(ops, None, f)?)),
+        EngineKind::Procfs => Ok(Box::new(procfs::ProcfsEngine::new())),
+        EngineKind::Upstream => Ok(Box::new(upstream::UpstreamEngine::open_for(
+            &bpf_open(),
+            ops,
+            false,
+        )?)),
+        EngineKind::Crib => Ok(Box::new(crib::CribEngine::open_for_kernel(
+            ops,
+            None,
+            &bpf_open(),
+        )?)),
     }
 }
 

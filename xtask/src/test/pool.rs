@@ -68,14 +68,13 @@ fn start(dir: &std::path::Path, lane: &str, launch: &Launch<'_>) -> Result<Runni
     })
 }
 
-/// Kill a lane over its limit and everything in its process group.
+/// Kill a lane and everything in its process group (the lane leads it).
 fn kill_group(r: &mut Running) {
     let pid = r.child.id() as libc::pid_t;
     // SAFETY: kill(2) on the group this lane leads (set at spawn).
     unsafe {
         libc::kill(-pid, libc::SIGKILL);
     }
-    let _ = r.child.kill();
 }
 
 fn timed_out(mut r: Running, limit: Duration) -> Summary {
