@@ -25,6 +25,8 @@
  */
 #define CRIB_PATH_KFUNCS 1
 #define CRIB_CLOEXEC(task, fd) crib_cloexec_cached(task, fd)
+/* socket fields as direct loads (crib/fill.bpf.h) */
+#define CRIB_DIRECT_READS
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -60,10 +62,10 @@ int crib_dump_vmas(struct crib_args *args)
 }
 
 /* The sock record (inet or unix) of the socket at sock_addr (a struct
- * socket *, read with CO-RE probes only). A global function, so the
- * verifier checks it once instead of in every state of the files loop;
- * it takes a plain address for that reason (the iterator's reference on
- * the file keeps the socket alive). */
+ * socket *, read through an untrusted alias: CRIB_AS). A global function,
+ * so the verifier checks it once instead of in every state of the files
+ * loop; it takes a plain address for that reason (the iterator's
+ * reference on the file keeps the socket alive). */
 __noinline int crib_emit_sock(struct crib_emit *e, __u64 sock_addr, __u64 ino)
 {
 	struct sock *sk;
@@ -71,10 +73,10 @@ __noinline int crib_emit_sock(struct crib_emit *e, __u64 sock_addr, __u64 ino)
 
 	if (!e || !sock_addr)
 		return 0;
-	sk = BPF_CORE_READ((struct socket *)sock_addr, sk);
+	sk = CRIB_RD(CRIB_AS(sock_addr, struct socket), sk);
 	if (!sk)
 		return 0;
-	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	family = CRIB_RD(sk, __sk_common.skc_family);
 	/* into the batch, like the file record before it: a ring reservation
 	 * per socket cost more than filling the record */
 	if (family == AF_INET || family == AF_INET6) {
@@ -90,7 +92,7 @@ __noinline int crib_emit_sock(struct crib_emit *e, __u64 sock_addr, __u64 ino)
 		struct crib_rec_unix *r = crib_rec_buf(e);
 
 		if (r) {
-			crib_fill_unix(r, (struct unix_sock *)sk, ino, (char *)(r + 1));
+			crib_fill_unix(r, CRIB_AS(sk, struct unix_sock), ino, (char *)(r + 1));
 			r->hdr.len = sizeof(*r) + r->path_len + r->peer_path_len;
 			crib_output(e, r, sizeof(*r) + r->path_len + r->peer_path_len);
 		} else {
@@ -176,6 +178,9 @@ int crib_dump_files(struct crib_args *args)
 		ino = r->ino;
 		crib_output(&e, r, sizeof(*r) + r->path_len);
 		if ((mode & 0170000) == 0140000 /* S_IFSOCK */)
+			/* a probe read: on 7.x a void * loaded through an untrusted
+			 * alias stays a pointer, which a global function's scalar
+			 * argument refuses */
 			crib_emit_sock(&e, (__u64)BPF_CORE_READ(file, private_data), ino);
 	}
 	bpf_iter_crib_file_destroy(&it);
@@ -186,7 +191,7 @@ int crib_dump_files(struct crib_args *args)
 /* UDP and UDP-lite share udp_sock and the frame layout. */
 static __always_inline bool crib_is_udp(struct sock *sk)
 {
-	__u16 proto = BPF_CORE_READ(sk, sk_protocol);
+	__u16 proto = CRIB_RD(sk, sk_protocol);
 
 	return proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE;
 }
@@ -194,10 +199,10 @@ static __always_inline bool crib_is_udp(struct sock *sk)
 /* Offset of the payload from skb->data, for a frame of a queue. */
 static __always_inline __u32 payload_offset(struct sock *sk, struct sk_buff *skb, __u32 queue, bool first)
 {
-	__u16 proto = BPF_CORE_READ(sk, sk_protocol);
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	unsigned char *head = BPF_CORE_READ(skb, head);
-	unsigned char *data = BPF_CORE_READ(skb, data);
+	__u16 proto = CRIB_RD(sk, sk_protocol);
+	__u16 family = CRIB_RD(sk, __sk_common.skc_family);
+	unsigned char *head = CRIB_RD(skb, head);
+	unsigned char *data = CRIB_RD(skb, data);
 	__u32 off = 0;
 
 	if (family == 1 /* AF_UNIX */) {
@@ -206,21 +211,21 @@ static __always_inline __u32 payload_offset(struct sock *sk, struct sk_buff *skb
 
 		/* guarded: a kernel whose BTF lacks the type still loads */
 		if (bpf_core_type_exists(struct unix_skb_parms) &&
-		    BPF_CORE_READ(sk, sk_type) == 1 /* SOCK_STREAM */)
-			off = BPF_CORE_READ(cb, consumed);
+		    CRIB_RD(sk, sk_type) == 1 /* SOCK_STREAM */)
+			off = CRIB_RD(cb, consumed);
 		return off;
 	}
 	if ((proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE) && queue == CRIB_QUEUE_WRITE) {
 		/* __ip_append_data(): data starts at the room for the IP header;
 		 * the first skb of the pending frame also holds the UDP header */
-		off = BPF_CORE_READ(skb, transport_header) - (__u32)(data - head);
+		off = CRIB_RD(skb, transport_header) - (__u32)(data - head);
 		if (first)
 			off += 8;
 		return off;
 	}
 	if (proto == IPPROTO_TCP && queue == CRIB_QUEUE_RECEIVE) {
 		/* unread part: from copied_seq (TCP_SKB_CB(skb)->seq is cb[0..4]) */
-		__u32 seq = 0, copied = BPF_CORE_READ((struct tcp_sock *)sk, copied_seq);
+		__u32 seq = 0, copied = CRIB_RD(CRIB_AS(sk, struct tcp_sock), copied_seq);
 
 		bpf_probe_read_kernel(&seq, sizeof(seq), &skb->cb);
 		if ((__s32)(copied - seq) > 0)
@@ -232,10 +237,10 @@ static __always_inline __u32 payload_offset(struct sock *sk, struct sk_buff *skb
 /* Receive-queue metadata: source address/port from the headers. */
 static __always_inline void frame_source(struct crib_rec_skb *r, struct sock *sk, struct sk_buff *skb)
 {
-	unsigned char *head = BPF_CORE_READ(skb, head);
-	__u16 nh = BPF_CORE_READ(skb, network_header);
-	__u16 th = BPF_CORE_READ(skb, transport_header);
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	unsigned char *head = CRIB_RD(skb, head);
+	__u16 nh = CRIB_RD(skb, network_header);
+	__u16 th = CRIB_RD(skb, transport_header);
+	__u16 family = CRIB_RD(sk, __sk_common.skc_family);
 	__u16 port = 0;
 
 	if (!crib_is_udp(sk))
@@ -256,7 +261,10 @@ static __always_inline void frame_source(struct crib_rec_skb *r, struct sock *sk
  * cork's flow (udp_sendmsg() fills inet->cork.fl before appending); for an
  * unconnected sender that used sendto() it is the only copy. udp_sock.pending
  * says which half of the flow union is in use: a v6 socket sending to a
- * v4-mapped peer keeps an ip4 flow, written back v4-mapped. */
+ * v4-mapped peer keeps an ip4 flow, written back v4-mapped. Probe reads,
+ * not CRIB_RD: clang merges the direct loads of the flow union into one
+ * 8-byte load that the verifier refuses as crossing its members (and a
+ * corked UDP frame is rare). */
 static __always_inline void frame_dest(struct crib_rec_skb *r, struct sock *sk)
 {
 	struct inet_sock *inet = (void *)sk;
@@ -290,24 +298,24 @@ static __always_inline void frame_dest(struct crib_rec_skb *r, struct sock *sk)
 }
 
 /* Everything of a frame record but the payload, into r; returns where
- * the payload starts in the skb. Plain addresses and CO-RE probe reads: a
- * global function, verified once, where inlined its branches were
- * verified in every state of the skb loop (most of the queue programs'
- * load time). */
+ * the payload starts in the skb. Plain addresses, read through untrusted
+ * aliases (CRIB_AS): a global function, verified once, where inlined its
+ * branches were verified in every state of the skb loop (most of the
+ * queue programs' load time). */
 __noinline __u32 crib_frame_meta(struct crib_rec_skb *r, __u64 sk_addr, __u64 skb_addr, __u32 queue,
 				 __u32 first)
 {
-	struct sock *sk = (struct sock *)sk_addr;
-	struct sk_buff *skb = (struct sk_buff *)skb_addr;
+	struct sock *sk = CRIB_AS(sk_addr, struct sock);
+	struct sk_buff *skb = CRIB_AS(skb_addr, struct sk_buff);
 	__u32 len, start;
 
 	if (!r || !sk || !skb)
 		return 0;
-	len = BPF_CORE_READ(skb, len);
+	len = CRIB_RD(skb, len);
 	start = payload_offset(sk, skb, queue, first);
 	r->frame_len = start < len ? len - start : 0;
-	r->tstamp_ns = BPF_CORE_READ(skb, tstamp);
-	r->mark = BPF_CORE_READ(skb, mark);
+	r->tstamp_ns = CRIB_RD(skb, tstamp);
+	r->mark = CRIB_RD(skb, mark);
 	if (queue == CRIB_QUEUE_RECEIVE)
 		frame_source(r, sk, skb);
 	else if (queue == CRIB_QUEUE_WRITE)

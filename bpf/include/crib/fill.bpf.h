@@ -2,8 +2,9 @@
 /*
  * Filling wire records (records.h) from kernel objects with CO-RE reads.
  * Shared by the iterator, SEC("syscall") and SEC("crib") programs, so every
- * engine reads a field the same way. All reads go through BPF_CORE_READ
- * (bpf_probe_read_kernel), which every one of those program types has.
+ * engine reads a field the same way. Files and VMAs are BTF pointers and
+ * read with direct loads; sockets and socket buffers go through CRIB_RD
+ * (below), which is a probe read or a direct load depending on the object.
  */
 #ifndef CRIB_FILL_BPF_H
 #define CRIB_FILL_BPF_H
@@ -187,99 +188,120 @@ static __always_inline void crib_fill_vma(struct crib_rec_vma *r, struct vm_area
 		r->special = CRIB_VMA_STACK;
 }
 
+/* Socket and socket-buffer reads. The crib programs (CRIB_DIRECT_READS,
+ * patched kernels, which all have bpf_rdonly_cast) hold a socket as an
+ * untrusted BTF pointer of its real type (CRIB_AS), so each field is one
+ * direct load (PROBE_MEM: a faulting load reads 0) instead of a
+ * bpf_probe_read_kernel() call: those calls were most of the files and
+ * queue programs' run time. The iterator objects also load on kernels
+ * without bpf_rdonly_cast (before 6.2), get sockets typed as sock_common
+ * or tcp_sock, and keep the probe reads. */
+#ifdef CRIB_DIRECT_READS
+#define CRIB_RD(src, a, ...) (___arrow((src), a, ##__VA_ARGS__))
+#define CRIB_RD_BITS(src, field) BPF_CORE_READ_BITFIELD(src, field)
+#define CRIB_RD_INTO(dst, src, a) __builtin_memcpy((dst), &(src)->a, sizeof(*(dst)))
+#define CRIB_AS(p, type) ((type *)bpf_rdonly_cast((void *)(p), bpf_core_type_id_kernel(type)))
+#else
+#define CRIB_RD(src, a, ...) BPF_CORE_READ(src, a, ##__VA_ARGS__)
+#define CRIB_RD_BITS(src, field) BPF_CORE_READ_BITFIELD_PROBED(src, field)
+#define CRIB_RD_INTO(dst, src, a) BPF_CORE_READ_INTO(dst, src, a)
+#define CRIB_AS(p, type) ((type *)(void *)(p))
+#endif
+
 /* An inet socket: common fields, then TCP or UDP ones. */
 static __always_inline void crib_fill_inet(struct crib_rec_inet *r, struct sock *sk, __u64 ino)
 {
 	unsigned long flags;
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u16 family = CRIB_RD(sk, __sk_common.skc_family);
 	__u8 reuse;
 
 	__builtin_memset(r, 0, sizeof(*r));
 	crib_hdr(&r->hdr, CRIB_REC_INET, CRIB_REC_INET_V1, sizeof(*r));
 	r->ino = ino;
 	r->family = family;
-	r->type = BPF_CORE_READ(sk, sk_type);
-	r->protocol = BPF_CORE_READ(sk, sk_protocol);
-	r->state = BPF_CORE_READ(sk, __sk_common.skc_state);
-	r->shutdown = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_shutdown);
-	r->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	r->dport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	r->bound_dev_if = BPF_CORE_READ(sk, __sk_common.skc_bound_dev_if);
+	r->type = CRIB_RD(sk, sk_type);
+	r->protocol = CRIB_RD(sk, sk_protocol);
+	r->state = CRIB_RD(sk, __sk_common.skc_state);
+	r->shutdown = CRIB_RD_BITS(sk, sk_shutdown);
+	r->sport = CRIB_RD(sk, __sk_common.skc_num);
+	r->dport = __builtin_bswap16(CRIB_RD(sk, __sk_common.skc_dport));
+	r->bound_dev_if = CRIB_RD(sk, __sk_common.skc_bound_dev_if);
 	if (family == AF_INET6) {
-		BPF_CORE_READ_INTO(&r->saddr, sk, __sk_common.skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO(&r->daddr, sk, __sk_common.skc_v6_daddr);
+		CRIB_RD_INTO(&r->saddr, sk, __sk_common.skc_v6_rcv_saddr);
+		CRIB_RD_INTO(&r->daddr, sk, __sk_common.skc_v6_daddr);
 	} else {
-		BPF_CORE_READ_INTO((__u32 *)r->saddr, sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO((__u32 *)r->daddr, sk, __sk_common.skc_daddr);
+		CRIB_RD_INTO((__u32 *)r->saddr, sk, __sk_common.skc_rcv_saddr);
+		CRIB_RD_INTO((__u32 *)r->daddr, sk, __sk_common.skc_daddr);
 	}
-	r->rcvbuf = BPF_CORE_READ(sk, sk_rcvbuf);
-	r->sndbuf = BPF_CORE_READ(sk, sk_sndbuf);
-	r->mark = BPF_CORE_READ(sk, sk_mark);
-	reuse = BPF_CORE_READ_BITFIELD_PROBED(sk, __sk_common.skc_reuse);
+	r->rcvbuf = CRIB_RD(sk, sk_rcvbuf);
+	r->sndbuf = CRIB_RD(sk, sk_sndbuf);
+	r->mark = CRIB_RD(sk, sk_mark);
+	reuse = CRIB_RD_BITS(sk, __sk_common.skc_reuse);
 	if (reuse)
 		r->opts |= CRIB_SOCKOPT_REUSEADDR;
-	if (BPF_CORE_READ_BITFIELD_PROBED(sk, __sk_common.skc_reuseport))
+	if (CRIB_RD_BITS(sk, __sk_common.skc_reuseport))
 		r->opts |= CRIB_SOCKOPT_REUSEPORT;
-	flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
+	flags = CRIB_RD(sk, __sk_common.skc_flags);
 	if (flags & (1ul << bpf_core_enum_value(enum sock_flags, SOCK_KEEPOPEN)))
 		r->opts |= CRIB_SOCKOPT_KEEPALIVE;
 	if (flags & (1ul << bpf_core_enum_value(enum sock_flags, SOCK_BROADCAST)))
 		r->opts |= CRIB_SOCKOPT_BROADCAST;
-	r->priority = BPF_CORE_READ(sk, sk_priority);
-	r->rqueue_bytes = BPF_CORE_READ(sk, sk_backlog.rmem_alloc.counter);
-	r->wqueue_bytes = BPF_CORE_READ(sk, sk_wmem_queued);
+	r->priority = CRIB_RD(sk, sk_priority);
+	r->rqueue_bytes = CRIB_RD(sk, sk_backlog.rmem_alloc.counter);
+	r->wqueue_bytes = CRIB_RD(sk, sk_wmem_queued);
 
 	if (r->protocol == IPPROTO_TCP) {
-		struct tcp_sock *tp = (void *)sk;
+		struct tcp_sock *tp = CRIB_AS(sk, struct tcp_sock);
 
 		r->valid |= CRIB_INET_TCP;
-		r->snd_nxt = BPF_CORE_READ(tp, snd_nxt);
-		r->snd_una = BPF_CORE_READ(tp, snd_una);
-		r->rcv_nxt = BPF_CORE_READ(tp, rcv_nxt);
-		r->write_seq = BPF_CORE_READ(tp, write_seq);
-		r->copied_seq = BPF_CORE_READ(tp, copied_seq);
-		r->snd_wnd = BPF_CORE_READ(tp, snd_wnd);
-		r->rcv_wnd = BPF_CORE_READ(tp, rcv_wnd);
-		r->max_window = BPF_CORE_READ(tp, max_window);
-		r->mss_cache = BPF_CORE_READ(tp, mss_cache);
-		r->snd_wl1 = BPF_CORE_READ(tp, snd_wl1);
-		r->rcv_wup = BPF_CORE_READ(tp, rcv_wup);
-		r->snd_wscale = BPF_CORE_READ_BITFIELD_PROBED(tp, rx_opt.snd_wscale);
-		r->rcv_wscale = BPF_CORE_READ_BITFIELD_PROBED(tp, rx_opt.rcv_wscale);
-		if (BPF_CORE_READ_BITFIELD_PROBED(tp, rx_opt.tstamp_ok))
+		r->snd_nxt = CRIB_RD(tp, snd_nxt);
+		r->snd_una = CRIB_RD(tp, snd_una);
+		r->rcv_nxt = CRIB_RD(tp, rcv_nxt);
+		r->write_seq = CRIB_RD(tp, write_seq);
+		r->copied_seq = CRIB_RD(tp, copied_seq);
+		r->snd_wnd = CRIB_RD(tp, snd_wnd);
+		r->rcv_wnd = CRIB_RD(tp, rcv_wnd);
+		r->max_window = CRIB_RD(tp, max_window);
+		r->mss_cache = CRIB_RD(tp, mss_cache);
+		r->snd_wl1 = CRIB_RD(tp, snd_wl1);
+		r->rcv_wup = CRIB_RD(tp, rcv_wup);
+		r->snd_wscale = CRIB_RD_BITS(tp, rx_opt.snd_wscale);
+		r->rcv_wscale = CRIB_RD_BITS(tp, rx_opt.rcv_wscale);
+		if (CRIB_RD_BITS(tp, rx_opt.tstamp_ok))
 			r->tcp_opts |= CRIB_TCPOPT_TIMESTAMPS;
-		if (BPF_CORE_READ_BITFIELD_PROBED(tp, rx_opt.sack_ok))
+		if (CRIB_RD_BITS(tp, rx_opt.sack_ok))
 			r->tcp_opts |= CRIB_TCPOPT_SACK;
-		if (BPF_CORE_READ_BITFIELD_PROBED(tp, rx_opt.wscale_ok))
+		if (CRIB_RD_BITS(tp, rx_opt.wscale_ok))
 			r->tcp_opts |= CRIB_TCPOPT_WSCALE;
 		/* TCP_NAGLE_OFF = 1 */
-		if (BPF_CORE_READ_BITFIELD_PROBED(tp, nonagle) & 1)
+		if (CRIB_RD_BITS(tp, nonagle) & 1)
 			r->opts |= CRIB_SOCKOPT_NODELAY;
 	} else if (r->protocol == IPPROTO_UDP) {
-		struct udp_sock *up = (void *)sk;
-		struct udp_sock___old *old = (void *)sk;
+		struct udp_sock *up = CRIB_AS(sk, struct udp_sock);
+		/* same object and verifier type; the relocation picks the field */
+		struct udp_sock___old *old = (void *)up;
 
 		r->valid |= CRIB_INET_UDP;
-		r->udp_pending = BPF_CORE_READ(up, pending);
-		r->udp_len = BPF_CORE_READ(up, len);
+		r->udp_pending = CRIB_RD(up, pending);
+		r->udp_len = CRIB_RD(up, len);
 		/* corkflag became a bit of udp_flags in 6.5 */
 		if (bpf_core_field_exists(old->corkflag))
-			r->udp_corkflag = BPF_CORE_READ(old, corkflag) != 0;
+			r->udp_corkflag = CRIB_RD(old, corkflag) != 0;
 		else
-			r->udp_corkflag = BPF_CORE_READ(up, udp_flags) & 1;
+			r->udp_corkflag = CRIB_RD(up, udp_flags) & 1;
 	}
 }
 
 /* The sun_path of a unix socket into buf; returns its length (0 = unbound). */
 static __always_inline __u32 crib_unix_path(struct unix_sock *u, char *buf)
 {
-	struct unix_address *addr = BPF_CORE_READ(u, addr);
+	struct unix_address *addr = CRIB_RD(u, addr);
 	int n;
 
 	if (!addr)
 		return 0;
 	/* len counts sun_family; sun_path is the rest */
-	n = BPF_CORE_READ(addr, len) - (int)sizeof(__u16);
+	n = CRIB_RD(addr, len) - (int)sizeof(__u16);
 	if (n <= 0 || n > 108)
 		return 0;
 	bpf_probe_read_kernel(buf, n & 127, &addr->name[0].sun_path);
@@ -290,16 +312,16 @@ static __always_inline __u32 crib_unix_path(struct unix_sock *u, char *buf)
 static __always_inline void crib_fill_unix(struct crib_rec_unix *r, struct unix_sock *u, __u64 ino, char *path)
 {
 	struct sock *sk = (struct sock *)u;
-	struct unix_sock *peer = (struct unix_sock *)BPF_CORE_READ(u, peer);
+	struct unix_sock *peer = CRIB_AS(CRIB_RD(u, peer), struct unix_sock);
 	__u32 n;
 
 	crib_hdr(&r->hdr, CRIB_REC_UNIX, CRIB_REC_UNIX_V1, sizeof(*r));
 	r->ino = ino;
-	r->peer_ino = peer ? BPF_CORE_READ(&peer->sk, sk_socket, file, f_inode, i_ino) : 0;
-	r->type = BPF_CORE_READ(sk, sk_type);
-	r->state = BPF_CORE_READ(sk, __sk_common.skc_state);
-	r->shutdown = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_shutdown);
-	r->rqueue_len = BPF_CORE_READ(sk, sk_receive_queue.qlen);
+	r->peer_ino = peer ? CRIB_RD(&peer->sk, sk_socket, file, f_inode, i_ino) : 0;
+	r->type = CRIB_RD(sk, sk_type);
+	r->state = CRIB_RD(sk, __sk_common.skc_state);
+	r->shutdown = CRIB_RD_BITS(sk, sk_shutdown);
+	r->rqueue_len = CRIB_RD(sk, sk_receive_queue.qlen);
 	n = crib_unix_path(u, path);
 	r->path_len = n;
 	r->peer_path_len = peer ? crib_unix_path(peer, path + (n & 127)) : 0;
