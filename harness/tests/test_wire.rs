@@ -196,6 +196,53 @@ proptest! {
     }
 
     #[test]
+    fn a_sink_gets_files_and_mappings_borrowed_from_the_sample(
+        recs in proptest::collection::vec(record_strategy(), 0..12),
+    ) {
+        // what the engines' ring callback sees: paths that point into the
+        // sample itself, and the same records as the owned decoder
+        struct Borrowed {
+            buf: std::ops::Range<usize>,
+            got: Vec<WireRecord>,
+            in_place: bool,
+        }
+        impl Borrowed {
+            fn inside(&mut self, p: &[u8]) {
+                let a = p.as_ptr() as usize;
+                self.in_place &= p.is_empty() || (self.buf.contains(&a) && a + p.len() <= self.buf.end);
+            }
+        }
+        impl wire::Sink for Borrowed {
+            fn file(&mut self, f: wire::File<&[u8]>) {
+                self.inside(f.path);
+                self.got.push(WireRecord::File(f.to_owned()));
+            }
+            fn vma(&mut self, v: wire::Vma<&[u8]>) {
+                self.inside(v.path);
+                self.got.push(WireRecord::Vma(v.to_owned()));
+            }
+            fn record(&mut self, r: WireRecord) {
+                self.got.push(r);
+            }
+        }
+        let mut body = Vec::new();
+        for (bytes, _) in &recs {
+            body.extend_from_slice(bytes);
+            while body.len() % 8 != 0 {
+                body.push(0);
+            }
+        }
+        let mut buf = hdr(rec_type::BATCH, 1, 8 + body.len() as u32);
+        buf.extend_from_slice(&body);
+        let range = buf.as_ptr() as usize..buf.as_ptr() as usize + buf.len();
+        let mut sink = Borrowed { buf: range, got: Vec::new(), in_place: true };
+        wire::decode_sample_with(&buf, &mut sink).expect("valid batch");
+        prop_assert!(sink.in_place, "a path was copied out of the sample");
+        let want: Vec<WireRecord> = recs.into_iter().map(|(_, r)| r).collect();
+        prop_assert_eq!(sink.got, want);
+    }
+
+    #[test]
     fn batch_garbage_never_panics(buf in proptest::collection::vec(any::<u8>(), 0..512)) {
         let mut b = hdr(rec_type::BATCH, 1, buf.len() as u32 + 8);
         b.extend_from_slice(&buf);
@@ -507,7 +554,7 @@ fn end_expecting(expected: u32, error: i32) -> WireRecord {
 
 #[test]
 fn a_vma_walk_is_checked_against_map_count_of_its_last_batch() {
-    use crib_harness::engine::bpfobj::vma_shortfall;
+    use crib_harness::engine::bpfobj::{vma_shortfall, Records};
     // two batches (the first stopped with -EAGAIN), three VMAs in all
     let whole = vec![
         vma_at(0x1000),
@@ -516,13 +563,13 @@ fn a_vma_walk_is_checked_against_map_count_of_its_last_batch() {
         vma_at(0x5000),
         end_expecting(3, 0),
     ];
-    assert_eq!(vma_shortfall(&whole), None);
+    assert_eq!(vma_shortfall(&Records::from_wire(whole.clone())), None);
     // a VMA the iterator stepped over
     let short = [&whole[..1], &whole[2..]].concat();
-    assert_eq!(vma_shortfall(&short), Some((2, 3)));
+    assert_eq!(vma_shortfall(&Records::from_wire(short)), Some((2, 3)));
     // END v1 or no mm: nothing to check against
     let uncounted = vec![vma_at(0x1000), end_expecting(0, 0)];
-    assert_eq!(vma_shortfall(&uncounted), None);
+    assert_eq!(vma_shortfall(&Records::from_wire(uncounted)), None);
 }
 
 #[test]

@@ -2,7 +2,9 @@
 //! read through a seq file, ring-buffer programs run with BPF_PROG_RUN.
 //! Shared by the `upstream` and `crib` engines.
 
+use super::convert;
 use super::wire::{self, WireError, WireRecord};
+use crate::model::{FileRecord, MappingRecord};
 use libbpf_rs::{MapCore, MapFlags, Object, ObjectBuilder, OpenObject, Program, ProgramInput};
 use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
@@ -223,9 +225,94 @@ fn link_create(p: &Program<'_>, task_pid: Option<u32>) -> std::io::Result<OwnedF
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// What a ring-buffer program wrote: file and VMA records already as model
+/// records (converted in the ring callback, their paths read in place from
+/// the sample), everything else as wire records, in order.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Records {
+    pub wire: Vec<WireRecord>,
+    pub files: Vec<FileRecord>,
+    pub maps: Vec<MappingRecord>,
+}
+
+impl Records {
+    /// Empty, with room for `[wire, files, maps]` records.
+    pub fn with_capacity(n: [usize; 3]) -> Self {
+        Records {
+            wire: Vec::with_capacity(n[0]),
+            files: Vec::with_capacity(n[1]),
+            maps: Vec::with_capacity(n[2]),
+        }
+    }
+
+    pub fn lens(&self) -> [usize; 3] {
+        [self.wire.len(), self.files.len(), self.maps.len()]
+    }
+
+    pub fn len(&self) -> usize {
+        self.lens().iter().sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The same split of already decoded records (tests, tools).
+    pub fn from_wire(recs: impl IntoIterator<Item = WireRecord>) -> Self {
+        let mut c = Collect::new(convert::page_size());
+        for r in recs {
+            match r {
+                WireRecord::File(f) => c.records.files.push(convert::file(f)),
+                WireRecord::Vma(v) => c.records.maps.push(convert::vma(v, c.page_size)),
+                r => c.records.wire.push(r),
+            }
+        }
+        c.records
+    }
+
+    /// `other`'s records after these.
+    pub fn append(&mut self, mut other: Records) {
+        if self.is_empty() {
+            *self = other;
+            return;
+        }
+        self.wire.append(&mut other.wire);
+        self.files.append(&mut other.files);
+        self.maps.append(&mut other.maps);
+    }
+}
+
+/// The ring callback's sink: converts files and VMAs straight from the
+/// sample (no owned wire record, no path vector per record).
+struct Collect {
+    records: Records,
+    page_size: u64,
+}
+
+impl Collect {
+    fn new(page_size: u64) -> Self {
+        Collect {
+            records: Records::default(),
+            page_size,
+        }
+    }
+}
+
+impl wire::Sink for Collect {
+    fn file(&mut self, f: wire::File<&[u8]>) {
+        self.records.files.push(convert::file(f));
+    }
+    fn vma(&mut self, v: wire::Vma<&[u8]>) {
+        self.records.maps.push(convert::vma(v, self.page_size));
+    }
+    fn record(&mut self, r: WireRecord) {
+        self.records.wire.push(r);
+    }
+}
+
 /// Records decoded in the ring buffer callback (no copy of the sample),
 /// or the first decoding error.
-type Samples = std::rc::Rc<std::cell::RefCell<Result<Vec<WireRecord>, WireError>>>;
+type Samples = std::rc::Rc<std::cell::RefCell<Result<Collect, WireError>>>;
 
 /// A loaded object with a `crib_rb` ring buffer, kept open between runs
 /// (load once, dump many times).
@@ -234,15 +321,18 @@ pub struct RbObject {
     name: &'static str,
     rb: libbpf_rs::RingBuffer<'static>,
     samples: Samples,
-    /// Records of the largest batch so far: the next batch's vector starts
-    /// that big (a dump of 10 000 mappings would otherwise grow it from
+    /// Records of the largest batch so far: the next batch's vectors start
+    /// that big (a dump of 10 000 mappings would otherwise grow them from
     /// empty by doubling, copying every record each time, on every dump).
-    batch_hint: std::cell::Cell<usize>,
+    batch_hint: std::cell::Cell<[usize; 3]>,
+    page_size: u64,
 }
 
 impl RbObject {
     pub fn new(name: &'static str, obj: Object) -> BpfResult<Self> {
-        let samples: Samples = std::rc::Rc::new(std::cell::RefCell::new(Ok(Vec::new())));
+        let page_size = convert::page_size();
+        let samples: Samples =
+            std::rc::Rc::new(std::cell::RefCell::new(Ok(Collect::new(page_size))));
         let sink = samples.clone();
         let lib = |what: &str| {
             let what = what.to_string();
@@ -264,8 +354,8 @@ impl RbObject {
             builder
                 .add(&rb_map, move |data: &[u8]| {
                     let mut s = sink.borrow_mut();
-                    if let Ok(v) = s.as_mut() {
-                        if let Err(e) = wire::decode_sample_into(data, v) {
+                    if let Ok(c) = s.as_mut() {
+                        if let Err(e) = wire::decode_sample_with(data, c) {
                             *s = Err(e);
                         }
                     }
@@ -279,7 +369,8 @@ impl RbObject {
             name,
             rb,
             samples,
-            batch_hint: std::cell::Cell::new(0),
+            batch_hint: std::cell::Cell::new([0; 3]),
+            page_size,
         })
     }
 
@@ -287,7 +378,7 @@ impl RbObject {
     /// wrote, ending with its END record (checked: complete, no drops).
     /// A program that stopped early because the ring filled up is an error
     /// here; [`RbObject::run_resumable`] continues it instead.
-    pub fn run(&self, prog_name: &str, ctx: &mut [u8]) -> BpfResult<Vec<WireRecord>> {
+    pub fn run(&self, prog_name: &str, ctx: &mut [u8]) -> BpfResult<Records> {
         let batch = self.run_batch(prog_name, ctx)?;
         if batch.more {
             return Err(BpfError::Run {
@@ -308,9 +399,9 @@ impl RbObject {
         &self,
         prog_name: &str,
         ctx: &mut [u8],
-        mut resume: impl FnMut(&[WireRecord], &mut [u8]) -> bool,
-    ) -> BpfResult<Vec<WireRecord>> {
-        let mut all = Vec::new();
+        mut resume: impl FnMut(&Records, &mut [u8]) -> bool,
+    ) -> BpfResult<Records> {
+        let mut all = Records::default();
         loop {
             let batch = self.run_batch(prog_name, ctx)?;
             let progressed = batch.records.len() > 1;
@@ -323,12 +414,8 @@ impl RbObject {
                         .into(),
                 });
             }
-            // Most dumps are one batch: hand it on without a copy.
-            if all.is_empty() {
-                all = batch.records;
-            } else {
-                all.extend(batch.records);
-            }
+            // Most dumps are one batch: append hands it on without a copy.
+            all.append(batch.records);
             if !more {
                 return Ok(all);
             }
@@ -344,7 +431,7 @@ impl RbObject {
     /// walk without an error. Walk again after a growing pause
     /// ([`VmaRetry`]), and fail naming both counts if the walk is still
     /// short when the time is up.
-    pub fn run_vmas(&self, prog_name: &str, ctx: &mut [u8]) -> BpfResult<Vec<WireRecord>> {
+    pub fn run_vmas(&self, prog_name: &str, ctx: &mut [u8]) -> BpfResult<Records> {
         let first = ctx.to_vec();
         let mut retry = VmaRetry::new();
         loop {
@@ -392,7 +479,10 @@ impl RbObject {
         };
         // Drop what an earlier, failed run may have left behind.
         let _ = self.rb.consume();
-        *self.samples.borrow_mut() = Ok(Vec::with_capacity(self.batch_hint.get()));
+        *self.samples.borrow_mut() = Ok(Collect {
+            records: Records::with_capacity(self.batch_hint.get()),
+            page_size: self.page_size,
+        });
         let input = ProgramInput {
             context_in: Some(ctx),
             ..Default::default()
@@ -404,22 +494,27 @@ impl RbObject {
         self.rb
             .consume()
             .map_err(lib("ring buffer consume".into()))?;
-        let recs = std::mem::replace(&mut *self.samples.borrow_mut(), Ok(Vec::new())).map_err(
-            |source| BpfError::Wire {
-                object,
-                prog: prog_name.into(),
-                source,
-            },
-        )?;
+        let recs = std::mem::replace(
+            &mut *self.samples.borrow_mut(),
+            Ok(Collect::new(self.page_size)),
+        )
+        .map_err(|source| BpfError::Wire {
+            object,
+            prog: prog_name.into(),
+            source,
+        })?
+        .records;
+        let (hint, lens) = (self.batch_hint.get(), recs.lens());
         self.batch_hint
-            .set(self.batch_hint.get().max(recs.len()).min(1 << 20));
-        let recs = known_only(object, prog_name, recs)?;
+            .set(std::array::from_fn(|i| hint[i].max(lens[i]).min(1 << 20)));
+        let mut recs = recs;
+        recs.wire = known_only(object, prog_name, recs.wire)?;
         let run_err = |what: String| BpfError::Run {
             object,
             prog: prog_name.into(),
             what,
         };
-        match recs.last() {
+        match recs.wire.last() {
             Some(WireRecord::End(e)) if e.dropped > 0 => Err(run_err(format!(
                 "{} records lost (ring buffer full)",
                 e.dropped
@@ -446,7 +541,7 @@ impl RbObject {
 /// The records of one run of a resumable program.
 #[derive(Debug)]
 pub struct Batch {
-    pub records: Vec<WireRecord>,
+    pub records: Records,
     /// The program stopped because the ring was nearly full.
     pub more: bool,
 }
@@ -537,24 +632,23 @@ impl Default for VmaRetry {
 /// `(VMAs returned, mm->map_count)` when a whole VMA walk's records do not
 /// match the count its last END carries; `None` when they match or there is
 /// nothing to check against (END v1, or a task without a memory map).
-pub fn vma_shortfall(recs: &[WireRecord]) -> Option<(usize, usize)> {
-    let expected = match recs.iter().rev().find(|r| matches!(r, WireRecord::End(_))) {
+pub fn vma_shortfall(recs: &Records) -> Option<(usize, usize)> {
+    let expected = match recs
+        .wire
+        .iter()
+        .rev()
+        .find(|r| matches!(r, WireRecord::End(_)))
+    {
         Some(WireRecord::End(e)) if e.expected > 0 => e.expected as usize,
         _ => return None,
     };
-    let got = recs
-        .iter()
-        .filter(|r| matches!(r, WireRecord::Vma(_)))
-        .count();
+    let got = recs.maps.len();
     (got != expected).then_some((got, expected))
 }
 
 /// Resume a VMA dump after the last mapping of `recs`.
-pub fn resume_vmas(recs: &[WireRecord], ctx: &mut [u8]) -> bool {
-    match recs.iter().rev().find_map(|r| match r {
-        WireRecord::Vma(v) => Some(v.end),
-        _ => None,
-    }) {
+pub fn resume_vmas(recs: &Records, ctx: &mut [u8]) -> bool {
+    match recs.maps.last().map(|m| m.end) {
         Some(end) => {
             set_start(ctx, end);
             true
@@ -564,11 +658,8 @@ pub fn resume_vmas(recs: &[WireRecord], ctx: &mut [u8]) -> bool {
 }
 
 /// Resume a files dump after the last fd of `recs`.
-pub fn resume_files(recs: &[WireRecord], ctx: &mut [u8]) -> bool {
-    match recs.iter().rev().find_map(|r| match r {
-        WireRecord::File(f) => Some(f.fd),
-        _ => None,
-    }) {
+pub fn resume_files(recs: &Records, ctx: &mut [u8]) -> bool {
+    match recs.files.last().map(|f| f.fd) {
         Some(fd) if fd < i32::MAX => {
             set_fd(ctx, fd + 1);
             true

@@ -31,8 +31,8 @@ pub fn task(t: &wire::Task) -> TaskRecord {
 }
 
 /// The decoded path bytes as a String, without copying valid UTF-8.
-fn path_string(p: Vec<u8>) -> String {
-    match String::from_utf8(p) {
+fn path_string(p: impl Into<Vec<u8>>) -> String {
+    match String::from_utf8(p.into()) {
         Ok(s) => s,
         Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
     }
@@ -45,7 +45,7 @@ fn strip_deleted(path: &mut String) {
     }
 }
 
-pub fn file(f: wire::File) -> FileRecord {
+pub fn file<P: Into<Vec<u8>>>(f: wire::File<P>) -> FileRecord {
     let unlinked = f.nlink == 0;
     let mut path = path_string(f.path);
     // d_path marks unlinked files; the model keeps that in `unlinked`.
@@ -81,7 +81,7 @@ pub fn page_size() -> u64 {
     }
 }
 
-pub fn vma(v: wire::Vma, page_size: u64) -> MappingRecord {
+pub fn vma<P: Into<Vec<u8>>>(v: wire::Vma<P>, page_size: u64) -> MappingRecord {
     let path = match v.special {
         wire::vma_special::HEAP => "[heap]".to_string(),
         wire::vma_special::STACK => "[stack]".to_string(),

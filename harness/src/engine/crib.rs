@@ -189,7 +189,6 @@ pub struct CribEngine {
     /// Programs this kernel's verifier refused (their operations are
     /// unsupported, the others run).
     rejected: Vec<Rejected>,
-    page_size: u64,
     /// Sockets read by the last `files` pass (same program), by pid.
     sockets_of: Option<(i32, Vec<SocketRecord>)>,
     /// Dump generation of `crib_dump_queues` (its in-kernel "seen" map).
@@ -254,7 +253,6 @@ impl CribEngine {
             dump,
             loaded_as,
             rejected,
-            page_size: convert::page_size(),
             sockets_of: None,
             generation: 0,
             pipe_read: features.crib_pipe_read,
@@ -272,7 +270,7 @@ impl CribEngine {
         pid: i32,
         fd: i32,
         queue: u32,
-    ) -> EngineResult<Vec<WireRecord>> {
+    ) -> EngineResult<bpfobj::Records> {
         if let Some(why) = progload::refusal(&self.rejected, prog) {
             return Err(err(op, why));
         }
@@ -320,7 +318,7 @@ impl CribEngine {
             fd,
             u32::from(queue),
         )?;
-        frames_to_segments(&recs, stream)
+        frames_to_segments(&recs.wire, stream)
             .map_err(|e| err(Operation::Queues, format!("fd {fd}: {e}")))
     }
 }
@@ -380,7 +378,8 @@ impl DumpEngine for CribEngine {
 
     fn task(&mut self, pid: i32) -> EngineResult<TaskRecord> {
         let recs = self.run(Operation::Task, "crib_dump_task", pid, -1, 0)?;
-        recs.iter()
+        recs.wire
+            .iter()
             .find_map(|r| match r {
                 WireRecord::Task(t) => Some(convert::task(t)),
                 _ => None,
@@ -390,11 +389,10 @@ impl DumpEngine for CribEngine {
 
     fn files(&mut self, pid: i32) -> EngineResult<FilesDump> {
         let recs = self.run(Operation::Files, "crib_dump_files", pid, -1, 0)?;
-        let mut files = Vec::with_capacity(recs.len());
+        let files = recs.files;
         let mut socks = Vec::new();
-        for r in recs {
+        for r in recs.wire {
             match r {
-                WireRecord::File(f) => files.push(convert::file(f)),
                 WireRecord::Inet(s) => socks.push(convert::inet(&s)),
                 WireRecord::Unix(u) => socks.push(convert::unix(&u)),
                 _ => {}
@@ -427,13 +425,7 @@ impl DumpEngine for CribEngine {
 
     fn memory_map(&mut self, pid: i32) -> EngineResult<Vec<MappingRecord>> {
         let recs = self.run(Operation::MemoryMap, "crib_dump_vmas", pid, -1, 0)?;
-        // Sized once: all but the END records are mappings.
-        let mut out = Vec::with_capacity(recs.len());
-        out.extend(recs.into_iter().filter_map(|r| match r {
-            WireRecord::Vma(v) => Some(convert::vma(v, self.page_size)),
-            _ => None,
-        }));
-        Ok(out)
+        Ok(recs.maps)
     }
 
     fn sockets(&mut self, pid: i32, files: &[FileRecord]) -> EngineResult<Vec<SocketRecord>> {
@@ -533,12 +525,12 @@ impl CribEngine {
             ctx[12..16].copy_from_slice(&self.generation.to_le_bytes());
             let batch = self.run_batch(Operation::Queues, PROG, pid, &mut ctx)?;
             if !batch.more {
-                set.add(batch.records, None);
+                set.add(batch.records.wire, None);
                 return Ok(set);
             }
-            match queues::resume_fd(&batch.records) {
+            match queues::resume_fd(&batch.records.wire) {
                 Some(fd) if fd > start => {
-                    set.add(batch.records, Some(fd));
+                    set.add(batch.records.wire, Some(fd));
                     start = fd;
                 }
                 // stopped in the fd it started at: that fd alone overfills the ring

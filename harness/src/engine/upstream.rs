@@ -236,13 +236,7 @@ impl UpstreamEngine {
         let recs = sys
             .run_vmas("sys_dump_vmas", &mut ctx)
             .map_err(|e| err(Operation::MemoryMap, e))?;
-        Ok(recs
-            .into_iter()
-            .filter_map(|r| match r {
-                WireRecord::Vma(v) => Some(convert::vma(v, self.page_size)),
-                _ => None,
-            })
-            .collect())
+        Ok(recs.maps)
     }
 
     /// Task identity by the SEC("syscall") program.
@@ -255,7 +249,8 @@ impl UpstreamEngine {
         let recs = sys
             .run("sys_dump_task", &mut ctx)
             .map_err(|e| err(Operation::Task, e))?;
-        recs.iter()
+        recs.wire
+            .iter()
             .find_map(|r| match r {
                 WireRecord::Task(t) => Some(convert::task(t)),
                 _ => None,

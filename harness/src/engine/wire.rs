@@ -9,6 +9,10 @@
 //! `version` is newer than ours is decoded by its known prefix, with the
 //! variable part (path, payload) taken from the record's end. A record of a
 //! type we do not know is returned as [`WireRecord::Unknown`], never guessed.
+//!
+//! The `*_with` decoders hand each record to a [`Sink`]; file and VMA records
+//! (the bulk of a dump) arrive with their paths borrowed from the sample, so
+//! an engine converts them without an allocation per record.
 
 /// Size of `struct crib_rec_hdr`.
 pub const HDR_LEN: usize = 8;
@@ -120,8 +124,9 @@ pub struct Task {
     pub comm: String,
 }
 
+/// `P` holds the path: `Vec<u8>` owned, `&[u8]` borrowed from the sample.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct File {
+pub struct File<P = Vec<u8>> {
     pub fd: i32,
     pub flags: u32,
     pub pos: i64,
@@ -133,11 +138,12 @@ pub struct File {
     pub fmode: u32,
     pub nlink: u32,
     pub cloexec: bool,
-    pub path: Vec<u8>,
+    pub path: P,
 }
 
+/// `P` holds the path, as in [`File`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Vma {
+pub struct Vma<P = Vec<u8>> {
     pub start: u64,
     pub end: u64,
     pub pgoff: u64,
@@ -145,7 +151,41 @@ pub struct Vma {
     pub ino: u64,
     pub dev: u32,
     pub special: u32,
-    pub path: Vec<u8>,
+    pub path: P,
+}
+
+impl File<&[u8]> {
+    pub fn to_owned(&self) -> File {
+        File {
+            fd: self.fd,
+            flags: self.flags,
+            pos: self.pos,
+            ino: self.ino,
+            size: self.size,
+            dev: self.dev,
+            mode: self.mode,
+            mnt_id: self.mnt_id,
+            fmode: self.fmode,
+            nlink: self.nlink,
+            cloexec: self.cloexec,
+            path: self.path.to_vec(),
+        }
+    }
+}
+
+impl Vma<&[u8]> {
+    pub fn to_owned(&self) -> Vma {
+        Vma {
+            start: self.start,
+            end: self.end,
+            pgoff: self.pgoff,
+            vm_flags: self.vm_flags,
+            ino: self.ino,
+            dev: self.dev,
+            special: self.special,
+            path: self.path.to_vec(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -361,29 +401,79 @@ fn fixed_of(rtype: u16) -> Option<usize> {
     })
 }
 
+/// Where decoded records go. File and VMA records borrow their paths from
+/// the buffer being decoded; every other record arrives owned.
+pub trait Sink {
+    fn file(&mut self, f: File<&[u8]>);
+    fn vma(&mut self, v: Vma<&[u8]>);
+    fn record(&mut self, r: WireRecord);
+}
+
+impl Sink for Vec<WireRecord> {
+    fn file(&mut self, f: File<&[u8]>) {
+        self.push(WireRecord::File(f.to_owned()));
+    }
+    fn vma(&mut self, v: Vma<&[u8]>) {
+        self.push(WireRecord::Vma(v.to_owned()));
+    }
+    fn record(&mut self, r: WireRecord) {
+        self.push(r);
+    }
+}
+
+/// The one record of [`decode_sample`].
+struct One(Option<WireRecord>);
+
+impl Sink for One {
+    fn file(&mut self, f: File<&[u8]>) {
+        self.0 = Some(WireRecord::File(f.to_owned()));
+    }
+    fn vma(&mut self, v: Vma<&[u8]>) {
+        self.0 = Some(WireRecord::Vma(v.to_owned()));
+    }
+    fn record(&mut self, r: WireRecord) {
+        self.0 = Some(r);
+    }
+}
+
 /// Records written back to back (iterator output). The whole buffer must be
 /// consumed: trailing bytes that are not a full record are an error.
 pub fn decode_stream(buf: &[u8]) -> Result<Vec<WireRecord>, WireError> {
     let mut out = Vec::new();
+    decode_stream_with(buf, &mut out)?;
+    Ok(out)
+}
+
+/// [`decode_stream`] into a sink.
+pub fn decode_stream_with(buf: &[u8], sink: &mut impl Sink) -> Result<(), WireError> {
     let mut off = 0;
     while off < buf.len() {
-        let (rec, len) = decode_at(buf, off)?;
-        out.push(rec);
-        off += len;
+        off += decode_at(buf, off, sink)?;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// One ring-buffer sample: one record; bytes after `len` are slack.
 pub fn decode_sample(buf: &[u8]) -> Result<WireRecord, WireError> {
-    decode_at(buf, 0).map(|(r, _)| r)
+    let mut one = One(None);
+    decode_at(buf, 0, &mut one)?;
+    // decode_at gives every record it accepts to the sink
+    one.0.ok_or(WireError::TruncatedHeader {
+        offset: 0,
+        have: buf.len(),
+    })
 }
 
 /// One ring-buffer sample into `out`: a record, or the records of a
 /// CRIB_REC_BATCH (back to back at 8-byte aligned offsets after its header).
 pub fn decode_sample_into(buf: &[u8], out: &mut Vec<WireRecord>) -> Result<(), WireError> {
+    decode_sample_with(buf, out)
+}
+
+/// [`decode_sample_into`] into a sink.
+pub fn decode_sample_with(buf: &[u8], sink: &mut impl Sink) -> Result<(), WireError> {
     if buf.len() < HDR_LEN || u16::from_le_bytes([buf[0], buf[1]]) != rec_type::BATCH {
-        out.push(decode_sample(buf)?);
+        decode_at(buf, 0, sink)?;
         return Ok(());
     }
     let len = u32::from_le_bytes([buf[4], buf[5], buf[6], buf[7]]) as usize;
@@ -396,27 +486,20 @@ pub fn decode_sample_into(buf: &[u8], out: &mut Vec<WireRecord>) -> Result<(), W
     let body = &buf[HDR_LEN..len];
     let mut off = 0;
     while off < body.len() {
-        let (rec, n) = decode_at(body, off)?;
-        if matches!(
-            rec,
-            WireRecord::Unknown {
-                rtype: rec_type::BATCH,
-                ..
-            }
-        ) {
+        if body.get(off..off + 2) == Some(&rec_type::BATCH.to_le_bytes()[..]) {
             return Err(WireError::BadBatch {
                 offset: HDR_LEN + off,
                 what: "a batch inside a batch",
             });
         }
-        out.push(rec);
+        let n = decode_at(body, off, sink)?;
         off += (n + 7) & !7;
     }
     Ok(())
 }
 
-/// Decode the record at `buf[off..]`; returns it and its length.
-fn decode_at(buf: &[u8], off: usize) -> Result<(WireRecord, usize), WireError> {
+/// Decode the record at `buf[off..]` into `sink`; returns its length.
+fn decode_at(buf: &[u8], off: usize, sink: &mut impl Sink) -> Result<usize, WireError> {
     let rest = &buf[off.min(buf.len())..];
     if rest.len() < HDR_LEN {
         return Err(WireError::TruncatedHeader {
@@ -447,14 +530,12 @@ fn decode_at(buf: &[u8], off: usize) -> Result<(WireRecord, usize), WireError> {
     }
     let rec = &rest[..ulen];
     let Some(fixed) = fixed_of(rtype) else {
-        return Ok((
-            WireRecord::Unknown {
-                rtype,
-                version,
-                len,
-            },
-            ulen,
-        ));
+        sink.record(WireRecord::Unknown {
+            rtype,
+            version,
+            len,
+        });
+        return Ok(ulen);
     };
     if version == 0 {
         return Err(WireError::BadVersion { offset: off, rtype });
@@ -471,8 +552,14 @@ fn decode_at(buf: &[u8], off: usize) -> Result<(WireRecord, usize), WireError> {
     let mut f = Fields::new(rec);
     let r = match rtype {
         rec_type::TASK => WireRecord::Task(task(&mut f)),
-        rec_type::FILE => WireRecord::File(file(&mut f, at, rec)?),
-        rec_type::VMA => WireRecord::Vma(vma(&mut f, at, rec)?),
+        rec_type::FILE => {
+            sink.file(file(&mut f, at, rec)?);
+            return Ok(ulen);
+        }
+        rec_type::VMA => {
+            sink.vma(vma(&mut f, at, rec)?);
+            return Ok(ulen);
+        }
         rec_type::INET => WireRecord::Inet(Box::new(inet(&mut f))),
         rec_type::UNIX => WireRecord::Unix(unix(&mut f, at, rec)?),
         rec_type::SKB => WireRecord::Skb(skb(&mut f, at, rec)?),
@@ -490,7 +577,8 @@ fn decode_at(buf: &[u8], off: usize) -> Result<(WireRecord, usize), WireError> {
             arg: f.u64(),
         }),
     };
-    Ok((r, ulen))
+    sink.record(r);
+    Ok(ulen)
 }
 
 fn task(f: &mut Fields<'_>) -> Task {
@@ -521,7 +609,7 @@ fn task(f: &mut Fields<'_>) -> Task {
     }
 }
 
-fn file(f: &mut Fields<'_>, at: At, rec: &[u8]) -> Result<File, WireError> {
+fn file<'r>(f: &mut Fields<'_>, at: At, rec: &'r [u8]) -> Result<File<&'r [u8]>, WireError> {
     let fd = f.i32();
     let flags = f.u32();
     let pos = f.i64();
@@ -534,7 +622,7 @@ fn file(f: &mut Fields<'_>, at: At, rec: &[u8]) -> Result<File, WireError> {
     let nlink = f.u32();
     let cloexec = f.u32() != 0;
     let path_len = f.u32();
-    let path = at.tail(rec, fixed_len::FILE, path_len.into())?.to_vec();
+    let path = at.tail(rec, fixed_len::FILE, path_len.into())?;
     Ok(File {
         fd,
         flags,
@@ -551,7 +639,7 @@ fn file(f: &mut Fields<'_>, at: At, rec: &[u8]) -> Result<File, WireError> {
     })
 }
 
-fn vma(f: &mut Fields<'_>, at: At, rec: &[u8]) -> Result<Vma, WireError> {
+fn vma<'r>(f: &mut Fields<'_>, at: At, rec: &'r [u8]) -> Result<Vma<&'r [u8]>, WireError> {
     let start = f.u64();
     let end = f.u64();
     let pgoff = f.u64();
@@ -560,7 +648,7 @@ fn vma(f: &mut Fields<'_>, at: At, rec: &[u8]) -> Result<Vma, WireError> {
     let dev = f.u32();
     let special = f.u32();
     let path_len = f.u32();
-    let path = at.tail(rec, fixed_len::VMA, path_len.into())?.to_vec();
+    let path = at.tail(rec, fixed_len::VMA, path_len.into())?;
     Ok(Vma {
         start,
         end,
