@@ -215,11 +215,11 @@ proptest! {
         impl wire::Sink for Borrowed {
             fn file(&mut self, f: wire::File<&[u8]>) {
                 self.inside(f.path);
-                self.got.push(WireRecord::File(f.to_owned()));
+                self.got.push(WireRecord::File(f.into_owned()));
             }
             fn vma(&mut self, v: wire::Vma<&[u8]>) {
                 self.inside(v.path);
-                self.got.push(WireRecord::Vma(v.to_owned()));
+                self.got.push(WireRecord::Vma(v.into_owned()));
             }
             fn record(&mut self, r: WireRecord) {
                 self.got.push(r);

@@ -195,7 +195,10 @@ static __always_inline void crib_fill_vma(struct crib_rec_vma *r, struct vm_area
  * bpf_probe_read_kernel() call: those calls were most of the files and
  * queue programs' run time. The iterator objects also load on kernels
  * without bpf_rdonly_cast (before 6.2), get sockets typed as sock_common
- * or tcp_sock, and keep the probe reads. */
+ * or tcp_sock, and keep the probe reads. CRIB_AS is crib_untrusted()
+ * without its fallback (that branch cost the verifier a few instructions
+ * per use, dead on every kernel these programs load on) and takes a plain
+ * address too. */
 #ifdef CRIB_DIRECT_READS
 #define CRIB_RD(src, a, ...) (___arrow((src), a, ##__VA_ARGS__))
 #define CRIB_RD_BITS(src, field) BPF_CORE_READ_BITFIELD(src, field)

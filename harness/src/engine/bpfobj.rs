@@ -259,15 +259,16 @@ impl Records {
 
     /// The same split of already decoded records (tests, tools).
     pub fn from_wire(recs: impl IntoIterator<Item = WireRecord>) -> Self {
-        let mut c = Collect::new(convert::page_size());
+        let page_size = convert::page_size();
+        let mut out = Records::default();
         for r in recs {
             match r {
-                WireRecord::File(f) => c.records.files.push(convert::file(f)),
-                WireRecord::Vma(v) => c.records.maps.push(convert::vma(v, c.page_size)),
-                r => c.records.wire.push(r),
+                WireRecord::File(f) => out.files.push(convert::file(f)),
+                WireRecord::Vma(v) => out.maps.push(convert::vma(v, page_size)),
+                r => out.wire.push(r),
             }
         }
-        c.records
+        out
     }
 
     /// `other`'s records after these.
@@ -494,7 +495,7 @@ impl RbObject {
         self.rb
             .consume()
             .map_err(lib("ring buffer consume".into()))?;
-        let recs = std::mem::replace(
+        let mut recs = std::mem::replace(
             &mut *self.samples.borrow_mut(),
             Ok(Collect::new(self.page_size)),
         )
@@ -507,7 +508,6 @@ impl RbObject {
         let (hint, lens) = (self.batch_hint.get(), recs.lens());
         self.batch_hint
             .set(std::array::from_fn(|i| hint[i].max(lens[i]).min(1 << 20)));
-        let mut recs = recs;
         recs.wire = known_only(object, prog_name, recs.wire)?;
         let run_err = |what: String| BpfError::Run {
             object,

@@ -30,7 +30,8 @@ pub fn task(t: &wire::Task) -> TaskRecord {
     }
 }
 
-/// The decoded path bytes as a String, without copying valid UTF-8.
+/// The decoded path bytes as a String: an owned vector of valid UTF-8 is
+/// kept as it is, a borrowed one copied once.
 fn path_string(p: impl Into<Vec<u8>>) -> String {
     match String::from_utf8(p.into()) {
         Ok(s) => s,

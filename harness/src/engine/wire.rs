@@ -155,7 +155,8 @@ pub struct Vma<P = Vec<u8>> {
 }
 
 impl File<&[u8]> {
-    pub fn to_owned(&self) -> File {
+    /// The record with its own copy of the path.
+    pub fn into_owned(self) -> File {
         File {
             fd: self.fd,
             flags: self.flags,
@@ -174,7 +175,8 @@ impl File<&[u8]> {
 }
 
 impl Vma<&[u8]> {
-    pub fn to_owned(&self) -> Vma {
+    /// The record with its own copy of the path.
+    pub fn into_owned(self) -> Vma {
         Vma {
             start: self.start,
             end: self.end,
@@ -411,28 +413,13 @@ pub trait Sink {
 
 impl Sink for Vec<WireRecord> {
     fn file(&mut self, f: File<&[u8]>) {
-        self.push(WireRecord::File(f.to_owned()));
+        self.push(WireRecord::File(f.into_owned()));
     }
     fn vma(&mut self, v: Vma<&[u8]>) {
-        self.push(WireRecord::Vma(v.to_owned()));
+        self.push(WireRecord::Vma(v.into_owned()));
     }
     fn record(&mut self, r: WireRecord) {
         self.push(r);
-    }
-}
-
-/// The one record of [`decode_sample`].
-struct One(Option<WireRecord>);
-
-impl Sink for One {
-    fn file(&mut self, f: File<&[u8]>) {
-        self.0 = Some(WireRecord::File(f.to_owned()));
-    }
-    fn vma(&mut self, v: Vma<&[u8]>) {
-        self.0 = Some(WireRecord::Vma(v.to_owned()));
-    }
-    fn record(&mut self, r: WireRecord) {
-        self.0 = Some(r);
     }
 }
 
@@ -455,10 +442,10 @@ pub fn decode_stream_with(buf: &[u8], sink: &mut impl Sink) -> Result<(), WireEr
 
 /// One ring-buffer sample: one record; bytes after `len` are slack.
 pub fn decode_sample(buf: &[u8]) -> Result<WireRecord, WireError> {
-    let mut one = One(None);
+    let mut one = Vec::with_capacity(1);
     decode_at(buf, 0, &mut one)?;
     // decode_at gives every record it accepts to the sink
-    one.0.ok_or(WireError::TruncatedHeader {
+    one.pop().ok_or(WireError::TruncatedHeader {
         offset: 0,
         have: buf.len(),
     })
