@@ -12,7 +12,8 @@
  *   crib_dump_task    task identity + namespaces (bpf_task_from_vpid)
  *   crib_dump_files   every fd (bpf_iter_crib_file_*), and for sockets the
  *                     sock fields (CO-RE reads)
- *   crib_dump_vmas    memory map (bpf_iter_task_vma_*)
+ *   crib_dump_vmas    memory map (bpf_iter_crib_vma_*, patch 0010; on a
+ *                     kernel without it bpf_iter_task_vma_*)
  *   crib_dump_queue   one socket queue (args.fd, args.queue), every frame
  *                     with its payload (bpf_iter_crib_skb_* + bpf_crib_skb_read)
  *   crib_dump_queues  every queue of the task in one run: both queues of
@@ -24,6 +25,7 @@
  * crib/path.bpf.h is the fallback (bpf_ksym_exists() decides at load).
  */
 #define CRIB_PATH_KFUNCS 1
+#define CRIB_VMA_ITER 1
 #define CRIB_CLOEXEC(task, fd) crib_cloexec_cached(task, fd)
 /* socket fields as direct loads (crib/fill.bpf.h) */
 #define CRIB_DIRECT_READS
@@ -135,6 +137,39 @@ remember:
 	return len;
 }
 
+/* The record of one open file (and of its socket): a global function, so
+ * the verifier checks it once (task and file as trusted arguments)
+ * instead of in every state of the files loop, where it was most of the
+ * object's verification. */
+__noinline int crib_emit_file(struct crib_emit *e, struct task_struct *task __arg_trusted, int fd,
+			      struct file *file __arg_trusted)
+{
+	struct crib_rec_file *r;
+	__u64 ino;
+	__u32 mode;
+
+	if (!e)
+		return 0;
+	r = crib_rec_buf(e);
+	if (!r) {
+		e->dropped++;
+		return 0;
+	}
+	__builtin_memset(r, 0, sizeof(*r));
+	crib_fill_file(r, task, fd, file);
+	r->path_len = file_path(file, r->mode, (struct crib_path_out *)(r + 1));
+	crib_hdr(&r->hdr, CRIB_REC_FILE, CRIB_REC_FILE_V1, sizeof(*r) + r->path_len);
+	mode = r->mode;
+	ino = r->ino;
+	crib_output(e, r, sizeof(*r) + r->path_len);
+	if ((mode & 0170000) == 0140000 /* S_IFSOCK */)
+		/* a probe read: on 7.x a void * loaded through an untrusted
+		 * alias stays a pointer, which a global function's scalar
+		 * argument refuses */
+		crib_emit_sock(e, (__u64)BPF_CORE_READ(file, private_data), ino);
+	return 0;
+}
+
 SEC("crib")
 int crib_dump_files(struct crib_args *args)
 {
@@ -153,35 +188,15 @@ int crib_dump_files(struct crib_args *args)
 	bpf_iter_crib_file_new(&it, task);
 	/* an open-coded iterator loop: the verifier checks one iteration */
 	while ((file = bpf_iter_crib_file_next(&it))) {
-		struct crib_rec_file *r;
-		__u64 ino;
-		__u32 mode;
-		int fd;
+		int fd = bpf_iter_crib_file_fd(&it);
 
-		fd = bpf_iter_crib_file_fd(&it);
 		if (fd < start)
 			continue;
 		if (!crib_ring_room()) {
 			err = -CRIB_EAGAIN;
 			break;
 		}
-		r = crib_rec_buf(&e);
-		if (!r) {
-			e.dropped++;
-			continue;
-		}
-		__builtin_memset(r, 0, sizeof(*r));
-		crib_fill_file(r, task, fd, file);
-		r->path_len = file_path(file, r->mode, (struct crib_path_out *)(r + 1));
-		crib_hdr(&r->hdr, CRIB_REC_FILE, CRIB_REC_FILE_V1, sizeof(*r) + r->path_len);
-		mode = r->mode;
-		ino = r->ino;
-		crib_output(&e, r, sizeof(*r) + r->path_len);
-		if ((mode & 0170000) == 0140000 /* S_IFSOCK */)
-			/* a probe read: on 7.x a void * loaded through an untrusted
-			 * alias stays a pointer, which a global function's scalar
-			 * argument refuses */
-			crib_emit_sock(&e, (__u64)BPF_CORE_READ(file, private_data), ino);
+		crib_emit_file(&e, task, fd, file);
 	}
 	bpf_iter_crib_file_destroy(&it);
 	bpf_task_release(task);
@@ -363,13 +378,12 @@ static __always_inline __u64 crib_addr_of(void *p)
 
 /* Every frame of one queue of sk, a record each. fb->rec.sock_ino and .fd
  * are set by the caller. -EAGAIN when the ring is full (the caller resumes
- * at this fd), else 0. Static, not global: it is verified with its
- * caller's (trusted, referenced) sk, which the kfuncs need. */
-static __noinline int dump_sock_queue(struct crib_emit *e, struct frame_buf *fb, struct sock *sk,
-				      __u64 sk_addr, __u32 queue)
+ * at this fd), else 0. Global, with the caller's referenced sk as a
+ * trusted argument (what the kfuncs need): verified once, not at each
+ * call in every state of the caller's files loop. */
+__noinline int dump_sock_queue(struct crib_emit *e, struct frame_buf *fb, struct sock *sk __arg_trusted,
+			       __u64 sk_addr, __u32 queue)
 {
-	__u64 ino = fb->rec.sock_ino;
-	int fd = fb->rec.fd;
 	/* a flag, not index == 0: branching on the counter would make it
 	 * precise and keep the iterator loop from converging */
 	__u32 first = 1;
@@ -377,7 +391,13 @@ static __noinline int dump_sock_queue(struct crib_emit *e, struct frame_buf *fb,
 	struct sk_buff *skb;
 	__u32 index = 0;
 	int err = 0;
+	__u64 ino;
+	int fd;
 
+	if (!e || !fb)
+		return 0;
+	ino = fb->rec.sock_ino;
+	fd = fb->rec.fd;
 	bpf_iter_crib_skb_new(&it, sk, queue);
 	while ((skb = bpf_iter_crib_skb_next(&it))) {
 		struct crib_rec_skb *r = &fb->rec;
@@ -452,14 +472,15 @@ int crib_dump_queue(struct crib_args *args)
 #define CRIB_PIPE_CHUNKS 64
 
 /* The bytes buffered in the pipe of file, left in place. -EAGAIN when the
- * ring is full, else 0 (a read error is reported as an ERROR record). */
-static __noinline int dump_pipe(struct crib_emit *e, struct frame_buf *fb, struct file *file,
-				__u64 ino, int fd)
+ * ring is full, else 0 (a read error is reported as an ERROR record).
+ * Global, the file a trusted argument: verified once. */
+__noinline int dump_pipe(struct crib_emit *e, struct frame_buf *fb, struct file *file __arg_trusted,
+			 __u64 ino, int fd)
 {
 	__u32 off = 0;
 	int i;
 
-	if (!bpf_ksym_exists(bpf_crib_pipe_read))
+	if (!e || !fb || !bpf_ksym_exists(bpf_crib_pipe_read))
 		return 0;
 	bpf_for(i, 0, CRIB_PIPE_CHUNKS) {
 		struct crib_rec_skb *r = &fb->rec;

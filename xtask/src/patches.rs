@@ -509,7 +509,7 @@ mod tests {
         );
         // 7.3 lists the shared 6.12 files through ../ and has its own 0001.
         let p = kernel::series_patches_on("7.3").expect("7.3");
-        assert_eq!(p.len(), 9);
+        assert_eq!(p.len(), 10);
         assert!(
             p[1].shared
                 && p[1]

@@ -3,8 +3,10 @@
  * Program bodies shared by the `crib` (SEC("crib")) and `upstream`
  * (SEC("syscall")) objects: both dump the task record and the memory map
  * the same way (bpf_task_from_vpid + bpf_iter_task_vma_*); only the section,
- * and so the program type, differs. Include after records.h, kfuncs.h,
- * fill.bpf.h, path.bpf.h and emit.bpf.h.
+ * and so the program type, differs. With CRIB_VMA_ITER defined (the crib
+ * object) the memory map is walked with bpf_iter_crib_vma_* (patch 0010)
+ * where the kernel has it. Include after records.h, kfuncs.h, fill.bpf.h,
+ * path.bpf.h and emit.bpf.h.
  */
 #ifndef __CRIB_DUMP_BPF_H
 #define __CRIB_DUMP_BPF_H
@@ -32,6 +34,23 @@ static __always_inline int crib_dump_task_body(struct crib_args *args)
 	return crib_end(&e, 0);
 }
 
+#ifdef CRIB_VMA_ITER
+/* The record of one mapping: a global function, so the verifier checks
+ * it once (the mapping as a trusted argument) instead of in every state
+ * of the VMA loop, which had made that loop the costliest program of
+ * the object to verify. */
+__noinline int crib_emit_vma_global(struct crib_emit *e, struct vm_area_struct *vma __arg_trusted)
+{
+	if (!e)
+		return 0;
+	crib_emit_vma(e, vma);
+	return 0;
+}
+#define CRIB_EMIT_VMA crib_emit_vma_global
+#else
+#define CRIB_EMIT_VMA crib_emit_vma
+#endif
+
 /* Every VMA of args->pid from args->start, in resumable batches, then END. */
 static __always_inline int crib_dump_vmas_body(struct crib_args *args)
 {
@@ -45,13 +64,33 @@ static __always_inline int crib_dump_vmas_body(struct crib_args *args)
 	if (!task)
 		return crib_end(&e, -CRIB_ESRCH);
 	/* args->start: resume address of a batch that stopped (ring full) */
+#ifdef CRIB_VMA_ITER
+	/* Under the mmap read lock, one vma_next() per step: the task_vma
+	 * iterator's per-VMA lock, two tree descents and VMA copy were half
+	 * of the walk. All three tested: each call of a kfunc the kernel
+	 * lacks must sit behind its own test (crib compat checks that). */
+	if (bpf_ksym_exists(bpf_iter_crib_vma_new) && bpf_ksym_exists(bpf_iter_crib_vma_next) &&
+	    bpf_ksym_exists(bpf_iter_crib_vma_destroy)) {
+		bpf_for_each(crib_vma, vma, task, args->start) {
+			if (!crib_ring_room()) {
+				err = -CRIB_EAGAIN;
+				break;
+			}
+			CRIB_EMIT_VMA(&e, vma);
+		}
+		goto walked;
+	}
+#endif
 	bpf_for_each(task_vma, vma, task, args->start) {
 		if (!crib_ring_room()) {
 			err = -CRIB_EAGAIN;
 			break;
 		}
-		crib_emit_vma(&e, vma);
+		CRIB_EMIT_VMA(&e, vma);
 	}
+#ifdef CRIB_VMA_ITER
+walked:
+#endif
 	/* Since 7.x the iterator locks each VMA on its own and silently steps
 	 * over one it cannot lock (kernel/bpf/task_iter.c): userspace compares
 	 * the VMAs it got with map_count and walks again on a mismatch. */

@@ -37,6 +37,15 @@ struct bpf_iter_crib_file {
 } __attribute__((aligned(8)));
 _Static_assert(sizeof(struct bpf_iter_crib_file) == 24, "bpf_iter_crib_file size");
 
+/*
+ * State of the memory map iterator (the walk: referenced, read-locked mm and
+ * its vma_iterator).
+ */
+struct bpf_iter_crib_vma {
+	__u64 __opaque[1];
+} __attribute__((aligned(8)));
+_Static_assert(sizeof(struct bpf_iter_crib_vma) == 8, "bpf_iter_crib_vma size");
+
 /* State of the skb-queue iterator (a snapshot of referenced skbs). */
 struct bpf_iter_crib_skb {
 	__u64 __opaque[4];
@@ -117,6 +126,7 @@ _Static_assert(sizeof(struct bpf_crib_skb_info_v2) == BPF_CRIB_SKB_INFO_SZ_V2, "
 struct bpf_crib_skb_info;
 struct bpf_iter_crib_file;
 struct bpf_iter_crib_skb;
+struct bpf_iter_crib_vma;
 struct bpf_iter_task_vma;
 struct file;
 struct sk_buff;
@@ -170,6 +180,28 @@ extern int bpf_crib_vma_path(struct vm_area_struct *vma, char *buf, u32 buf__sz)
  * at the end, or -errno. [crib]
  */
 extern int bpf_crib_pipe_read(struct file *file, u32 offset, void *buf, u32 buf__sz) __ksym __weak;
+
+/* ---- mm ---- */
+/*
+ * A task's memory map, walked under its mmap read lock as /proc/PID/maps does
+ * (one vma_next() per step, no per-VMA lock or copy).
+ */
+
+/*
+ * Start walking `task`'s mappings from the one containing `addr` (or the next
+ * above); takes an mm reference and the mmap read lock until destroy; 0,
+ * -ENOENT (no mm), -ENOMEM or -EINTR. [crib]
+ */
+extern int bpf_iter_crib_vma_new(struct bpf_iter_crib_vma *it, struct task_struct *task, u64 addr) __ksym __weak;
+
+/*
+ * The next mapping itself (trusted until destroy: the lock is held), NULL at
+ * the end. [crib]
+ */
+extern struct vm_area_struct *bpf_iter_crib_vma_next(struct bpf_iter_crib_vma *it) __ksym __weak;
+
+/* End the walk: drop the mmap lock and the mm reference. [crib] */
+extern void bpf_iter_crib_vma_destroy(struct bpf_iter_crib_vma *it) __ksym __weak;
 
 /* ---- restore ---- */
 /* Putting dumped queue data back into a freshly created socket. */

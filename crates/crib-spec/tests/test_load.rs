@@ -15,7 +15,7 @@ fn real_specs_load_and_validate() {
         Err(e) => panic!("kfunc-specs/ does not load:\n{e}"),
     };
     let names: Vec<_> = set.families.iter().map(|f| f.name.as_str()).collect();
-    assert_eq!(names, ["file", "restore", "sock", "task", "upstream"]);
+    assert_eq!(names, ["file", "mm", "restore", "sock", "task", "upstream"]);
     let k = set.kfunc("bpf_crib_file_from_fd").expect("spec'd");
     assert!(k.has(KfFlag::Acquire) && k.required);
     let info = set.versioned_struct("bpf_crib_skb_info").expect("spec'd");
