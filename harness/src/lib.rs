@@ -10,6 +10,7 @@ pub mod engine;
 pub mod hexbytes;
 pub mod image;
 pub mod model;
+pub mod pathstr;
 pub mod restore;
 pub mod serve;
 pub mod show;

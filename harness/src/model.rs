@@ -15,6 +15,7 @@
 //!   ([`OPEN_FLAGS_MASK`]); close-on-exec is the separate `cloexec` field;
 //! - mapping `pgoff` is in bytes (`vm_pgoff << PAGE_SHIFT`), like /proc/PID/maps.
 
+pub use crate::pathstr::PathStr;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
@@ -156,7 +157,7 @@ pub struct FileRecord {
     pub kind: FileKind,
     /// Path as the kernel prints it (d_path), without the " (deleted)" suffix;
     /// for sockets/pipes/anon inodes the `socket:[ino]`-style name.
-    pub path: String,
+    pub path: PathStr,
     /// True when the file's last link is gone (nlink == 0).
     pub unlinked: bool,
     pub ino: u64,
@@ -234,7 +235,7 @@ pub struct MappingRecord {
     pub pgoff: u64,
     /// Backing file path (d_path), or the pseudo name (`[heap]`, `[stack]`,
     /// `[vdso]`, ...) , or empty for anonymous memory.
-    pub path: String,
+    pub path: PathStr,
     pub ino: u64,
     pub dev: DevId,
 }

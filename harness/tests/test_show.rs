@@ -59,7 +59,7 @@ fn sample() -> Dump {
             end: 0x7f00_0000_2000,
             flags: vm_flags::READ | vm_flags::WRITE | vm_flags::MAYREAD,
             pgoff: 0,
-            path: String::new(),
+            path: PathStr::default(),
             ino: 0,
             dev: DevId::default(),
         }],

@@ -45,7 +45,7 @@ fn first_file(d: &Dump) -> (i32, String) {
         .iter()
         .find(|f| f.kind == FileKind::Regular && f.fd > 2)
         .expect("a regular file");
-    (f.fd, f.path.clone())
+    (f.fd, f.path.to_string())
 }
 
 #[test]

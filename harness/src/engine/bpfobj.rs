@@ -5,6 +5,7 @@
 use super::convert;
 use super::wire::{self, WireError, WireRecord};
 use crate::model::{FileRecord, MappingRecord};
+use crate::pathstr::PathInterner;
 use libbpf_rs::{MapCore, MapFlags, Object, ObjectBuilder, OpenObject, Program, ProgramInput};
 use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
@@ -260,11 +261,12 @@ impl Records {
     /// The same split of already decoded records (tests, tools).
     pub fn from_wire(recs: impl IntoIterator<Item = WireRecord>) -> Self {
         let page_size = convert::page_size();
+        let mut paths = PathInterner::default();
         let mut out = Records::default();
         for r in recs {
             match r {
-                WireRecord::File(f) => out.files.push(convert::file(f)),
-                WireRecord::Vma(v) => out.maps.push(convert::vma(v, page_size)),
+                WireRecord::File(f) => out.files.push(convert::file(f, &mut paths)),
+                WireRecord::Vma(v) => out.maps.push(convert::vma(v, page_size, &mut paths)),
                 r => out.wire.push(r),
             }
         }
@@ -284,10 +286,12 @@ impl Records {
 }
 
 /// The ring callback's sink: converts files and VMAs straight from the
-/// sample (no owned wire record, no path vector per record).
+/// sample (no owned wire record, no path vector per record), records of
+/// the same file sharing one path string.
 struct Collect {
     records: Records,
     page_size: u64,
+    paths: PathInterner,
 }
 
 impl Collect {
@@ -295,16 +299,19 @@ impl Collect {
         Collect {
             records: Records::default(),
             page_size,
+            paths: PathInterner::default(),
         }
     }
 }
 
 impl wire::Sink for Collect {
     fn file(&mut self, f: wire::File<&[u8]>) {
-        self.records.files.push(convert::file(f));
+        self.records.files.push(convert::file(f, &mut self.paths));
     }
     fn vma(&mut self, v: wire::Vma<&[u8]>) {
-        self.records.maps.push(convert::vma(v, self.page_size));
+        self.records
+            .maps
+            .push(convert::vma(v, self.page_size, &mut self.paths));
     }
     fn record(&mut self, r: WireRecord) {
         self.records.wire.push(r);
@@ -483,6 +490,7 @@ impl RbObject {
         *self.samples.borrow_mut() = Ok(Collect {
             records: Records::with_capacity(self.batch_hint.get()),
             page_size: self.page_size,
+            paths: PathInterner::default(),
         });
         let input = ProgramInput {
             context_in: Some(ctx),

@@ -6,6 +6,7 @@ use crate::model::{
     family, vm_flags, Captured, DevId, FileKind, FileRecord, MappingRecord, Namespaces, SockAddr,
     SockOptions, SocketRecord, TaskRecord, TcpState, UdpState, UnixState, OPEN_FLAGS_MASK,
 };
+use crate::pathstr::{PathInterner, PathStr};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 const DELETED: &str = " (deleted)";
@@ -30,29 +31,21 @@ pub fn task(t: &wire::Task) -> TaskRecord {
     }
 }
 
-/// The decoded path bytes as a String: an owned vector of valid UTF-8 is
-/// kept as it is, a borrowed one copied once.
-fn path_string(p: impl Into<Vec<u8>>) -> String {
-    match String::from_utf8(p.into()) {
-        Ok(s) => s,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    }
+/// The decoded path bytes, shared with the records of this dump that name
+/// the same file (`paths`), without d_path's " (deleted)" mark when
+/// `strip` (the model keeps that in `unlinked`).
+fn path_of(paths: &mut PathInterner, p: &[u8], strip: bool) -> PathStr {
+    let p = match p.strip_suffix(DELETED.as_bytes()) {
+        Some(kept) if strip => kept,
+        _ => p,
+    };
+    paths.get(p)
 }
 
-/// `path` without d_path's " (deleted)" mark, in place.
-fn strip_deleted(path: &mut String) {
-    if path.ends_with(DELETED) {
-        path.truncate(path.len() - DELETED.len());
-    }
-}
-
-pub fn file<P: Into<Vec<u8>>>(f: wire::File<P>) -> FileRecord {
+pub fn file<P: AsRef<[u8]>>(f: wire::File<P>, paths: &mut PathInterner) -> FileRecord {
     let unlinked = f.nlink == 0;
-    let mut path = path_string(f.path);
     // d_path marks unlinked files; the model keeps that in `unlinked`.
-    if unlinked {
-        strip_deleted(&mut path);
-    }
+    let path = path_of(paths, f.path.as_ref(), unlinked);
     let mut kind = FileKind::from_mode(f.mode);
     if kind == FileKind::Unknown && path.starts_with("anon_inode:") {
         kind = FileKind::AnonInode;
@@ -82,16 +75,16 @@ pub fn page_size() -> u64 {
     }
 }
 
-pub fn vma<P: Into<Vec<u8>>>(v: wire::Vma<P>, page_size: u64) -> MappingRecord {
+pub fn vma<P: AsRef<[u8]>>(
+    v: wire::Vma<P>,
+    page_size: u64,
+    paths: &mut PathInterner,
+) -> MappingRecord {
     let path = match v.special {
-        wire::vma_special::HEAP => "[heap]".to_string(),
-        wire::vma_special::STACK => "[stack]".to_string(),
-        _ => {
-            // like procfs (and FileRecord): the path without d_path's mark
-            let mut p = path_string(v.path);
-            strip_deleted(&mut p);
-            p
-        }
+        wire::vma_special::HEAP => PathStr::from("[heap]"),
+        wire::vma_special::STACK => PathStr::from("[stack]"),
+        // like procfs (and FileRecord): the path without d_path's mark
+        _ => path_of(paths, v.path.as_ref(), true),
     };
     MappingRecord {
         start: v.start,

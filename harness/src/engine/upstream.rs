@@ -17,6 +17,7 @@ use super::{
 use crate::model::{
     Captured, FileKind, FileRecord, MappingRecord, Operation, PipeRecord, SocketRecord, TaskRecord,
 };
+use crate::pathstr::PathInterner;
 use libbpf_rs::{MapCore, MapFlags, Object};
 
 const ITER: &str = "crib_iter";
@@ -427,10 +428,11 @@ impl DumpEngine for UpstreamEngine {
 
     fn files(&mut self, pid: i32) -> EngineResult<FilesDump> {
         let recs = self.iterate(Operation::Files, "dump_file", pid, true)?;
+        let mut paths = PathInterner::default();
         let files: Vec<FileRecord> = recs
             .into_iter()
             .filter_map(|r| match r {
-                WireRecord::File(f) => Some(convert::file(f)),
+                WireRecord::File(f) => Some(convert::file(f, &mut paths)),
                 _ => None,
             })
             .collect();
@@ -458,10 +460,11 @@ impl DumpEngine for UpstreamEngine {
 
     fn memory_map(&mut self, pid: i32) -> EngineResult<Vec<MappingRecord>> {
         let recs = self.iterate(Operation::MemoryMap, "dump_vma", pid, true)?;
+        let mut paths = PathInterner::default();
         let maps: Vec<MappingRecord> = recs
             .into_iter()
             .filter_map(|r| match r {
-                WireRecord::Vma(v) => Some(convert::vma(v, self.page_size)),
+                WireRecord::Vma(v) => Some(convert::vma(v, self.page_size, &mut paths)),
                 _ => None,
             })
             .collect();

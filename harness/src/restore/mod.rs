@@ -66,7 +66,7 @@ fn describe(f: &FileRecord) -> String {
     match f.kind {
         FileKind::Socket => format!("socket ino {}", f.ino),
         FileKind::Pipe => format!("pipe ino {}", f.ino),
-        _ => f.path.clone(),
+        _ => f.path.to_string(),
     }
 }
 

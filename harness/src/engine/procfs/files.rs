@@ -77,7 +77,7 @@ fn read_one(pid: i32, fd: i32) -> EngineResult<Option<FileRecord>> {
         cloexec: raw_flags & O_CLOEXEC != 0,
         pos,
         kind,
-        path,
+        path: path.into(),
         unlinked,
         ino: meta.ino(),
         dev: DevId::from_user(meta.dev()),

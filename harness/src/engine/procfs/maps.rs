@@ -85,7 +85,7 @@ fn parse_range_line(line: &str) -> Result<MappingRecord, String> {
         end: hex(e)?,
         flags,
         pgoff: hex(off)?,
-        path: path.strip_suffix(" (deleted)").unwrap_or(&path).to_string(),
+        path: path.strip_suffix(" (deleted)").unwrap_or(&path).into(),
         ino: ino.parse().map_err(|e| format!("inode {ino:?}: {e}"))?,
         dev: DevId {
             major: hex(maj)? as u32,
