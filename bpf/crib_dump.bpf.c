@@ -104,12 +104,13 @@ __noinline int crib_emit_sock(struct crib_emit *e, __u64 sock_addr, __u64 ino)
 	return 0;
 }
 
-/* The path of a trusted file: from this run's path cache, d_path()
- * through the kfunc, or the walk (old kernel, or a path longer than the
- * record carries: the walk keeps its tail). Only files that name a place
- * in a filesystem are cached: every pipe and socket has a dentry of its
- * own, and would only push the shared ones out. */
-static __always_inline __u32 file_path(struct file *file, __u32 mode, struct crib_path_out *out)
+/* The path of a trusted file, rendered: d_path() through the kfunc, or
+ * the walk (old kernel, or a path longer than the record carries: the
+ * walk keeps its tail); or nothing when this run already sent it (*ref
+ * then names its path slot). Only files that name a place in a
+ * filesystem get a slot: every pipe and socket has a dentry of its own,
+ * and would only push the shared ones out. */
+static __always_inline __u32 file_path(struct file *file, __u32 mode, struct crib_path_out *out, __u32 *ref)
 {
 	/* S_IFREG, S_IFDIR, S_IFCHR as bits of (mode >> 12): arithmetic, not
 	 * branches, so that both kinds of file share the verifier's states;
@@ -117,12 +118,11 @@ static __always_inline __u32 file_path(struct file *file, __u32 mode, struct cri
 	__u64 cacheable = (0x114 >> ((mode >> 12) & 15)) & 1;
 	struct crib_pcache_key key;
 	__u32 len;
-	int cached;
 
 	crib_pcache_key(file, &key);
-	cached = crib_pcache_get(key.dentry * cacheable, key.mnt, out);
-	if (cached >= 0)
-		return cached & (CRIB_PCACHE_PATH - 1);
+	*ref = crib_pcache_find(key.dentry * cacheable, key.mnt);
+	if (*ref)
+		return 0;
 	if (bpf_ksym_exists(bpf_crib_file_path)) {
 		int n = bpf_crib_file_path(file, out->b, CRIB_PATH_MAX);
 
@@ -133,7 +133,8 @@ static __always_inline __u32 file_path(struct file *file, __u32 mode, struct cri
 	}
 	len = crib_path_of(file, out);
 remember:
-	crib_pcache_put(key.dentry * cacheable, key.mnt, out, len);
+	if (len)
+		*ref = crib_pcache_set(key.dentry * cacheable, key.mnt);
 	return len;
 }
 
@@ -145,8 +146,8 @@ __noinline int crib_emit_file(struct crib_emit *e, struct task_struct *task __ar
 			      struct file *file __arg_trusted)
 {
 	struct crib_rec_file *r;
+	__u32 mode, ref = 0;
 	__u64 ino;
-	__u32 mode;
 
 	if (!e)
 		return 0;
@@ -157,8 +158,9 @@ __noinline int crib_emit_file(struct crib_emit *e, struct task_struct *task __ar
 	}
 	__builtin_memset(r, 0, sizeof(*r));
 	crib_fill_file(r, task, fd, file);
-	r->path_len = file_path(file, r->mode, (struct crib_path_out *)(r + 1));
-	crib_hdr(&r->hdr, CRIB_REC_FILE, CRIB_REC_FILE_V1, sizeof(*r) + r->path_len);
+	r->path_len = file_path(file, r->mode, (struct crib_path_out *)(r + 1), &ref);
+	r->path_ref = ref;
+	crib_hdr(&r->hdr, CRIB_REC_FILE, CRIB_REC_FILE_V2, sizeof(*r) + r->path_len);
 	mode = r->mode;
 	ino = r->ino;
 	crib_output(e, r, sizeof(*r) + r->path_len);

@@ -95,7 +95,7 @@ pub mod captured {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Captured<Vec<u8>>, D::Error> {
         Ok(match In::deserialize(d)? {
             In::Data(v) => Captured::Data(v),
-            In::Unavailable { reason } => Captured::Unavailable { reason },
+            In::Unavailable { reason } => Captured::unavailable(reason),
         })
     }
 }

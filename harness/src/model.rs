@@ -23,15 +23,19 @@ use std::net::IpAddr;
 ///
 /// An engine that cannot read a value says so with a reason instead of
 /// inventing an empty one: an empty queue and an unreadable queue differ.
+/// The reason is most often a fixed sentence (two per socket record when
+/// queues are not dumped): a `Cow`, so that costs no allocation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Captured<T> {
     Data(T),
-    Unavailable { reason: String },
+    Unavailable {
+        reason: std::borrow::Cow<'static, str>,
+    },
 }
 
 impl<T> Captured<T> {
-    pub fn unavailable(reason: impl Into<String>) -> Self {
+    pub fn unavailable(reason: impl Into<std::borrow::Cow<'static, str>>) -> Self {
         Captured::Unavailable {
             reason: reason.into(),
         }

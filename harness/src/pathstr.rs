@@ -5,8 +5,9 @@
 //! process's libraries, its data files) held one heap string per record;
 //! allocating and copying them was the largest userspace cost of the files
 //! and memory map operations. Records of one dump now share a path through
-//! a reference count ([`PathInterner`]), and an empty path (an anonymous
-//! mapping) allocates nothing. It reads like a `&str` (`Deref`), compares
+//! a reference count (the run's path slots, `engine::convert::Paths`, and
+//! [`PathInterner`] for records without one), and an empty path (an
+//! anonymous mapping) allocates nothing. It reads like a `&str` (`Deref`), compares
 //! with strings, and serializes as a plain string, so images are unchanged.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};

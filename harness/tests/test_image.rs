@@ -12,7 +12,7 @@ fn arb_captured<T: std::fmt::Debug + Clone + 'static>(
 ) -> impl Strategy<Value = Captured<T>> {
     prop_oneof![
         inner.prop_map(Captured::Data),
-        "[a-z ]{0,20}".prop_map(|r| Captured::Unavailable { reason: r }),
+        "[a-z ]{0,20}".prop_map(|r| Captured::unavailable(r)),
     ]
 }
 

@@ -3,8 +3,8 @@
 //! unknown and newer records (reported / prefix-decoded, never misparsed).
 
 use crib_harness::engine::wire::{
-    self, decode_sample, decode_sample_into, decode_stream, encode, fixed_len, rec_type, WireError,
-    WireRecord,
+    self, decode_sample, decode_sample_into, decode_stream, encode, fixed_len, rec_type, PathRef,
+    WireError, WireRecord,
 };
 use proptest::prelude::*;
 
@@ -15,9 +15,22 @@ fn file_strategy() -> impl Strategy<Value = wire::File> {
         any::<i64>(),
         any::<(u64, u64, u32, u32, u32, u32, u32, bool)>(),
         proptest::collection::vec(any::<u8>(), 0..600),
+        path_ref_strategy(),
     )
         .prop_map(
-            |(fd, flags, pos, (ino, size, dev, mode, mnt_id, fmode, nlink, cloexec), path)| {
+            |(
+                fd,
+                flags,
+                pos,
+                (ino, size, dev, mode, mnt_id, fmode, nlink, cloexec),
+                path,
+                path_ref,
+            )| {
+                let path = if matches!(path_ref, PathRef::Same(_)) {
+                    Vec::new()
+                } else {
+                    path
+                };
                 wire::File {
                     fd,
                     flags,
@@ -31,18 +44,29 @@ fn file_strategy() -> impl Strategy<Value = wire::File> {
                     nlink,
                     cloexec,
                     path,
+                    path_ref,
                 }
             },
         )
+}
+
+/// A SAME record carries no bytes (the strategies clear its path).
+fn path_ref_strategy() -> impl Strategy<Value = PathRef> {
+    prop_oneof![
+        Just(PathRef::None),
+        any::<u16>().prop_map(PathRef::Set),
+        any::<u16>().prop_map(PathRef::Same),
+    ]
 }
 
 fn vma_strategy() -> impl Strategy<Value = wire::Vma> {
     (
         any::<(u64, u64, u64, u64, u64, u32, u32)>(),
         proptest::collection::vec(any::<u8>(), 0..600),
+        path_ref_strategy(),
     )
         .prop_map(
-            |((start, end, pgoff, vm_flags, ino, dev, special), path)| wire::Vma {
+            |((start, end, pgoff, vm_flags, ino, dev, special), path, path_ref)| wire::Vma {
                 start,
                 end,
                 pgoff,
@@ -50,7 +74,12 @@ fn vma_strategy() -> impl Strategy<Value = wire::Vma> {
                 ino,
                 dev,
                 special,
-                path,
+                path: if matches!(path_ref, PathRef::Same(_)) {
+                    Vec::new()
+                } else {
+                    path
+                },
+                path_ref,
             },
         )
 }
@@ -213,13 +242,15 @@ proptest! {
             }
         }
         impl wire::Sink for Borrowed {
-            fn file(&mut self, f: wire::File<&[u8]>) {
+            fn file(&mut self, f: wire::File<&[u8]>) -> Result<(), WireError> {
                 self.inside(f.path);
                 self.got.push(WireRecord::File(f.into_owned()));
+                Ok(())
             }
-            fn vma(&mut self, v: wire::Vma<&[u8]>) {
+            fn vma(&mut self, v: wire::Vma<&[u8]>) -> Result<(), WireError> {
                 self.inside(v.path);
                 self.got.push(WireRecord::Vma(v.into_owned()));
+                Ok(())
             }
             fn record(&mut self, r: WireRecord) {
                 self.got.push(r);
@@ -322,13 +353,15 @@ fn newer_version_decodes_the_known_prefix_and_finds_the_path() {
         nlink: 1,
         cloexec: true,
         path: b"/tmp/x".to_vec(),
+        path_ref: PathRef::Set(7),
     };
-    let v1 = encode::file(&f);
-    // a v2 program appended 8 bytes of new fields before the path
-    let mut v2 = v1[..fixed_len::FILE].to_vec();
-    v2.extend_from_slice(&[0xaa; 8]);
-    v2.extend_from_slice(&f.path);
-    v2[2..4].copy_from_slice(&2u16.to_le_bytes());
+    let v2 = encode::file(&f);
+    // a v3 program appended 8 bytes of new fields before the path
+    let mut v3 = v2[..fixed_len::FILE].to_vec();
+    v3.extend_from_slice(&[0xaa; 8]);
+    v3.extend_from_slice(&f.path);
+    v3[2..4].copy_from_slice(&3u16.to_le_bytes());
+    let mut v2 = v3;
     let len = v2.len() as u32;
     v2[4..8].copy_from_slice(&len.to_le_bytes());
     assert_eq!(decode_stream(&v2).expect("v2"), vec![WireRecord::File(f)]);
@@ -386,6 +419,7 @@ fn errors_name_the_record() {
         dev: 0,
         special: 0,
         path: b"abc".to_vec(),
+        path_ref: PathRef::None,
     });
     v[fixed_len::VMA - 8..fixed_len::VMA - 4].copy_from_slice(&1000u32.to_le_bytes());
     let e = decode_stream(&v).expect_err("var part");
@@ -539,6 +573,7 @@ fn vma_at(start: u64) -> WireRecord {
         dev: 0,
         special: 0,
         path: Vec::new(),
+        path_ref: PathRef::None,
     })
 }
 
@@ -563,13 +598,22 @@ fn a_vma_walk_is_checked_against_map_count_of_its_last_batch() {
         vma_at(0x5000),
         end_expecting(3, 0),
     ];
-    assert_eq!(vma_shortfall(&Records::from_wire(whole.clone())), None);
+    assert_eq!(
+        vma_shortfall(&Records::from_wire(whole.clone()).expect("resolves")),
+        None
+    );
     // a VMA the iterator stepped over
     let short = [&whole[..1], &whole[2..]].concat();
-    assert_eq!(vma_shortfall(&Records::from_wire(short)), Some((2, 3)));
+    assert_eq!(
+        vma_shortfall(&Records::from_wire(short).expect("resolves")),
+        Some((2, 3))
+    );
     // END v1 or no mm: nothing to check against
     let uncounted = vec![vma_at(0x1000), end_expecting(0, 0)];
-    assert_eq!(vma_shortfall(&Records::from_wire(uncounted)), None);
+    assert_eq!(
+        vma_shortfall(&Records::from_wire(uncounted).expect("resolves")),
+        None
+    );
 }
 
 #[test]
@@ -593,4 +637,81 @@ fn a_short_vma_walk_is_retried_over_two_seconds_not_three_quick_walks() {
     assert!(s.len() >= 30, "{} walks", s.len() + 1);
     // past the budget there is no further walk
     assert_eq!(VmaRetry::new().next_pause(Duration::from_secs(2)), None);
+}
+
+fn file_named(fd: i32, path: &[u8], path_ref: PathRef) -> WireRecord {
+    WireRecord::File(wire::File {
+        fd,
+        flags: 0,
+        pos: 0,
+        ino: 10,
+        size: 0,
+        dev: 0,
+        mode: 0o100644,
+        mnt_id: 1,
+        fmode: 1,
+        nlink: 1,
+        cloexec: false,
+        path: path.to_vec(),
+        path_ref,
+    })
+}
+
+#[test]
+fn a_path_slot_names_the_path_its_set_record_carried_and_nothing_else() {
+    use crib_harness::engine::bpfobj::Records;
+    let recs = vec![
+        file_named(3, b"/lib/libc.so.6", PathRef::Set(9)),
+        file_named(4, b"", PathRef::Same(9)),
+        file_named(5, b"/etc/hosts", PathRef::Set(9)),
+        file_named(6, b"", PathRef::Same(9)),
+        file_named(7, b"/tmp/plain", PathRef::None),
+    ];
+    let r = Records::from_wire(recs).expect("resolves");
+    let paths: Vec<&str> = r.files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/lib/libc.so.6",
+            "/lib/libc.so.6",
+            "/etc/hosts",
+            "/etc/hosts",
+            "/tmp/plain"
+        ]
+    );
+    // a slot no record of the run set is an error, never an empty path
+    let e = Records::from_wire(vec![file_named(4, b"", PathRef::Same(3))]).expect_err("unset");
+    assert_eq!(
+        e,
+        WireError::UnsetPathSlot {
+            name: "file",
+            slot: 3
+        }
+    );
+}
+
+#[test]
+fn path_refs_decode_only_from_v2_and_only_well_formed() {
+    let WireRecord::File(f) = file_named(3, b"/x", PathRef::Set(1)) else {
+        unreachable!()
+    };
+    let mut b = encode::file(&f);
+    assert_eq!(u16::from_le_bytes([b[2], b[3]]), 2, "a slot needs v2");
+    // a SAME that carries bytes
+    let at = fixed_len::FILE - 4;
+    b[at..at + 4].copy_from_slice(&(wire::path_ref::SAME | 1).to_le_bytes());
+    let e = decode_stream(&b).expect_err("same with bytes");
+    assert!(matches!(e, WireError::BadPathRef { .. }), "{e:?}");
+    // unknown bits
+    b[at..at + 4].copy_from_slice(&(1u32 << 20).to_le_bytes());
+    let e = decode_stream(&b).expect_err("unknown bits");
+    assert!(matches!(e, WireError::BadPathRef { .. }), "{e:?}");
+    // v1 meant nothing by the field: ignored
+    b[2..4].copy_from_slice(&1u16.to_le_bytes());
+    let got = decode_stream(&b).expect("v1");
+    let WireRecord::File(g) = &got[0] else {
+        unreachable!()
+    };
+    assert_eq!(g.path_ref, PathRef::None);
+    assert_eq!(g.path, b"/x");
 }

@@ -83,21 +83,20 @@ static __always_inline void crib_begin(struct crib_emit *e)
 	bt->ring_used = bpf_ringbuf_query(&crib_rb, BPF_RB_AVAIL_DATA);
 }
 
-/* Paths rendered in this run, by struct path identity (dentry, mount):
- * d_path() depends on nothing else for one task, and thousands of
- * descriptors and mappings share a handful of files (libraries, data
- * files). A slot is valid only in the run (crib_begin) that filled it and
- * holds paths shorter than CRIB_PCACHE_PATH; per CPU, like the batch. */
+/* Path slots of this run (CRIB_PATH_SET/SAME in records.h), by struct
+ * path identity (dentry, mount): d_path() depends on nothing else for
+ * one task, and thousands of descriptors and mappings share a handful of
+ * files (libraries, data files). The first record of a file carries its
+ * path and claims a slot; later records of that file in the run name the
+ * slot instead of carrying the path again (userspace keeps the slots'
+ * paths). A slot holds no path bytes, only whose path it is: valid only
+ * in the run (crib_begin) that set it, per CPU like the batch. */
 #define CRIB_PCACHE_SLOTS 256
-#define CRIB_PCACHE_PATH 128
 
 struct crib_pcache_slot {
 	__u64 run;
 	__u64 dentry;
 	__u64 mnt;
-	__u32 len;
-	__u32 _pad;
-	char b[CRIB_PCACHE_PATH];
 };
 
 struct {
@@ -123,48 +122,49 @@ static __always_inline void crib_pcache_key(struct file *file, struct crib_pcach
 	k->mnt = (__u64)p.mnt;
 }
 
-static __always_inline struct crib_pcache_slot *crib_pcache_slot(__u64 dentry)
+static __always_inline __u32 crib_pcache_index(__u64 dentry)
 {
 	/* dentries are slab objects: mix the bits above their alignment */
-	__u32 k = ((dentry * 0x9E3779B97F4A7C15ULL) >> 56) & (CRIB_PCACHE_SLOTS - 1);
-
-	return bpf_map_lookup_elem(&crib_pcache, &k);
+	return ((dentry * 0x9E3779B97F4A7C15ULL) >> 56) & (CRIB_PCACHE_SLOTS - 1);
 }
 
-/* The cached path of (dentry, mnt) copied to out; its length, or -1 when
- * not cached. Global, like crib_pcache_put(): verified once, not in every
- * state of the files and VMA loops (inlined, they grew those 3-5 fold). */
-__noinline int crib_pcache_get(__u64 dentry, __u64 mnt, struct crib_path_out *out)
+/* CRIB_PATH_SAME | slot when this run already sent the path of (dentry,
+ * mnt), else 0. Global, like crib_pcache_set(): verified once, not in
+ * every state of the files and VMA loops (inlined, they grew those 3-5
+ * fold). */
+__noinline __u32 crib_pcache_find(__u64 dentry, __u64 mnt)
 {
 	struct crib_batch *bt = crib_batch();
 	struct crib_pcache_slot *s;
+	__u32 k;
 
-	if (!out || !bt || !dentry)
-		return -1;
-	s = crib_pcache_slot(dentry);
-	if (!s || s->run != bt->run || s->dentry != dentry || s->mnt != mnt)
-		return -1;
-	__builtin_memcpy(out->b, s->b, CRIB_PCACHE_PATH);
-	return s->len & (CRIB_PCACHE_PATH - 1);
-}
-
-/* Remember the len-byte path at path->b for (dentry, mnt). */
-__noinline int crib_pcache_put(__u64 dentry, __u64 mnt, struct crib_path_out *path, __u32 len)
-{
-	struct crib_batch *bt = crib_batch();
-	struct crib_pcache_slot *s;
-
-	if (!path || !bt || !dentry || len >= CRIB_PCACHE_PATH)
+	if (!bt || !dentry)
 		return 0;
-	s = crib_pcache_slot(dentry);
+	k = crib_pcache_index(dentry);
+	s = bpf_map_lookup_elem(&crib_pcache, &k);
+	if (!s || s->run != bt->run || s->dentry != dentry || s->mnt != mnt)
+		return 0;
+	return CRIB_PATH_SAME | k;
+}
+
+/* The record about to carry the path of (dentry, mnt) claims its slot:
+ * CRIB_PATH_SET | slot, or 0 when it cannot (no dentry). */
+__noinline __u32 crib_pcache_set(__u64 dentry, __u64 mnt)
+{
+	struct crib_batch *bt = crib_batch();
+	struct crib_pcache_slot *s;
+	__u32 k;
+
+	if (!bt || !dentry)
+		return 0;
+	k = crib_pcache_index(dentry);
+	s = bpf_map_lookup_elem(&crib_pcache, &k);
 	if (!s)
 		return 0;
-	__builtin_memcpy(s->b, path->b, CRIB_PCACHE_PATH);
-	s->len = len;
 	s->dentry = dentry;
 	s->mnt = mnt;
 	s->run = bt->run;
-	return 0;
+	return CRIB_PATH_SET | k;
 }
 
 /* Word idx of a close_on_exec bitmap, from the last word read if it is
@@ -342,13 +342,14 @@ static __always_inline void crib_error(struct crib_emit *e, int err, __u64 arg)
 
 /* One VMA record with its path or special name. The path comes from
  * bpf_crib_vma_path() (d_path() in the kernel) where the object is built
- * with CRIB_PATH_KFUNCS and the kernel has it, else from the name walk. */
+ * with CRIB_PATH_KFUNCS and the kernel has it, else from the name walk;
+ * a file this run already sent is named by its path slot instead. */
 static __always_inline void crib_emit_vma(struct crib_emit *e, struct vm_area_struct *vma)
 {
 	struct crib_rec_vma *r = crib_rec_buf(e);
 	struct crib_pcache_key key;
 	struct file *file;
-	int cached;
+	__u32 ref;
 
 	if (!r) {
 		e->dropped++;
@@ -360,9 +361,9 @@ static __always_inline void crib_emit_vma(struct crib_emit *e, struct vm_area_st
 	if (!file)
 		goto out;
 	crib_pcache_key(file, &key);
-	cached = crib_pcache_get(key.dentry, key.mnt, (struct crib_path_out *)(r + 1));
-	if (cached >= 0) {
-		r->path_len = cached & (CRIB_PCACHE_PATH - 1);
+	ref = crib_pcache_find(key.dentry, key.mnt);
+	if (ref) {
+		r->path_ref = ref;
 		goto out;
 	}
 #ifdef CRIB_PATH_KFUNCS
@@ -379,9 +380,10 @@ static __always_inline void crib_emit_vma(struct crib_emit *e, struct vm_area_st
 #ifdef CRIB_PATH_KFUNCS
 remember:
 #endif
-	crib_pcache_put(key.dentry, key.mnt, (struct crib_path_out *)(r + 1), r->path_len);
+	if (r->path_len)
+		r->path_ref = crib_pcache_set(key.dentry, key.mnt);
 out:
-	crib_hdr(&r->hdr, CRIB_REC_VMA, CRIB_REC_VMA_V1, sizeof(*r) + r->path_len);
+	crib_hdr(&r->hdr, CRIB_REC_VMA, CRIB_REC_VMA_V2, sizeof(*r) + r->path_len);
 	crib_output(e, r, sizeof(*r) + r->path_len);
 }
 

@@ -134,7 +134,7 @@ static __always_inline void crib_fill_file(struct crib_rec_file *r, struct task_
 	r->cloexec = crib_cloexec(task, fd);
 #endif
 	r->path_len = 0;
-	r->_pad = 0;
+	r->path_ref = 0;
 }
 
 /* Fixed part of a VMA record; for special mappings also their name.
@@ -154,7 +154,7 @@ static __always_inline void crib_fill_vma(struct crib_rec_vma *r, struct vm_area
 	r->dev = 0;
 	r->special = CRIB_VMA_NONE;
 	r->path_len = 0;
-	r->_pad = 0;
+	r->path_ref = 0;
 	if (file) {
 		struct inode *inode = file->f_inode;
 

@@ -88,10 +88,26 @@ struct crib_rec_file {
 	__u32 nlink;		/* 0 = unlinked but open */
 	__u32 cloexec;		/* 1 = close-on-exec set in the fd table */
 	__u32 path_len;		/* bytes of path that follow (no NUL); 0 = none */
-	__u32 _pad;
+	__u32 path_ref;		/* v2: CRIB_PATH_SET/SAME | slot, or 0 (v1: 0) */
 	/* char path[path_len] follows */
 };
 #define CRIB_REC_FILE_V1 1
+#define CRIB_REC_FILE_V2 2
+
+/* path_ref of FILE and VMA records, v2. Records of one program run name a
+ * few files many times (libraries, data files): the run keeps a path slot
+ * per file (CRIB_PCACHE_SLOTS of them), and a record says how its path
+ * relates to them:
+ *   0                    the path is the bytes that follow, nothing else;
+ *   CRIB_PATH_SET | n    the bytes that follow, and slot n's path from now
+ *                        on (until another SET of n) in this run;
+ *   CRIB_PATH_SAME | n   no bytes follow (path_len 0): the path is slot
+ *                        n's, set by an earlier record of this run.
+ * A SAME of a slot the run has not set is a broken stream, never an
+ * empty path. */
+#define CRIB_PATH_SLOT_MASK 0xffffu
+#define CRIB_PATH_SET (1u << 16)
+#define CRIB_PATH_SAME (1u << 17)
 
 enum crib_vma_special {
 	CRIB_VMA_NONE = 0,	/* file-backed (path follows) or plain anonymous */
@@ -111,10 +127,11 @@ struct crib_rec_vma {
 	__u32 dev;		/* backing file s_dev, kernel encoding */
 	__u32 special;		/* enum crib_vma_special */
 	__u32 path_len;		/* bytes of path/name that follow (no NUL) */
-	__u32 _pad;
+	__u32 path_ref;		/* v2: as crib_rec_file's (v1: 0) */
 	/* char path[path_len] follows */
 };
 #define CRIB_REC_VMA_V1 1
+#define CRIB_REC_VMA_V2 2
 
 /* crib_rec_inet.valid bits: which groups of fields were read. */
 #define CRIB_INET_TCP (1u << 0)

@@ -5,7 +5,6 @@
 use super::convert;
 use super::wire::{self, WireError, WireRecord};
 use crate::model::{FileRecord, MappingRecord};
-use crate::pathstr::PathInterner;
 use libbpf_rs::{MapCore, MapFlags, Object, ObjectBuilder, OpenObject, Program, ProgramInput};
 use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
@@ -258,19 +257,20 @@ impl Records {
         self.len() == 0
     }
 
-    /// The same split of already decoded records (tests, tools).
-    pub fn from_wire(recs: impl IntoIterator<Item = WireRecord>) -> Self {
+    /// The same split of already decoded records (tests, tools), of one
+    /// program run (path slots resolve within it).
+    pub fn from_wire(recs: impl IntoIterator<Item = WireRecord>) -> Result<Self, WireError> {
         let page_size = convert::page_size();
-        let mut paths = PathInterner::default();
+        let mut paths = convert::Paths::default();
         let mut out = Records::default();
         for r in recs {
             match r {
-                WireRecord::File(f) => out.files.push(convert::file(f, &mut paths)),
-                WireRecord::Vma(v) => out.maps.push(convert::vma(v, page_size, &mut paths)),
+                WireRecord::File(f) => out.files.push(convert::file(f, &mut paths)?),
+                WireRecord::Vma(v) => out.maps.push(convert::vma(v, page_size, &mut paths)?),
                 r => out.wire.push(r),
             }
         }
-        out
+        Ok(out)
     }
 
     /// `other`'s records after these.
@@ -291,7 +291,7 @@ impl Records {
 struct Collect {
     records: Records,
     page_size: u64,
-    paths: PathInterner,
+    paths: convert::Paths,
 }
 
 impl Collect {
@@ -299,19 +299,21 @@ impl Collect {
         Collect {
             records: Records::default(),
             page_size,
-            paths: PathInterner::default(),
+            paths: convert::Paths::default(),
         }
     }
 }
 
 impl wire::Sink for Collect {
-    fn file(&mut self, f: wire::File<&[u8]>) {
-        self.records.files.push(convert::file(f, &mut self.paths));
+    fn file(&mut self, f: wire::File<&[u8]>) -> Result<(), WireError> {
+        let r = convert::file(f, &mut self.paths)?;
+        self.records.files.push(r);
+        Ok(())
     }
-    fn vma(&mut self, v: wire::Vma<&[u8]>) {
-        self.records
-            .maps
-            .push(convert::vma(v, self.page_size, &mut self.paths));
+    fn vma(&mut self, v: wire::Vma<&[u8]>) -> Result<(), WireError> {
+        let r = convert::vma(v, self.page_size, &mut self.paths)?;
+        self.records.maps.push(r);
+        Ok(())
     }
     fn record(&mut self, r: WireRecord) {
         self.records.wire.push(r);
@@ -490,7 +492,7 @@ impl RbObject {
         *self.samples.borrow_mut() = Ok(Collect {
             records: Records::with_capacity(self.batch_hint.get()),
             page_size: self.page_size,
-            paths: PathInterner::default(),
+            paths: convert::Paths::default(),
         });
         let input = ProgramInput {
             context_in: Some(ctx),

@@ -1,7 +1,7 @@
 //! Wire records (what BPF wrote) to model records (what every engine returns),
 //! following the conventions documented in `model.rs`.
 
-use super::wire;
+use super::wire::{self, WireError};
 use crate::model::{
     family, vm_flags, Captured, DevId, FileKind, FileRecord, MappingRecord, Namespaces, SockAddr,
     SockOptions, SocketRecord, TaskRecord, TcpState, UdpState, UnixState, OPEN_FLAGS_MASK,
@@ -32,8 +32,8 @@ pub fn task(t: &wire::Task) -> TaskRecord {
 }
 
 /// The decoded path bytes, shared with the records of this dump that name
-/// the same file (`paths`), without d_path's " (deleted)" mark when
-/// `strip` (the model keeps that in `unlinked`).
+/// the same file, without d_path's " (deleted)" mark when `strip` (the
+/// model keeps that in `unlinked`).
 fn path_of(paths: &mut PathInterner, p: &[u8], strip: bool) -> PathStr {
     let p = match p.strip_suffix(DELETED.as_bytes()) {
         Some(kept) if strip => kept,
@@ -42,15 +42,52 @@ fn path_of(paths: &mut PathInterner, p: &[u8], strip: bool) -> PathStr {
     paths.get(p)
 }
 
-pub fn file<P: AsRef<[u8]>>(f: wire::File<P>, paths: &mut PathInterner) -> FileRecord {
+/// The paths of one program run: its path slots ([`wire::PathRef`]: a
+/// record names the path an earlier record of the run carried) and the
+/// interner that makes equal paths one string.
+#[derive(Default)]
+pub struct Paths {
+    interner: PathInterner,
+    slots: Vec<Option<PathStr>>,
+}
+
+impl Paths {
+    fn resolve(
+        &mut self,
+        bytes: &[u8],
+        r: wire::PathRef,
+        strip: bool,
+        name: &'static str,
+    ) -> Result<PathStr, WireError> {
+        match r {
+            wire::PathRef::None => Ok(path_of(&mut self.interner, bytes, strip)),
+            wire::PathRef::Set(n) => {
+                let p = path_of(&mut self.interner, bytes, strip);
+                let i = usize::from(n);
+                if self.slots.len() <= i {
+                    self.slots.resize(i + 1, None);
+                }
+                self.slots[i] = Some(p.clone());
+                Ok(p)
+            }
+            wire::PathRef::Same(n) => self
+                .slots
+                .get(usize::from(n))
+                .and_then(Clone::clone)
+                .ok_or(WireError::UnsetPathSlot { name, slot: n }),
+        }
+    }
+}
+
+pub fn file<P: AsRef<[u8]>>(f: wire::File<P>, paths: &mut Paths) -> Result<FileRecord, WireError> {
     let unlinked = f.nlink == 0;
     // d_path marks unlinked files; the model keeps that in `unlinked`.
-    let path = path_of(paths, f.path.as_ref(), unlinked);
+    let path = paths.resolve(f.path.as_ref(), f.path_ref, unlinked, "file")?;
     let mut kind = FileKind::from_mode(f.mode);
     if kind == FileKind::Unknown && path.starts_with("anon_inode:") {
         kind = FileKind::AnonInode;
     }
-    FileRecord {
+    Ok(FileRecord {
         fd: f.fd,
         flags: f.flags & OPEN_FLAGS_MASK,
         cloexec: f.cloexec,
@@ -62,7 +99,7 @@ pub fn file<P: AsRef<[u8]>>(f: wire::File<P>, paths: &mut PathInterner) -> FileR
         dev: DevId::from_kernel(f.dev),
         mode: f.mode,
         size: f.size,
-    }
+    })
 }
 
 pub fn page_size() -> u64 {
@@ -78,15 +115,15 @@ pub fn page_size() -> u64 {
 pub fn vma<P: AsRef<[u8]>>(
     v: wire::Vma<P>,
     page_size: u64,
-    paths: &mut PathInterner,
-) -> MappingRecord {
+    paths: &mut Paths,
+) -> Result<MappingRecord, WireError> {
     let path = match v.special {
         wire::vma_special::HEAP => PathStr::from("[heap]"),
         wire::vma_special::STACK => PathStr::from("[stack]"),
         // like procfs (and FileRecord): the path without d_path's mark
-        _ => path_of(paths, v.path.as_ref(), true),
+        _ => paths.resolve(v.path.as_ref(), v.path_ref, true, "vma")?,
     };
-    MappingRecord {
+    Ok(MappingRecord {
         start: v.start,
         end: v.end,
         flags: v.vm_flags & vm_flags::STABLE_MASK,
@@ -99,7 +136,7 @@ pub fn vma<P: AsRef<[u8]>>(
         path,
         ino: v.ino,
         dev: DevId::from_kernel(v.dev),
-    }
+    })
 }
 
 fn inet_addr(fam: u16, raw: &[u8; 16], port: u16) -> SockAddr {

@@ -17,7 +17,6 @@ use super::{
 use crate::model::{
     Captured, FileKind, FileRecord, MappingRecord, Operation, PipeRecord, SocketRecord, TaskRecord,
 };
-use crate::pathstr::PathInterner;
 use libbpf_rs::{MapCore, MapFlags, Object};
 
 const ITER: &str = "crib_iter";
@@ -39,6 +38,14 @@ pub struct UpstreamEngine {
     /// The kernel filters task iterators by pid (6.1+).
     link_filter: bool,
     page_size: u64,
+}
+
+fn wire_error(prog: &str, source: super::wire::WireError) -> BpfError {
+    BpfError::Wire {
+        object: ITER,
+        prog: prog.into(),
+        source,
+    }
 }
 
 fn err(op: Operation, e: BpfError) -> EngineError {
@@ -428,14 +435,15 @@ impl DumpEngine for UpstreamEngine {
 
     fn files(&mut self, pid: i32) -> EngineResult<FilesDump> {
         let recs = self.iterate(Operation::Files, "dump_file", pid, true)?;
-        let mut paths = PathInterner::default();
+        let mut paths = convert::Paths::default();
         let files: Vec<FileRecord> = recs
             .into_iter()
             .filter_map(|r| match r {
                 WireRecord::File(f) => Some(convert::file(f, &mut paths)),
                 _ => None,
             })
-            .collect();
+            .collect::<Result<_, _>>()
+            .map_err(|source| err(Operation::Files, wire_error("dump_file", source)))?;
         if files.is_empty() {
             // Every live process has fds or at least exists: check which.
             self.task(pid)?;
@@ -460,14 +468,15 @@ impl DumpEngine for UpstreamEngine {
 
     fn memory_map(&mut self, pid: i32) -> EngineResult<Vec<MappingRecord>> {
         let recs = self.iterate(Operation::MemoryMap, "dump_vma", pid, true)?;
-        let mut paths = PathInterner::default();
+        let mut paths = convert::Paths::default();
         let maps: Vec<MappingRecord> = recs
             .into_iter()
             .filter_map(|r| match r {
                 WireRecord::Vma(v) => Some(convert::vma(v, self.page_size, &mut paths)),
                 _ => None,
             })
-            .collect();
+            .collect::<Result<_, _>>()
+            .map_err(|source| err(Operation::MemoryMap, wire_error("dump_vma", source)))?;
         if maps.is_empty() {
             self.task(pid)?;
         }

@@ -108,6 +108,61 @@ pub enum WireError {
     BadVersion { offset: usize, rtype: u16 },
     #[error("batch at byte {offset}: {what}")]
     BadBatch { offset: usize, what: &'static str },
+    #[error("{name} record at byte {offset}: path_ref {value:#x}: {what}")]
+    BadPathRef {
+        offset: usize,
+        name: &'static str,
+        value: u32,
+        what: &'static str,
+    },
+    #[error("{name} record: path slot {slot} named before any record of the run set it")]
+    UnsetPathSlot { name: &'static str, slot: u16 },
+}
+
+/// How a FILE or VMA record's path relates to the run's path slots
+/// (`path_ref`, version 2; `CRIB_PATH_*` in bpf/include/crib/records.h).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PathRef {
+    /// The path is the record's bytes, nothing more (and every v1 record).
+    #[default]
+    None,
+    /// The record's bytes, and that slot's path from now on in this run.
+    Set(u16),
+    /// No bytes: the path an earlier record of the run set for that slot.
+    Same(u16),
+}
+
+pub mod path_ref {
+    pub const SLOT_MASK: u32 = 0xffff;
+    pub const SET: u32 = 1 << 16;
+    pub const SAME: u32 = 1 << 17;
+}
+
+impl PathRef {
+    fn decode(value: u32, path_len: u32, at: At) -> Result<PathRef, WireError> {
+        let bad = |what| WireError::BadPathRef {
+            offset: at.offset,
+            name: at.name,
+            value,
+            what,
+        };
+        let slot = (value & path_ref::SLOT_MASK) as u16;
+        match value & !path_ref::SLOT_MASK {
+            0 if value == 0 => Ok(PathRef::None),
+            path_ref::SET => Ok(PathRef::Set(slot)),
+            path_ref::SAME if path_len == 0 => Ok(PathRef::Same(slot)),
+            path_ref::SAME => Err(bad("a SAME record carries path bytes")),
+            _ => Err(bad("unknown bits")),
+        }
+    }
+
+    pub fn encode(self) -> u32 {
+        match self {
+            PathRef::None => 0,
+            PathRef::Set(n) => path_ref::SET | u32::from(n),
+            PathRef::Same(n) => path_ref::SAME | u32::from(n),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,6 +194,7 @@ pub struct File<P = Vec<u8>> {
     pub nlink: u32,
     pub cloexec: bool,
     pub path: P,
+    pub path_ref: PathRef,
 }
 
 /// `P` holds the path, as in [`File`].
@@ -152,6 +208,7 @@ pub struct Vma<P = Vec<u8>> {
     pub dev: u32,
     pub special: u32,
     pub path: P,
+    pub path_ref: PathRef,
 }
 
 impl File<&[u8]> {
@@ -170,6 +227,7 @@ impl File<&[u8]> {
             nlink: self.nlink,
             cloexec: self.cloexec,
             path: self.path.to_vec(),
+            path_ref: self.path_ref,
         }
     }
 }
@@ -186,6 +244,7 @@ impl Vma<&[u8]> {
             dev: self.dev,
             special: self.special,
             path: self.path.to_vec(),
+            path_ref: self.path_ref,
         }
     }
 }
@@ -406,17 +465,23 @@ fn fixed_of(rtype: u16) -> Option<usize> {
 /// Where decoded records go. File and VMA records borrow their paths from
 /// the buffer being decoded; every other record arrives owned.
 pub trait Sink {
-    fn file(&mut self, f: File<&[u8]>);
-    fn vma(&mut self, v: Vma<&[u8]>);
+    /// A file record; an error (a path slot the run never set) ends the
+    /// decoding.
+    fn file(&mut self, f: File<&[u8]>) -> Result<(), WireError>;
+    fn vma(&mut self, v: Vma<&[u8]>) -> Result<(), WireError>;
     fn record(&mut self, r: WireRecord);
 }
 
+/// Owned records as they are on the wire: path slots left unresolved
+/// (the converter resolves them, [`crate::engine::convert::Paths`]).
 impl Sink for Vec<WireRecord> {
-    fn file(&mut self, f: File<&[u8]>) {
+    fn file(&mut self, f: File<&[u8]>) -> Result<(), WireError> {
         self.push(WireRecord::File(f.into_owned()));
+        Ok(())
     }
-    fn vma(&mut self, v: Vma<&[u8]>) {
+    fn vma(&mut self, v: Vma<&[u8]>) -> Result<(), WireError> {
         self.push(WireRecord::Vma(v.into_owned()));
+        Ok(())
     }
     fn record(&mut self, r: WireRecord) {
         self.push(r);
@@ -540,11 +605,11 @@ fn decode_at(buf: &[u8], off: usize, sink: &mut impl Sink) -> Result<usize, Wire
     let r = match rtype {
         rec_type::TASK => WireRecord::Task(task(&mut f)),
         rec_type::FILE => {
-            sink.file(file(&mut f, at, rec)?);
+            sink.file(file(&mut f, at, rec, version)?)?;
             return Ok(ulen);
         }
         rec_type::VMA => {
-            sink.vma(vma(&mut f, at, rec)?);
+            sink.vma(vma(&mut f, at, rec, version)?)?;
             return Ok(ulen);
         }
         rec_type::INET => WireRecord::Inet(Box::new(inet(&mut f))),
@@ -596,7 +661,12 @@ fn task(f: &mut Fields<'_>) -> Task {
     }
 }
 
-fn file<'r>(f: &mut Fields<'_>, at: At, rec: &'r [u8]) -> Result<File<&'r [u8]>, WireError> {
+fn file<'r>(
+    f: &mut Fields<'_>,
+    at: At,
+    rec: &'r [u8],
+    version: u16,
+) -> Result<File<&'r [u8]>, WireError> {
     let fd = f.i32();
     let flags = f.u32();
     let pos = f.i64();
@@ -609,6 +679,13 @@ fn file<'r>(f: &mut Fields<'_>, at: At, rec: &'r [u8]) -> Result<File<&'r [u8]>,
     let nlink = f.u32();
     let cloexec = f.u32() != 0;
     let path_len = f.u32();
+    // v1 writers left the field zero and meant nothing by it
+    let raw_ref = f.u32();
+    let path_ref = if version >= 2 {
+        PathRef::decode(raw_ref, path_len, at)?
+    } else {
+        PathRef::None
+    };
     let path = at.tail(rec, fixed_len::FILE, path_len.into())?;
     Ok(File {
         fd,
@@ -623,10 +700,16 @@ fn file<'r>(f: &mut Fields<'_>, at: At, rec: &'r [u8]) -> Result<File<&'r [u8]>,
         nlink,
         cloexec,
         path,
+        path_ref,
     })
 }
 
-fn vma<'r>(f: &mut Fields<'_>, at: At, rec: &'r [u8]) -> Result<Vma<&'r [u8]>, WireError> {
+fn vma<'r>(
+    f: &mut Fields<'_>,
+    at: At,
+    rec: &'r [u8],
+    version: u16,
+) -> Result<Vma<&'r [u8]>, WireError> {
     let start = f.u64();
     let end = f.u64();
     let pgoff = f.u64();
@@ -635,6 +718,12 @@ fn vma<'r>(f: &mut Fields<'_>, at: At, rec: &'r [u8]) -> Result<Vma<&'r [u8]>, W
     let dev = f.u32();
     let special = f.u32();
     let path_len = f.u32();
+    let raw_ref = f.u32();
+    let path_ref = if version >= 2 {
+        PathRef::decode(raw_ref, path_len, at)?
+    } else {
+        PathRef::None
+    };
     let path = at.tail(rec, fixed_len::VMA, path_len.into())?;
     Ok(Vma {
         start,
@@ -645,6 +734,7 @@ fn vma<'r>(f: &mut Fields<'_>, at: At, rec: &'r [u8]) -> Result<Vma<&'r [u8]>, W
         dev,
         special,
         path,
+        path_ref,
     })
 }
 
@@ -821,7 +911,9 @@ pub mod encode {
     pub fn file(x: &File) -> Vec<u8> {
         let len = fixed_len::FILE + x.path.len();
         let mut o = Vec::with_capacity(len);
-        hdr(&mut o, rec_type::FILE, len);
+        // v2 only when there is a path slot to say anything about
+        let version = if x.path_ref == PathRef::None { 1 } else { 2 };
+        hdr_v(&mut o, rec_type::FILE, version, len);
         o.extend_from_slice(&x.fd.to_le_bytes());
         o.extend_from_slice(&x.flags.to_le_bytes());
         o.extend_from_slice(&x.pos.to_le_bytes());
@@ -838,7 +930,7 @@ pub mod encode {
             o.extend_from_slice(&v.to_le_bytes());
         }
         o.extend_from_slice(&(x.path.len() as u32).to_le_bytes());
-        o.extend_from_slice(&0u32.to_le_bytes());
+        o.extend_from_slice(&x.path_ref.encode().to_le_bytes());
         o.extend_from_slice(&x.path);
         o
     }
@@ -846,11 +938,12 @@ pub mod encode {
     pub fn vma(x: &Vma) -> Vec<u8> {
         let len = fixed_len::VMA + x.path.len();
         let mut o = Vec::with_capacity(len);
-        hdr(&mut o, rec_type::VMA, len);
+        let version = if x.path_ref == PathRef::None { 1 } else { 2 };
+        hdr_v(&mut o, rec_type::VMA, version, len);
         for v in [x.start, x.end, x.pgoff, x.vm_flags, x.ino] {
             o.extend_from_slice(&v.to_le_bytes());
         }
-        for v in [x.dev, x.special, x.path.len() as u32, 0] {
+        for v in [x.dev, x.special, x.path.len() as u32, x.path_ref.encode()] {
             o.extend_from_slice(&v.to_le_bytes());
         }
         o.extend_from_slice(&x.path);
