@@ -139,6 +139,16 @@ pub mod path_ref {
 }
 
 impl PathRef {
+    /// The `path_ref` field of a FILE or VMA record of `version`: v1
+    /// writers left it zero and meant nothing by it.
+    fn read(f: &mut Fields<'_>, version: u16, path_len: u32, at: At) -> Result<PathRef, WireError> {
+        let value = f.u32();
+        if version < 2 {
+            return Ok(PathRef::None);
+        }
+        Self::decode(value, path_len, at)
+    }
+
     fn decode(value: u32, path_len: u32, at: At) -> Result<PathRef, WireError> {
         let bad = |what| WireError::BadPathRef {
             offset: at.offset,
@@ -605,11 +615,11 @@ fn decode_at(buf: &[u8], off: usize, sink: &mut impl Sink) -> Result<usize, Wire
     let r = match rtype {
         rec_type::TASK => WireRecord::Task(task(&mut f)),
         rec_type::FILE => {
-            sink.file(file(&mut f, at, rec, version)?)?;
+            sink.file(file(&mut f, PathRec { at, rec, version })?)?;
             return Ok(ulen);
         }
         rec_type::VMA => {
-            sink.vma(vma(&mut f, at, rec, version)?)?;
+            sink.vma(vma(&mut f, PathRec { at, rec, version })?)?;
             return Ok(ulen);
         }
         rec_type::INET => WireRecord::Inet(Box::new(inet(&mut f))),
@@ -661,12 +671,16 @@ fn task(f: &mut Fields<'_>) -> Task {
     }
 }
 
-fn file<'r>(
-    f: &mut Fields<'_>,
+/// A record with a path: where it is, its bytes and its version.
+#[derive(Clone, Copy)]
+struct PathRec<'r> {
     at: At,
     rec: &'r [u8],
     version: u16,
-) -> Result<File<&'r [u8]>, WireError> {
+}
+
+fn file<'r>(f: &mut Fields<'_>, r: PathRec<'r>) -> Result<File<&'r [u8]>, WireError> {
+    let PathRec { at, rec, version } = r;
     let fd = f.i32();
     let flags = f.u32();
     let pos = f.i64();
@@ -679,13 +693,7 @@ fn file<'r>(
     let nlink = f.u32();
     let cloexec = f.u32() != 0;
     let path_len = f.u32();
-    // v1 writers left the field zero and meant nothing by it
-    let raw_ref = f.u32();
-    let path_ref = if version >= 2 {
-        PathRef::decode(raw_ref, path_len, at)?
-    } else {
-        PathRef::None
-    };
+    let path_ref = PathRef::read(f, version, path_len, at)?;
     let path = at.tail(rec, fixed_len::FILE, path_len.into())?;
     Ok(File {
         fd,
@@ -704,12 +712,8 @@ fn file<'r>(
     })
 }
 
-fn vma<'r>(
-    f: &mut Fields<'_>,
-    at: At,
-    rec: &'r [u8],
-    version: u16,
-) -> Result<Vma<&'r [u8]>, WireError> {
+fn vma<'r>(f: &mut Fields<'_>, r: PathRec<'r>) -> Result<Vma<&'r [u8]>, WireError> {
+    let PathRec { at, rec, version } = r;
     let start = f.u64();
     let end = f.u64();
     let pgoff = f.u64();
@@ -718,12 +722,7 @@ fn vma<'r>(
     let dev = f.u32();
     let special = f.u32();
     let path_len = f.u32();
-    let raw_ref = f.u32();
-    let path_ref = if version >= 2 {
-        PathRef::decode(raw_ref, path_len, at)?
-    } else {
-        PathRef::None
-    };
+    let path_ref = PathRef::read(f, version, path_len, at)?;
     let path = at.tail(rec, fixed_len::VMA, path_len.into())?;
     Ok(Vma {
         start,
