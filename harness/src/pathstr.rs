@@ -71,11 +71,8 @@ impl From<&str> for PathStr {
 
 impl From<String> for PathStr {
     fn from(s: String) -> Self {
-        if s.is_empty() {
-            PathStr(None)
-        } else {
-            PathStr(Some(Arc::from(s)))
-        }
+        // Arc<str> copies either way: it needs room for its counts
+        PathStr::from(s.as_str())
     }
 }
 

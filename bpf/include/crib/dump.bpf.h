@@ -51,6 +51,17 @@ __noinline int crib_emit_vma_global(struct crib_emit *e, struct vm_area_struct *
 #define CRIB_EMIT_VMA crib_emit_vma
 #endif
 
+/* The walk with iterator `kind` (task_vma or crib_vma): a record per VMA
+ * from args->start, stopping with -EAGAIN before the ring fills up. */
+#define CRIB_WALK_VMAS(kind)                                    \
+	bpf_for_each(kind, vma, task, args->start) {            \
+		if (!crib_ring_room()) {                        \
+			err = -CRIB_EAGAIN;                     \
+			break;                                  \
+		}                                               \
+		CRIB_EMIT_VMA(&e, vma);                         \
+	}
+
 /* Every VMA of args->pid from args->start, in resumable batches, then END. */
 static __always_inline int crib_dump_vmas_body(struct crib_args *args)
 {
@@ -71,23 +82,11 @@ static __always_inline int crib_dump_vmas_body(struct crib_args *args)
 	 * lacks must sit behind its own test (crib compat checks that). */
 	if (bpf_ksym_exists(bpf_iter_crib_vma_new) && bpf_ksym_exists(bpf_iter_crib_vma_next) &&
 	    bpf_ksym_exists(bpf_iter_crib_vma_destroy)) {
-		bpf_for_each(crib_vma, vma, task, args->start) {
-			if (!crib_ring_room()) {
-				err = -CRIB_EAGAIN;
-				break;
-			}
-			CRIB_EMIT_VMA(&e, vma);
-		}
+		CRIB_WALK_VMAS(crib_vma);
 		goto walked;
 	}
 #endif
-	bpf_for_each(task_vma, vma, task, args->start) {
-		if (!crib_ring_room()) {
-			err = -CRIB_EAGAIN;
-			break;
-		}
-		CRIB_EMIT_VMA(&e, vma);
-	}
+	CRIB_WALK_VMAS(task_vma);
 #ifdef CRIB_VMA_ITER
 walked:
 #endif

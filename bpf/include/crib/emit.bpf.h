@@ -122,10 +122,12 @@ static __always_inline void crib_pcache_key(struct file *file, struct crib_pcach
 	k->mnt = (__u64)p.mnt;
 }
 
-static __always_inline __u32 crib_pcache_index(__u64 dentry)
+/* The slot of dentry (its index in *k), or NULL. */
+static __always_inline struct crib_pcache_slot *crib_pcache_slot(__u64 dentry, __u32 *k)
 {
 	/* dentries are slab objects: mix the bits above their alignment */
-	return ((dentry * 0x9E3779B97F4A7C15ULL) >> 56) & (CRIB_PCACHE_SLOTS - 1);
+	*k = ((dentry * 0x9E3779B97F4A7C15ULL) >> 56) & (CRIB_PCACHE_SLOTS - 1);
+	return bpf_map_lookup_elem(&crib_pcache, k);
 }
 
 /* CRIB_PATH_SAME | slot when this run already sent the path of (dentry,
@@ -140,8 +142,7 @@ __noinline __u32 crib_pcache_find(__u64 dentry, __u64 mnt)
 
 	if (!bt || !dentry)
 		return 0;
-	k = crib_pcache_index(dentry);
-	s = bpf_map_lookup_elem(&crib_pcache, &k);
+	s = crib_pcache_slot(dentry, &k);
 	if (!s || s->run != bt->run || s->dentry != dentry || s->mnt != mnt)
 		return 0;
 	return CRIB_PATH_SAME | k;
@@ -157,8 +158,7 @@ __noinline __u32 crib_pcache_set(__u64 dentry, __u64 mnt)
 
 	if (!bt || !dentry)
 		return 0;
-	k = crib_pcache_index(dentry);
-	s = bpf_map_lookup_elem(&crib_pcache, &k);
+	s = crib_pcache_slot(dentry, &k);
 	if (!s)
 		return 0;
 	s->dentry = dentry;

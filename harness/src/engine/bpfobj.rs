@@ -295,9 +295,10 @@ struct Collect {
 }
 
 impl Collect {
-    fn new(page_size: u64) -> Self {
+    /// Empty, with room for `[wire, files, maps]` records.
+    fn with_capacity(page_size: u64, n: [usize; 3]) -> Self {
         Collect {
-            records: Records::default(),
+            records: Records::with_capacity(n),
             page_size,
             paths: convert::Paths::default(),
         }
@@ -341,8 +342,9 @@ pub struct RbObject {
 impl RbObject {
     pub fn new(name: &'static str, obj: Object) -> BpfResult<Self> {
         let page_size = convert::page_size();
-        let samples: Samples =
-            std::rc::Rc::new(std::cell::RefCell::new(Ok(Collect::new(page_size))));
+        let samples: Samples = std::rc::Rc::new(std::cell::RefCell::new(Ok(
+            Collect::with_capacity(page_size, [0; 3]),
+        )));
         let sink = samples.clone();
         let lib = |what: &str| {
             let what = what.to_string();
@@ -489,11 +491,10 @@ impl RbObject {
         };
         // Drop what an earlier, failed run may have left behind.
         let _ = self.rb.consume();
-        *self.samples.borrow_mut() = Ok(Collect {
-            records: Records::with_capacity(self.batch_hint.get()),
-            page_size: self.page_size,
-            paths: convert::Paths::default(),
-        });
+        *self.samples.borrow_mut() = Ok(Collect::with_capacity(
+            self.page_size,
+            self.batch_hint.get(),
+        ));
         let input = ProgramInput {
             context_in: Some(ctx),
             ..Default::default()
@@ -507,7 +508,7 @@ impl RbObject {
             .map_err(lib("ring buffer consume".into()))?;
         let mut recs = std::mem::replace(
             &mut *self.samples.borrow_mut(),
-            Ok(Collect::new(self.page_size)),
+            Ok(Collect::with_capacity(self.page_size, [0; 3])),
         )
         .map_err(|source| BpfError::Wire {
             object,
