@@ -11,8 +11,11 @@
 //! - Payloads are JSON objects of the [`crate::model`] types (self-describing:
 //!   a newer crib may add fields, an older one ignores them), except
 //!   `FILE_CONTENTS`, whose payload is `fd i32 LE` followed by the raw bytes.
-//! - `crc32` (IEEE) covers the payload: a flipped byte is an error naming the
-//!   record, never a silently different value.
+//! - `crc32` (IEEE) covers the record's type, schema and length and then its
+//!   payload (format 2; format 1 covered the payload only, and is still
+//!   read): a flipped byte is an error naming the record, never a silently
+//!   different value, and a flip in the type cannot turn one record into
+//!   another that parses (a mapping's JSON read as raw file contents).
 //! - A record type this crib does not know is kept as [`UnknownRecord`] and
 //!   reported (`crib show` lists it, `crib restore` refuses the image), never
 //!   parsed as something else.
@@ -30,7 +33,10 @@ use std::path::{Path, PathBuf};
 
 pub const IMAGE_FILE: &str = "crib.img";
 pub const MAGIC: &[u8; 8] = b"CRIBIMG\0";
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest format version this crib reads (its checksums cover only
+/// the payloads).
+pub const OLDEST_FORMAT_VERSION: u32 = 1;
 const RECORD_HEADER: usize = 12;
 
 /// Record types. Values are stable: never reuse a number.
@@ -74,7 +80,7 @@ pub enum ImageError {
     #[error("{path}: not a crib image (bad magic)")]
     BadMagic { path: PathBuf },
     #[error(
-        "{path}: image format version {found} is not supported (this crib reads {FORMAT_VERSION})"
+        "{path}: image format version {found} is not supported (this crib reads {OLDEST_FORMAT_VERSION} to {FORMAT_VERSION})"
     )]
     Version { path: PathBuf, found: u32 },
     #[error("{path}: record #{index} at byte {offset}: {problem}")]
@@ -143,8 +149,13 @@ const fn crc_tables() -> [[u32; 256]; 8] {
 }
 
 pub fn crc32(data: &[u8]) -> u32 {
+    !crc32_update(!0, data)
+}
+
+/// The CRC register after `data`, from `crc` (not inverted: `crc32` is
+/// `!crc32_update(!0, data)`), so that one CRC can run over several slices.
+fn crc32_update(mut crc: u32, data: &[u8]) -> u32 {
     let t = &CRC_TABLES;
-    let mut crc = !0u32;
     let mut chunks = data.chunks_exact(8);
     for c in &mut chunks {
         let lo = crc ^ u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
@@ -161,16 +172,27 @@ pub fn crc32(data: &[u8]) -> u32 {
     for &b in chunks.remainder() {
         crc = (crc >> 8) ^ t[0][((crc ^ u32::from(b)) & 0xff) as usize];
     }
-    !crc
+    crc
+}
+
+/// A record's checksum in format `version`: from 2 on over its type,
+/// schema and length (the 8 header bytes before the CRC) and its payload.
+fn record_crc(version: u32, head: &[u8], payload: &[u8]) -> u32 {
+    if version < 2 {
+        return crc32(payload);
+    }
+    !crc32_update(crc32_update(!0, head), payload)
 }
 
 // ---- writing ---------------------------------------------------------------
 
 fn push_record(out: &mut Vec<u8>, t: u16, payload: &[u8]) {
+    let head = out.len();
     out.extend_from_slice(&t.to_le_bytes());
     out.extend_from_slice(&SCHEMA.to_le_bytes());
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    out.extend_from_slice(&crc32(payload).to_le_bytes());
+    let crc = record_crc(FORMAT_VERSION, &out[head..], payload);
+    out.extend_from_slice(&crc.to_le_bytes());
     out.extend_from_slice(payload);
 }
 
@@ -261,9 +283,12 @@ pub fn decode(path: &Path, data: &[u8]) -> Result<Image, ImageError> {
         path: p(),
         problem: "header ends before the format version".into(),
     })?;
-    let found = le_u32(vb);
-    if found != FORMAT_VERSION {
-        return Err(ImageError::Version { path: p(), found });
+    let version = le_u32(vb);
+    if !(OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&version) {
+        return Err(ImageError::Version {
+            path: p(),
+            found: version,
+        });
     }
 
     let mut off = 12usize;
@@ -313,7 +338,7 @@ pub fn decode(path: &Path, data: &[u8]) -> Result<Image, ImageError> {
                     data.len()
                 ),
             })?;
-        if crc32(payload) != crc {
+        if record_crc(version, &hdr[..8], payload) != crc {
             return Err(rec_err(
                 off,
                 format!("{} record: checksum mismatch (corrupt)", rtype::name(t)),

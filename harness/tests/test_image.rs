@@ -247,6 +247,59 @@ fn wrong_magic_and_newer_version_are_clear_errors() {
     assert!(msg.contains("format version 9"), "{msg}");
 }
 
+/// `bytes` as format 1 wrote them: the version, and each checksum over
+/// the payload alone.
+fn as_format_1(bytes: &[u8]) -> Vec<u8> {
+    let mut v1 = bytes.to_vec();
+    v1[8..12].copy_from_slice(&1u32.to_le_bytes());
+    for (off, _, len) in record_offsets(bytes) {
+        let payload = &bytes[off + 12..off + 12 + len];
+        v1[off + 8..off + 12].copy_from_slice(&crib_harness::image::crc32(payload).to_le_bytes());
+    }
+    v1
+}
+
+#[test]
+fn format_1_images_still_read() {
+    let d = sample();
+    let img = decode(Path::new(P), &as_format_1(&encode(&d))).expect("format 1");
+    assert_eq!(img.dump, d);
+}
+
+/// The flip proptest found: a mapping record whose type became
+/// file-contents (6 -> 4) parsed, as raw bytes, into a different dump
+/// while format 1's checksum covered only the payload.
+#[test]
+fn a_flipped_record_type_is_a_checksum_error() {
+    let mut d = sample();
+    d.mappings.truncate(1);
+    if d.mappings.is_empty() {
+        d.mappings.push(MappingRecord {
+            start: 0x1000,
+            end: 0x2000,
+            flags: 1,
+            pgoff: 0,
+            path: "/lib/x".into(),
+            ino: 1,
+            dev: DevId::default(),
+        });
+    }
+    let bytes = encode(&d);
+    let (off, _, _) = record_offsets(&bytes)
+        .into_iter()
+        .find(|(_, t, _)| *t == rtype::MAPPING)
+        .expect("a mapping record");
+    let mut bad = bytes.clone();
+    bad[off] ^= 0b10;
+    let e = decode(Path::new(P), &bad).expect_err("type flip");
+    assert!(e.to_string().contains("checksum mismatch"), "{e}");
+    // the same flip in a format 1 image is what went unnoticed
+    let mut old = as_format_1(&bytes);
+    old[off] ^= 0b10;
+    let img = decode(Path::new(P), &old).expect("format 1 cannot tell");
+    assert_ne!(img.dump, d);
+}
+
 #[test]
 fn write_and_read_dir() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
