@@ -19,6 +19,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub const VNG: &str = "vng";
+
+/// The virtme-ng release the kit installs and its tests were run with: an
+/// unpinned `pip install` would change the backend under a green CI.
+pub const VERSION: &str = "1.42";
 pub const WRAPPER: &str = include_str!("../guest/vng-run.sh");
 
 /// How long vng gets to exit by itself once the job said DONE.
@@ -56,6 +60,18 @@ fn vng_command() -> Command {
     c
 }
 
+/// The version `vng --version` prints (`virtme-ng 1.42`), if it runs.
+pub fn installed_version() -> Option<String> {
+    let out = vng_command().arg("--version").output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .last()
+        .map(str::to_string)
+}
+
 /// `vng` (see [`program`]), or a clear error saying how to install it.
 pub fn check_installed() -> Result<()> {
     match vng_command()
@@ -87,8 +103,20 @@ pub fn command(
     let mut c = vng_command();
     c.arg("--run").arg(kernel.vng_image());
     if m.accel == Accel::Tcg {
+        // vng leaves the accelerator to QEMU's default under TCG, which is
+        // multi-threaded: the same `Oops: int3` code-patching race our own
+        // runner avoids (see TcgThread). vng adds no -accel of its own then,
+        // so ours is the one QEMU uses.
         c.arg("--disable-kvm");
+        // `=`: argparse takes a separate value starting with `-` for an option.
+        c.arg(format!(
+            "--qemu-opts=-accel tcg,thread={}",
+            m.tcg_thread.name()
+        ));
     }
+    // The kernel's console on vng's output: a guest that dies before the job
+    // starts then says why in console.log and the report's tail.
+    c.arg("--verbose");
     c.arg("--cpus").arg(m.cpus.to_string());
     c.arg("--memory").arg(format!("{}M", m.memory_mib));
     c.arg("--rwdir").arg(share);
@@ -333,7 +361,10 @@ pub fn boot(
                     boot_timeout.as_secs()
                 )
             } else {
-                format!("vng exited ({exit_text}) before the job started")
+                format!(
+                    "vng exited ({exit_text}) before the job started (console: {})",
+                    console_log.display()
+                )
             },
         }
     } else if !done {

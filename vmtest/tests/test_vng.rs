@@ -12,6 +12,10 @@ fn vng_runs_the_same_job() {
         cmd("true", "true", 30),
         cmd("false", "false", 30),
         cmd("output", "echo out; uname -r", 30),
+        // Under QEMU's multi-threaded TCG (vng's own default without KVM)
+        // this kills the guest with `Oops: int3`; the backend must pass the
+        // runner's single-threaded TCG.
+        cmd("text-patching", "sh guest/text-patching-stress.sh 300", 120),
         cmd("hang", "sleep 600", 3),
         // The guest panics: the command is lost, the rest never runs.
         cmd("crash", "echo c > /proc/sysrq-trigger; sleep 30", 60),
@@ -41,6 +45,7 @@ fn vng_runs_the_same_job() {
             Status::Passed,
             Status::Failed,
             Status::Passed,
+            Status::Passed,
             Status::TimedOut,
             Status::Lost,
             Status::NotRun,
@@ -50,7 +55,7 @@ fn vng_runs_the_same_job() {
     );
     // The panic ends the boot at once (panic=-1, -no-reboot), well before
     // the crash command's 60 s timeout.
-    assert!(r.total_seconds < 150.0, "{}", r.total_seconds);
+    assert!(r.total_seconds < 180.0, "{}", r.total_seconds);
     assert!(
         r.commands[2].output.starts_with("out\n6.12."),
         "{}",

@@ -32,7 +32,9 @@ pub fn ensure_tools(runner: Runner, kernel_build: bool) -> Result<()> {
 /// system's Python is refused on Debian (externally managed).
 pub fn ensure_vng() -> Result<()> {
     crate::deps::ensure(crate::deps::VNG)?;
-    if crib_vmtest::vng::check_installed().is_ok() {
+    let pinned = crib_vmtest::vng::VERSION;
+    let installed = crib_vmtest::vng::installed_version();
+    if installed.as_deref() == Some(pinned) {
         return Ok(());
     }
     let venv = crib_vmtest::vng::venv_dir();
@@ -53,18 +55,27 @@ pub fn ensure_vng() -> Result<()> {
         }
     }
     eprintln!(
-        "[setup] installing virtme-ng (pip, into {})",
-        venv.display()
+        "[setup] installing virtme-ng {pinned} (pip, into {}{})",
+        venv.display(),
+        installed
+            .map(|v| format!("; found {v}"))
+            .unwrap_or_default()
     );
     let st = Command::new(&pip)
-        .args(["install", "--quiet", "virtme-ng"])
+        .args(["install", "--quiet", &format!("virtme-ng=={pinned}")])
         .status()
         .with_context(|| format!("running {}", pip.display()))?;
     if !st.success() {
         bail!("{} install virtme-ng failed ({st})", pip.display());
     }
-    crib_vmtest::vng::check_installed().context("vng still not runnable after pip install")?;
-    Ok(())
+    match crib_vmtest::vng::installed_version() {
+        Some(v) if v == pinned => Ok(()),
+        Some(v) => bail!(
+            "vng reports version {v} after installing {pinned} into {} (is another vng first on PATH?)",
+            venv.display()
+        ),
+        None => bail!("vng still not runnable after pip install into {}", venv.display()),
+    }
 }
 
 fn cargo() -> Command {
