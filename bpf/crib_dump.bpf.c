@@ -75,7 +75,7 @@ __noinline int crib_emit_sock(struct crib_emit *e, __u64 sock_addr, __u64 ino)
 
 	if (!e || !sock_addr)
 		return 0;
-	sk = CRIB_RD(CRIB_AS(sock_addr, struct socket), sk);
+	sk = CRIB_RD(CRIB_AS(sock_addr, socket), sk);
 	if (!sk)
 		return 0;
 	family = CRIB_RD(sk, __sk_common.skc_family);
@@ -94,7 +94,7 @@ __noinline int crib_emit_sock(struct crib_emit *e, __u64 sock_addr, __u64 ino)
 		struct crib_rec_unix *r = crib_rec_buf(e);
 
 		if (r) {
-			crib_fill_unix(r, CRIB_AS(sk, struct unix_sock), ino, (char *)(r + 1));
+			crib_fill_unix(r, CRIB_AS(sk, unix_sock), ino, (char *)(r + 1));
 			r->hdr.len = sizeof(*r) + r->path_len + r->peer_path_len;
 			crib_output(e, r, sizeof(*r) + r->path_len + r->peer_path_len);
 		} else {
@@ -242,7 +242,7 @@ static __always_inline __u32 payload_offset(struct sock *sk, struct sk_buff *skb
 	}
 	if (proto == IPPROTO_TCP && queue == CRIB_QUEUE_RECEIVE) {
 		/* unread part: from copied_seq (TCP_SKB_CB(skb)->seq is cb[0..4]) */
-		__u32 seq = 0, copied = CRIB_RD(CRIB_AS(sk, struct tcp_sock), copied_seq);
+		__u32 seq = 0, copied = CRIB_RD(CRIB_AS(sk, tcp_sock), copied_seq);
 
 		bpf_probe_read_kernel(&seq, sizeof(seq), &skb->cb);
 		if ((__s32)(copied - seq) > 0)
@@ -322,8 +322,8 @@ static __always_inline void frame_dest(struct crib_rec_skb *r, struct sock *sk)
 __noinline __u32 crib_frame_meta(struct crib_rec_skb *r, __u64 sk_addr, __u64 skb_addr, __u32 queue,
 				 __u32 first)
 {
-	struct sock *sk = CRIB_AS(sk_addr, struct sock);
-	struct sk_buff *skb = CRIB_AS(skb_addr, struct sk_buff);
+	struct sock *sk = CRIB_AS(sk_addr, sock);
+	struct sk_buff *skb = CRIB_AS(skb_addr, sk_buff);
 	__u32 len, start;
 
 	if (!r || !sk || !skb)
@@ -570,7 +570,7 @@ int crib_dump_queues(struct crib_args *args)
 	bpf_iter_crib_file_new(&it, task);
 	while ((file = bpf_iter_crib_file_next(&it))) {
 		/* direct loads through an untrusted alias (see crib_untrusted) */
-		struct inode *inode = crib_untrusted(file, struct file)->f_inode;
+		struct inode *inode = crib_untrusted(file, file)->f_inode;
 		__u32 mode = inode->i_mode & 0170000;
 		__u64 ino = inode->i_ino;
 		int fd = bpf_iter_crib_file_fd(&it);

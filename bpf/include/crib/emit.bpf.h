@@ -117,7 +117,7 @@ static __always_inline void crib_pcache_key(struct file *file, struct crib_pcach
 {
 	struct path p = {};
 
-	bpf_core_read(&p, sizeof(p), &crib_untrusted(file, struct file)->f_path);
+	bpf_core_read(&p, sizeof(p), &crib_untrusted(file, file)->f_path);
 	k->dentry = (__u64)p.dentry;
 	k->mnt = (__u64)p.mnt;
 }
@@ -192,7 +192,7 @@ __noinline __u64 crib_cloexec_word(__u64 bits, __u32 idx)
  * forgets it). */
 static __always_inline __u32 crib_cloexec_cached(struct task_struct *task, int fd)
 {
-	struct task_struct *t = crib_untrusted(task, struct task_struct);
+	struct task_struct *t = crib_untrusted(task, task_struct);
 	__u64 bits = 0;
 
 	/* Read the bitmap's address as a number: 7.x verifiers refuse a
@@ -357,7 +357,7 @@ static __always_inline void crib_emit_vma(struct crib_emit *e, struct vm_area_st
 	}
 	__builtin_memset(r, 0, sizeof(*r));
 	crib_fill_vma(r, vma, (char *)(r + 1));
-	file = crib_untrusted(vma, struct vm_area_struct)->vm_file;
+	file = crib_untrusted(vma, vm_area_struct)->vm_file;
 	if (!file)
 		goto out;
 	crib_pcache_key(file, &key);

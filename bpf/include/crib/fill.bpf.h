@@ -31,6 +31,26 @@ struct udp_sock___old {
 	int corkflag;
 } __attribute__((preserve_access_index));
 
+/* Kernel BTF ids of the structs the programs cast to, for bpf_rdonly_cast:
+ * the loader writes each one into .rodata before the load (harness
+ * engine/core_btf.rs, from the kernel's BTF by name), and the verifier sees
+ * a frozen read-only value as a known constant. Not
+ * bpf_core_type_id_kernel(): that relocation must return the kernel's own
+ * ids, which forces the loader to search a BTF with every kernel type id in
+ * it; with none of those relocations left, libbpf relocates against a
+ * compact BTF of only the types the objects name (a tenth of the kernel's
+ * types), cached per kernel. A struct added here needs nothing else. */
+#define CRIB_KTYPE(name) const volatile __u32 crib_ktype_##name = 0
+CRIB_KTYPE(file);
+CRIB_KTYPE(task_struct);
+CRIB_KTYPE(vm_area_struct);
+CRIB_KTYPE(socket);
+CRIB_KTYPE(sock);
+CRIB_KTYPE(sk_buff);
+CRIB_KTYPE(tcp_sock);
+CRIB_KTYPE(udp_sock);
+CRIB_KTYPE(unix_sock);
+
 /* An untrusted alias of a BTF pointer (bpf_rdonly_cast, 6.2+). Loads
  * through it stay direct (PROBE_MEM) loads, but the verifier does not look
  * up whether each walked pointer field is trusted: that lookup
@@ -38,9 +58,9 @@ struct udp_sock___old {
  * load and verifier state) was a quarter of the crib engine's load time.
  * Without bpf_rdonly_cast the pointer is used as it is. Kfuncs still get
  * the trusted original. */
-#define crib_untrusted(p, type)                                                        \
-	((type *)(bpf_ksym_exists(bpf_rdonly_cast) ?                                   \
-			  bpf_rdonly_cast((p), bpf_core_type_id_kernel(type)) : (void *)(p)))
+#define crib_untrusted(p, name)                                                        \
+	((struct name *)(bpf_ksym_exists(bpf_rdonly_cast) ?                            \
+				 bpf_rdonly_cast((p), crib_ktype_##name) : (void *)(p)))
 
 /* Bounded copy length for the verifier: CRIB_PATH_MAX is a power of two. */
 #define CRIB_PATH_MASK (CRIB_PATH_MAX - 1)
@@ -115,7 +135,7 @@ static __always_inline __u32 crib_cloexec_cached(struct task_struct *task, int f
 static __always_inline void crib_fill_file(struct crib_rec_file *r, struct task_struct *task, int fd,
 					   struct file *trusted)
 {
-	struct file *file = crib_untrusted(trusted, struct file);
+	struct file *file = crib_untrusted(trusted, file);
 	struct inode *inode = file->f_inode;
 
 	r->fd = fd;
@@ -142,7 +162,7 @@ static __always_inline void crib_fill_file(struct crib_rec_file *r, struct task_
 static __always_inline void crib_fill_vma(struct crib_rec_vma *r, struct vm_area_struct *trusted,
 					  char *name)
 {
-	struct vm_area_struct *vma = crib_untrusted(trusted, struct vm_area_struct);
+	struct vm_area_struct *vma = crib_untrusted(trusted, vm_area_struct);
 	struct file *file = vma->vm_file;
 	struct mm_struct *mm = vma->vm_mm;
 
@@ -203,12 +223,12 @@ static __always_inline void crib_fill_vma(struct crib_rec_vma *r, struct vm_area
 #define CRIB_RD(src, a, ...) (___arrow((src), a, ##__VA_ARGS__))
 #define CRIB_RD_BITS(src, field) BPF_CORE_READ_BITFIELD(src, field)
 #define CRIB_RD_INTO(dst, src, a) __builtin_memcpy((dst), &(src)->a, sizeof(*(dst)))
-#define CRIB_AS(p, type) ((type *)bpf_rdonly_cast((void *)(p), bpf_core_type_id_kernel(type)))
+#define CRIB_AS(p, name) ((struct name *)bpf_rdonly_cast((void *)(p), crib_ktype_##name))
 #else
 #define CRIB_RD(src, a, ...) BPF_CORE_READ(src, a, ##__VA_ARGS__)
 #define CRIB_RD_BITS(src, field) BPF_CORE_READ_BITFIELD_PROBED(src, field)
 #define CRIB_RD_INTO(dst, src, a) BPF_CORE_READ_INTO(dst, src, a)
-#define CRIB_AS(p, type) ((type *)(void *)(p))
+#define CRIB_AS(p, name) ((struct name *)(void *)(p))
 #endif
 
 /* An inet socket: common fields, then TCP or UDP ones. */
@@ -254,7 +274,7 @@ static __always_inline void crib_fill_inet(struct crib_rec_inet *r, struct sock 
 	r->wqueue_bytes = CRIB_RD(sk, sk_wmem_queued);
 
 	if (r->protocol == IPPROTO_TCP) {
-		struct tcp_sock *tp = CRIB_AS(sk, struct tcp_sock);
+		struct tcp_sock *tp = CRIB_AS(sk, tcp_sock);
 
 		r->valid |= CRIB_INET_TCP;
 		r->snd_nxt = CRIB_RD(tp, snd_nxt);
@@ -280,7 +300,7 @@ static __always_inline void crib_fill_inet(struct crib_rec_inet *r, struct sock 
 		if (CRIB_RD_BITS(tp, nonagle) & 1)
 			r->opts |= CRIB_SOCKOPT_NODELAY;
 	} else if (r->protocol == IPPROTO_UDP) {
-		struct udp_sock *up = CRIB_AS(sk, struct udp_sock);
+		struct udp_sock *up = CRIB_AS(sk, udp_sock);
 		/* same object and verifier type; the relocation picks the field */
 		struct udp_sock___old *old = (void *)up;
 
@@ -315,7 +335,7 @@ static __always_inline __u32 crib_unix_path(struct unix_sock *u, char *buf)
 static __always_inline void crib_fill_unix(struct crib_rec_unix *r, struct unix_sock *u, __u64 ino, char *path)
 {
 	struct sock *sk = (struct sock *)u;
-	struct unix_sock *peer = CRIB_AS(CRIB_RD(u, peer), struct unix_sock);
+	struct unix_sock *peer = CRIB_AS(CRIB_RD(u, peer), unix_sock);
 	__u32 n;
 
 	crib_hdr(&r->hdr, CRIB_REC_UNIX, CRIB_REC_UNIX_V1, sizeof(*r));

@@ -108,6 +108,7 @@ fn empty(why: Option<String>) -> EngineRun {
         engine: "criu".into(),
         unavailable: why,
         load_ns: Vec::new(),
+        core_btf: Vec::new(),
         first_dump_ns: None,
         total_ns: Vec::new(),
         ops: BTreeMap::new(),

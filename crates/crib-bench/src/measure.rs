@@ -6,7 +6,7 @@ use crate::schema::{EngineRun, OpRun, Records};
 use crate::{clock, marks};
 use anyhow::{bail, Context, Result};
 use crib_harness::engine::procfs::ProcfsEngine;
-use crib_harness::engine::{open_engine, DumpEngine, EngineError, EngineKind};
+use crib_harness::engine::{core_btf, open_engine, DumpEngine, EngineError, EngineKind};
 use crib_harness::model::{Captured, FileRecord, PipeRecord, SocketRecord};
 use std::collections::BTreeMap;
 
@@ -150,6 +150,7 @@ fn unavailable(kind: EngineKind, why: String) -> EngineRun {
         engine: kind.name().into(),
         unavailable: Some(why),
         load_ns: Vec::new(),
+        core_btf: Vec::new(),
         first_dump_ns: None,
         total_ns: Vec::new(),
         ops: BTreeMap::new(),
@@ -175,11 +176,17 @@ pub fn measure(kind: EngineKind, pid: i32, reps: Reps) -> EngineRun {
 fn measure_inner(kind: EngineKind, pid: i32, reps: Reps) -> Result<EngineRun> {
     let mut load_ns = Vec::new();
     let mut engine = None;
-    for _ in 0..reps.loads.max(1) {
+    let mut core_btf = Vec::new();
+    let loads = reps.loads.max(1);
+    for i in 0..loads {
         drop(engine.take());
+        core_btf::take_outcome();
         let t = clock::start();
         let e = open_engine(kind).map_err(|e| anyhow::anyhow!("cannot open: {e}"))?;
         load_ns.push(t.elapsed_ns());
+        if let Some(o) = core_btf::take_outcome().filter(|_| i == 0 || i + 1 == loads) {
+            core_btf.push(format!("open {}: {o}", i + 1));
+        }
         engine = Some(e);
     }
     let Some(mut engine) = engine else {
@@ -220,6 +227,7 @@ fn measure_inner(kind: EngineKind, pid: i32, reps: Reps) -> Result<EngineRun> {
         engine: kind.name().into(),
         unavailable: None,
         load_ns,
+        core_btf,
         first_dump_ns: Some(first_ns),
         total_ns,
         ops,

@@ -3,6 +3,8 @@
 //! Shared by the `upstream` and `crib` engines.
 
 use super::convert;
+use super::core_btf;
+use super::features::VMLINUX_BTF;
 use super::wire::{self, WireError, WireRecord};
 use crate::model::{FileRecord, MappingRecord};
 use libbpf_rs::{MapCore, MapFlags, Object, ObjectBuilder, OpenObject, Program, ProgramInput};
@@ -56,16 +58,126 @@ pub enum BpfError {
 pub type BpfResult<T> = Result<T, BpfError>;
 
 /// Open an embedded object; the caller adjusts programs, then [`load`].
+///
+/// CO-RE relocation searches the trimmed kernel BTF of [`core_btf`] (built
+/// once per kernel and object, then cached) rather than the whole kernel
+/// BTF; `CRIB_CORE_BTF=full` turns that off, for comparison.
 pub fn open(name: &'static str, bytes: Option<&'static [u8]>) -> BpfResult<OpenObject> {
     let bytes = bytes.ok_or(BpfError::NotBuilt(name))?;
-    let mut b = ObjectBuilder::default();
-    b.name(name)
-        .and_then(|b| b.open_memory(bytes))
-        .map_err(|source| BpfError::Libbpf {
-            object: name,
-            what: "open".into(),
+    open_bytes(name, name, bytes)
+}
+
+fn object_err(label: &'static str, obj_name: &str, what: String) -> BpfError {
+    BpfError::Run {
+        object: label,
+        prog: obj_name.to_string(),
+        what,
+    }
+}
+
+/// [`open`] of any object's bytes (`label` names it in errors, `obj_name`
+/// for libbpf): the trimmed CO-RE BTF and the kernel type ids as the
+/// engines get them, so every loader of our objects (the engines, the
+/// verifier checks, veristat, the matrix) loads them the same way.
+pub fn open_bytes(label: &'static str, obj_name: &str, bytes: &[u8]) -> BpfResult<OpenObject> {
+    open_named(label, obj_name, obj_name, bytes)
+}
+
+/// [`open_bytes`] with `source` (a file's path) naming the object in errors.
+pub fn open_named(
+    label: &'static str,
+    obj_name: &str,
+    source: &str,
+    bytes: &[u8],
+) -> BpfResult<OpenObject> {
+    let lib = |what: &str| {
+        let what = what.to_string();
+        move |source| BpfError::Libbpf {
+            object: label,
+            what,
             source,
-        })
+        }
+    };
+    let mut b = ObjectBuilder::default();
+    b.name(obj_name).map_err(lib("open"))?;
+    let trimmed = std::env::var_os("CRIB_CORE_BTF").is_none_or(|v| v != "full");
+    let prep = core_btf::prepare(source, bytes, std::path::Path::new(VMLINUX_BTF), trimmed)
+        .map_err(|e| object_err(label, source, e.to_string()))?;
+    if let Some(c) = &prep.btf {
+        b.btf_custom_path(c.path())
+            .map_err(lib("set btf_custom_path"))?;
+    }
+    let mut open = b.open_memory(bytes).map_err(lib("open"))?;
+    fill_ktypes(&mut open, &prep.ktypes).map_err(|what| object_err(label, source, what))?;
+    Ok(open)
+}
+
+/// Write each `crib_ktype_NAME` .rodata variable (the kernel's type id of
+/// struct NAME, for bpf_rdonly_cast) before the load freezes .rodata.
+fn fill_ktypes(
+    open: &mut OpenObject,
+    ids: &std::collections::BTreeMap<String, u32>,
+) -> Result<(), String> {
+    use libbpf_rs::AsRawLibbpf;
+    let obj = open.as_libbpf_object().as_ptr();
+    let mut slots: Vec<(u32, u32)> = Vec::new();
+    // SAFETY: obj is a valid opened object; libbpf owns the BTF and the
+    // returned types for the object's lifetime; var_secinfos follow their
+    // DATASEC type in memory (BTF layout), vlen of them.
+    unsafe {
+        let btf = libbpf_sys::bpf_object__btf(obj);
+        if btf.is_null() {
+            return Ok(());
+        }
+        let sec = libbpf_sys::btf__find_by_name_kind(
+            btf,
+            c".rodata".as_ptr(),
+            libbpf_sys::BTF_KIND_DATASEC,
+        );
+        if sec <= 0 {
+            return Ok(());
+        }
+        let t = libbpf_sys::btf__type_by_id(btf, sec as u32);
+        let vlen = ((*t).info & 0xffff) as usize;
+        let infos = t.add(1) as *const libbpf_sys::btf_var_secinfo;
+        for i in 0..vlen {
+            let si = *infos.add(i);
+            let var = libbpf_sys::btf__type_by_id(btf, si.type_);
+            if var.is_null() {
+                continue;
+            }
+            let n = libbpf_sys::btf__name_by_offset(btf, (*var).name_off);
+            if n.is_null() {
+                continue;
+            }
+            let n = std::ffi::CStr::from_ptr(n).to_string_lossy();
+            if let Some(st) = n.strip_prefix(core_btf::KTYPE_PREFIX) {
+                let id = ids
+                    .get(st)
+                    .ok_or_else(|| format!("no kernel type id for struct {st} ({n})"))?;
+                slots.push((si.offset, *id));
+            }
+        }
+    }
+    if slots.is_empty() {
+        return Ok(());
+    }
+    let mut m = open
+        .maps_mut()
+        .find(|m| m.name().to_string_lossy().ends_with(".rodata"))
+        .ok_or_else(|| "crib_ktype_* variables but no .rodata map".to_string())?;
+    let data = m
+        .initial_value_mut()
+        .ok_or_else(|| ".rodata has no initial value".to_string())?;
+    let len = data.len();
+    for (off, id) in slots {
+        let off = off as usize;
+        let dst = data
+            .get_mut(off..off + 4)
+            .ok_or_else(|| format!(".rodata offset {off} beyond its {len} bytes"))?;
+        dst.copy_from_slice(&id.to_le_bytes());
+    }
+    Ok(())
 }
 
 /// Size the `crib_rb` ring buffer of an opened object (a power of two, at

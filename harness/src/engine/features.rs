@@ -6,6 +6,7 @@
 //! and string section directly: a name present in the string section of a
 //! kernel's BTF is a type or member name of that kernel.
 
+use super::core_btf;
 use std::collections::HashSet;
 use std::path::Path;
 
@@ -49,20 +50,50 @@ pub enum FeatureError {
 
 impl KernelFeatures {
     /// Read the running kernel's BTF. No BTF = only procfs.
+    /// The running kernel's features: from the cache when this kernel
+    /// (by build id) was read before, else from its BTF, then cached.
     pub fn detect() -> KernelFeatures {
-        KernelFeatures::from_file(Path::new(VMLINUX_BTF)).unwrap_or_default()
+        let path = Path::new(VMLINUX_BTF);
+        let Some(id) = core_btf::build_id() else {
+            return KernelFeatures::from_file(path).unwrap_or_default();
+        };
+        // The names asked about are part of the key: a newer crib asks more.
+        let file = format!(
+            "{id}-features-{:016x}.txt",
+            core_btf::digest(WANTED.join(" ").as_bytes())
+        );
+        for dir in core_btf::cache_dirs() {
+            let p = dir.join(&file);
+            if core_btf::trusted_file(&p).is_none() {
+                continue;
+            }
+            if let Ok(text) = std::fs::read_to_string(&p) {
+                // The last line says the file is whole.
+                if let Some(body) = text.strip_suffix("end\n") {
+                    let names: HashSet<&str> = body.lines().collect();
+                    return KernelFeatures::from_names(&names);
+                }
+            }
+        }
+        let Ok(strs) = read_strings(path) else {
+            return KernelFeatures::default();
+        };
+        let names = wanted_names(&strs);
+        let mut text: String = names.iter().map(|n| format!("{n}\n")).collect();
+        text.push_str("end\n");
+        for dir in core_btf::cache_dirs() {
+            if core_btf::own_dir(&dir).is_some()
+                && core_btf::put(&dir, &file, text.as_bytes()).is_some()
+            {
+                break;
+            }
+        }
+        KernelFeatures::from_names(&names)
     }
 
     pub fn from_file(path: &Path) -> Result<KernelFeatures, FeatureError> {
         let strs = read_strings(path)?;
-        // One pass over the string section, keeping only the names we ask
-        // about (the full set is ~100k strings).
-        let names: HashSet<&str> = strs
-            .split(|&b| b == 0)
-            .filter_map(|s| std::str::from_utf8(s).ok())
-            .filter(|s| WANTED.contains(s))
-            .collect();
-        Ok(KernelFeatures::from_names(&names))
+        Ok(KernelFeatures::from_names(&wanted_names(&strs)))
     }
 
     pub fn from_names(names: &HashSet<&str>) -> KernelFeatures {
@@ -82,6 +113,15 @@ impl KernelFeatures {
             crib_pipe_read: has("bpf_crib_pipe_read"),
         }
     }
+}
+
+/// One pass over a string section, keeping only the names we ask about
+/// (the full set is ~100k strings).
+fn wanted_names(strs: &[u8]) -> HashSet<&str> {
+    strs.split(|&b| b == 0)
+        .filter_map(|s| std::str::from_utf8(s).ok())
+        .filter(|s| WANTED.contains(s))
+        .collect()
 }
 
 /// Only the string section of the BTF file at `path` (about 40% of a

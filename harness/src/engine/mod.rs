@@ -27,6 +27,7 @@
 
 pub mod bpfobj;
 pub mod convert;
+pub mod core_btf;
 pub mod crib;
 pub mod features;
 pub mod procfs;

@@ -17,7 +17,7 @@
 //! and as `BPF_PROG_TYPE_SYSCALL` where the kernel refuses that type.
 
 use super::bpfobj::{BpfError, BpfResult};
-use libbpf_rs::{AsRawLibbpf, Object, ObjectBuilder, OpenObject};
+use libbpf_rs::{AsRawLibbpf, Object, OpenObject};
 use serde::Serialize;
 use std::path::Path;
 use std::sync::Mutex;
@@ -364,10 +364,26 @@ const STATS_LOG_BYTES: usize = 64 << 10;
 /// false`). `Err` only when the file cannot be opened as a BPF object.
 pub fn check_file(path: &Path) -> Result<ObjectVerdict, BpfError> {
     let label: &'static str = "object";
+    let bytes = std::fs::read(path).map_err(|source| BpfError::Io {
+        object: label,
+        prog: path.display().to_string(),
+        what: "read",
+        source,
+    })?;
+    // libbpf's own name for an object file: its base name up to the first dot.
+    let obj_name = path
+        .file_name()
+        .map(|f| {
+            f.to_string_lossy()
+                .split('.')
+                .next()
+                .unwrap_or("")
+                .to_string()
+        })
+        .unwrap_or_default();
+    let source = path.display().to_string();
     let open = || -> BpfResult<OpenObject> {
-        ObjectBuilder::default()
-            .open_file(path)
-            .map_err(libbpf_err(label, format!("open {}", path.display())))
+        super::bpfobj::open_named(label, &obj_name, &source, &bytes)
     };
     let probe = open()?;
     let progs: Vec<(String, String, bool)> = probe

@@ -153,6 +153,27 @@ fn cold_warm_table(out: &mut String, lane: &LaneReport) {
             );
         }
     }
+    // The load column is the median open; the first open on a kernel also
+    // builds the trimmed CO-RE BTF the later ones read from the cache.
+    let notes: Vec<String> = lane
+        .sizes
+        .iter()
+        .flat_map(|s| {
+            s.engines
+                .iter()
+                .filter(|e| !e.core_btf.is_empty())
+                .map(move |e| format!("- {}, N = {}: {}", e.engine, s.n, e.core_btf.join("; ")))
+        })
+        .collect();
+    if !notes.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nTrimmed kernel BTF for CO-RE relocation (harness `engine::core_btf`, cached per kernel build id and object), at the first and the last timed open:\n"
+        );
+        for n in notes {
+            let _ = writeln!(out, "{n}");
+        }
+    }
 }
 
 /// Share of the warm dump per operation and the engine's own top syscalls,

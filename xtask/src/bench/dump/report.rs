@@ -105,6 +105,8 @@ pub struct EngineSummary {
     pub ops: BTreeMap<String, Summary>,
     /// Engine open (BPF: load + verify), ns.
     pub load: Option<Summary>,
+    /// The trimmed CO-RE BTF at the first and the last open.
+    pub core_btf: Vec<String>,
     pub first_dump_ns: Option<u64>,
     pub syscalls: Option<u64>,
     pub bytes_to_user: Option<u64>,
@@ -309,6 +311,7 @@ fn summarize_engine(e: &EngineRun, base: Option<&EngineRun>) -> EngineSummary {
             .filter_map(|(k, o)| Some((k.clone(), Summary::of(&o.ns)?)))
             .collect(),
         load: Summary::of(&e.load_ns),
+        core_btf: e.core_btf.clone(),
         first_dump_ns: e.first_dump_ns,
         syscalls: sys.map(|s| s.0),
         bytes_to_user: sys.map(|s| s.1),

@@ -84,6 +84,11 @@ pub struct EngineRun {
     pub unavailable: Option<String>,
     /// Engine open (program load + verification for BPF engines), ns per open.
     pub load_ns: Vec<u64>,
+    /// The trimmed CO-RE BTF (harness engine::core_btf) at the first open
+    /// and at the last (`built in 41.0 ms, then cached`, `read from the
+    /// cache`, `not used: ...`); BPF engines only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub core_btf: Vec<String>,
     /// The first dump after opening (page cache, BTF, maps still cold), ns.
     pub first_dump_ns: Option<u64>,
     /// Whole dump (the supported operations), ns per warm repetition.
