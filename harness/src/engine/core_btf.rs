@@ -1,25 +1,27 @@
-//! A trimmed copy of the kernel's BTF for libbpf's CO-RE relocation, built
-//! once per kernel and object and cached.
+//! A compact copy of the kernel's BTF for libbpf's CO-RE relocation, built
+//! once per kernel and object and cached, and the kernel type ids an object
+//! takes as constants.
 //!
 //! At every open libbpf looks for the candidates of each relocated type by
 //! walking the whole kernel BTF (`bpf_core_add_cands`: every type of a
-//! compatible kind, its name and flavour), a quarter of an engine open. Given
-//! `btf_custom_path` it searches that file instead. The file written here
-//! keeps every type id of the kernel's BTF, because `bpf_core_type_id_kernel`
-//! relocations (the ids `bpf_rdonly_cast` takes) must be the kernel's, but
-//! only the types relocation can look at keep their content and names:
+//! compatible kind, its name and flavour), a quarter of an engine open.
+//! Given `btf_custom_path` it searches that file instead. The file written
+//! here holds only the types relocation can look at, renumbered:
 //!
 //! - every type whose name (without its `___flavour`) is a name in the
 //!   object's own BTF, and everything its content refers to;
 //! - through a pointer, a struct or union is only checked for its kind
 //!   (libbpf's field and type compatibility rules stop there), so it becomes
 //!   an anonymous struct or union without members ("shell") unless it is
-//!   kept for its own sake;
-//! - every other id becomes an anonymous `void *`, which no relocation can
-//!   pick as a candidate.
+//!   kept for its own sake.
 //!
-//! Kfunc externs are still resolved against the real kernel BTF (libbpf
-//! does that apart from CO-RE), and the kernel verifies against its own.
+//! Renumbering is sound because no relocation of our objects returns a
+//! kernel type id: the ids `bpf_rdonly_cast` takes are `.rodata` constants
+//! (`crib_ktype_NAME`, [`KTYPE_PREFIX`]) the loader fills from the full
+//! BTF when it builds the cache. An object that still has
+//! `bpf_core_type_id_kernel` relocations is relocated against the full
+//! BTF. Kfunc externs are resolved against the real kernel BTF (libbpf does
+//! that apart from CO-RE), and the kernel verifies against its own.
 //! Cache key: the kernel's GNU build id (`/sys/kernel/notes`, else a digest
 //! of its BTF) and a digest of the object's `.BTF` section.
 
@@ -433,7 +435,10 @@ pub(crate) fn own_dir(dir: &Path) -> Option<()> {
 
 /// Write atomically: a concurrent open sees the old file or the new one.
 pub(crate) fn put(dir: &Path, file: &str, data: &[u8]) -> Option<PathBuf> {
-    let tmp = dir.join(format!(".{file}.{}", std::process::id()));
+    // Unique per process and call: threads of one process may write too.
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{file}.{}.{seq}", std::process::id()));
     let mut f = std::fs::File::create(&tmp).ok()?;
     if f.write_all(data).is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -770,7 +775,7 @@ fn is_mod(kind: u32) -> bool {
     )
 }
 
-/// The trimmed BTF (see the module doc) of `kernel` for an object whose
+/// The compact BTF (see the module doc) of `kernel` for an object whose
 /// BTF names `names` (essential names).
 pub fn trim(kernel: &[u8], names: &HashSet<String>) -> Result<Vec<u8>, String> {
     trim_raw(&Raw::parse(kernel)?, names)
