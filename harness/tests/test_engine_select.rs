@@ -230,3 +230,15 @@ fn a_refused_program_costs_only_its_own_operation_and_says_why() {
         "mm: procfs (crib passed over: crib kfuncs not present in this kernel (missing from its BTF: bpf_task_from_vpid, bpf_crib_file_from_fd, bpf_iter_crib_file_new, bpf_crib_sock_from_file, bpf_iter_crib_skb_new, bpf_iter_task_vma_new); upstream passed over: program dump_vma was rejected by this kernel's verifier: R1 type=untrusted_ptr_)"
     );
 }
+
+/// Every iterator target the upstream engine checks is a name detection
+/// asks about (else `has_iter` says no on every kernel).
+#[test]
+fn every_iterator_target_is_detected() {
+    for (prog, ctx) in crib_harness::engine::upstream::PROG_TARGETS {
+        assert!(WANTED.contains(ctx), "{prog}: {ctx} not in WANTED");
+        let f = features(&[ctx]);
+        assert!(f.has_iter(ctx), "{prog}: {ctx}");
+        assert!(!features(&[]).has_iter(ctx));
+    }
+}

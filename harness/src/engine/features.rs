@@ -22,6 +22,11 @@ pub struct KernelFeatures {
     pub iter_task_file: bool,
     /// `bpf_iter__task_vma`.
     pub iter_task_vma: bool,
+    /// `bpf_iter__tcp`, `bpf_iter__udp`, `bpf_iter__unix` (the socket
+    /// table iterators; unix is 5.17+).
+    pub iter_tcp: bool,
+    pub iter_udp: bool,
+    pub iter_unix: bool,
     /// `bpf_iter_task_vma_new` (open-coded VMA iterator kfunc).
     pub task_vma_iter_kfunc: bool,
     /// CRIB: `bpf_crib_file_from_fd`.
@@ -96,6 +101,20 @@ impl KernelFeatures {
         Ok(KernelFeatures::from_names(&wanted_names(&strs)))
     }
 
+    /// Whether the kernel has the iterator whose context type is `ctx`
+    /// (`bpf_iter__task_file`, ...; false for one not asked about).
+    pub fn has_iter(&self, ctx: &str) -> bool {
+        match ctx {
+            "bpf_iter__task" => self.iter_task,
+            "bpf_iter__task_file" => self.iter_task_file,
+            "bpf_iter__task_vma" => self.iter_task_vma,
+            "bpf_iter__tcp" => self.iter_tcp,
+            "bpf_iter__udp" => self.iter_udp,
+            "bpf_iter__unix" => self.iter_unix,
+            _ => false,
+        }
+    }
+
     pub fn from_names(names: &HashSet<&str>) -> KernelFeatures {
         let has = |n: &str| names.contains(n);
         KernelFeatures {
@@ -103,6 +122,9 @@ impl KernelFeatures {
             iter_task: has("bpf_iter__task"),
             iter_task_file: has("bpf_iter__task_file"),
             iter_task_vma: has("bpf_iter__task_vma"),
+            iter_tcp: has("bpf_iter__tcp"),
+            iter_udp: has("bpf_iter__udp"),
+            iter_unix: has("bpf_iter__unix"),
             task_vma_iter_kfunc: has("bpf_iter_task_vma_new"),
             crib_file_from_fd: has("bpf_crib_file_from_fd"),
             crib_file_iter: has("bpf_iter_crib_file_new"),
@@ -190,6 +212,9 @@ pub const WANTED: &[&str] = &[
     "bpf_iter__task",
     "bpf_iter__task_file",
     "bpf_iter__task_vma",
+    "bpf_iter__tcp",
+    "bpf_iter__udp",
+    "bpf_iter__unix",
     "bpf_iter_task_vma_new",
     "bpf_crib_file_from_fd",
     "bpf_iter_crib_file_new",

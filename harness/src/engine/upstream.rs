@@ -80,16 +80,11 @@ impl UpstreamEngine {
                 "this kernel has no task_file BPF iterator (bpf_iter__task_file not in its BTF)",
             ));
         }
-        let names = iter_targets();
         // Programs whose iterator target this kernel lacks (iter/unix is
         // 5.17+, for one) are not loaded: they report Unsupported.
         let mut missing: Vec<(String, String)> = PROG_TARGETS
             .iter()
-            .filter(|(_, t)| {
-                names
-                    .as_ref()
-                    .is_some_and(|have| !have.iter().any(|n| n == t))
-            })
+            .filter(|(_, t)| !f.has_iter(t))
             .map(|(p, t)| {
                 (
                     p.to_string(),
@@ -356,20 +351,6 @@ pub const PROG_TARGETS: &[(&str, &str)] = &[
     ("dump_udp", "bpf_iter__udp"),
     ("dump_unix", "bpf_iter__unix"),
 ];
-
-/// The iterator context type names in the running kernel's BTF; `None` if
-/// the BTF cannot be read (then every program is tried).
-fn iter_targets() -> Option<Vec<String>> {
-    let data = std::fs::read(super::features::VMLINUX_BTF).ok()?;
-    let names = super::features::btf_names(&data).ok()?;
-    Some(
-        PROG_TARGETS
-            .iter()
-            .filter(|(_, t)| names.contains(t))
-            .map(|(_, t)| t.to_string())
-            .collect(),
-    )
-}
 
 /// One record per socket inode among `files` (several fds may share one).
 /// A hash set of the socket inodes: linear in sockets + fds (a scan of the
