@@ -191,6 +191,29 @@ fn type_ids_are_the_kernel_s_and_the_cache_is_checked() {
         .expect("read")
         .ends_with("end\n"));
 
+    // No cache directory we may write: built into a memfd, kept for the
+    // process, and the engine still opens (libbpf reads /proc/self/fd/N).
+    std::env::set_var("CRIB_CACHE_DIR", "/proc/crib-cannot-write-here");
+    let p = core_btf::prepare("crib_iter", objects::CRIB_ITER.expect("built"), host, true)
+        .expect("prepare without a cache");
+    assert!(
+        matches!(
+            core_btf::last_outcome(),
+            Some(core_btf::Outcome::Built { path: None, .. })
+        ),
+        "{:?}",
+        core_btf::last_outcome()
+    );
+    let fd_path = p.btf.as_ref().expect("memfd").path().to_path_buf();
+    assert!(
+        fd_path.starts_with("/proc/self/fd"),
+        "{}",
+        fd_path.display()
+    );
+    let engine = crib_harness::engine::upstream::UpstreamEngine::open();
+    assert!(engine.is_ok(), "{:?}", engine.err());
+    std::env::set_var("CRIB_CACHE_DIR", dir.path());
+
     let err = core_btf::prepare("junk", b"not an ELF file at all, really not", host, true)
         .err()
         .expect("junk is refused");
