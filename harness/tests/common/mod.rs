@@ -87,7 +87,28 @@ pub fn spawn() -> LiveChild {
 /// Fork a child that runs `child(ready_fd)` (async-signal-safe syscalls
 /// on memory prepared before the fork; it never returns) and wait until it
 /// reports ready on that fd.
+///
+/// The child's stdin, stdout and stderr are an empty file of its own: the
+/// test binary's are the runner's log, which other tests write to while
+/// two engines dump the child one after the other (its size and offset
+/// then differ between the two dumps).
 fn fork_ready(child: impl FnOnce(i32)) -> i32 {
+    // target/tmp, else (a guest where the workspace is read-only) /tmp.
+    let open = |p: &std::path::Path| {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(p)
+    };
+    let near = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("live-child-stdio");
+    let far = std::env::temp_dir().join("crib-live-child-stdio");
+    let stdio = open(&near)
+        .or_else(|_| open(&far))
+        .unwrap_or_else(|e| panic!("{} and {}: {e}", near.display(), far.display()));
+    let stdio_fd = stdio.as_raw_fd();
+    // std opens with O_CLOEXEC; the child dups it before anything execs.
     let mut ready = [0i32; 2];
     // SAFETY: pipe2 writes two fds into the array.
     assert_eq!(
@@ -98,10 +119,17 @@ fn fork_ready(child: impl FnOnce(i32)) -> i32 {
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0, "fork failed");
     if pid == 0 {
+        // SAFETY: dup2 on fds this process owns; async-signal-safe.
+        unsafe {
+            for fd in 0..3 {
+                libc::dup2(stdio_fd, fd);
+            }
+        }
         child(ready[1]);
         // SAFETY: only if `child` returned, which it must not.
         unsafe { libc::_exit(1) }
     }
+    drop(stdio);
     // SAFETY: closing our copy of the write end; ready[0] is owned from here.
     unsafe { libc::close(ready[1]) };
     let r = unsafe { OwnedFd::from_raw_fd(ready[0]) };
