@@ -64,7 +64,7 @@ pub type BpfResult<T> = Result<T, BpfError>;
 /// BTF; `CRIB_CORE_BTF=full` turns that off, for comparison.
 pub fn open(name: &'static str, bytes: Option<&'static [u8]>) -> BpfResult<OpenObject> {
     let bytes = bytes.ok_or(BpfError::NotBuilt(name))?;
-    open_bytes(name, name, bytes)
+    open_named(name, name, name, bytes)
 }
 
 fn object_err(label: &'static str, obj_name: &str, what: String) -> BpfError {
@@ -75,15 +75,11 @@ fn object_err(label: &'static str, obj_name: &str, what: String) -> BpfError {
     }
 }
 
-/// [`open`] of any object's bytes (`label` names it in errors, `obj_name`
-/// for libbpf): the trimmed CO-RE BTF and the kernel type ids as the
-/// engines get them, so every loader of our objects (the engines, the
-/// verifier checks, veristat, the matrix) loads them the same way.
-pub fn open_bytes(label: &'static str, obj_name: &str, bytes: &[u8]) -> BpfResult<OpenObject> {
-    open_named(label, obj_name, obj_name, bytes)
-}
-
-/// [`open_bytes`] with `source` (a file's path) naming the object in errors.
+/// [`open`] of any object's bytes (`label` and `source`, e.g. a file's
+/// path, name it in errors, `obj_name` for libbpf): the trimmed CO-RE BTF
+/// and the kernel type ids as the engines get them, so every loader of our
+/// objects (the engines, the verifier checks, veristat, the matrix) loads
+/// them the same way.
 pub fn open_named(
     label: &'static str,
     obj_name: &str,

@@ -86,7 +86,7 @@ pub enum Outcome {
     /// Read from the cache.
     Cached { path: PathBuf },
     /// Built now (`seconds`), then cached at `path` or, with no usable
-    /// cache directory, kept in memory for this open only.
+    /// cache directory, kept in memory for the rest of the process.
     Built { seconds: f64, path: Option<PathBuf> },
     /// Not used: libbpf searched the full kernel BTF (the reason).
     Unused { reason: String },
@@ -125,7 +125,7 @@ impl std::fmt::Display for Outcome {
     }
 }
 
-pub(crate) fn note(o: Outcome) {
+fn note(o: Outcome) {
     if let Ok(mut g) = LAST.lock() {
         *g = Some(o);
     }
@@ -215,7 +215,17 @@ pub fn prepare(
         return Ok(Arc::new(Prepared { btf: None, ktypes }));
     }
 
-    let kernel_id = kernel_identity(kernel_btf)?;
+    // Without a build id the key is a digest of the BTF: read it once.
+    let mut kernel_bytes = None;
+    let kernel_id = match build_id() {
+        Some(id) => id,
+        None => {
+            let b = read_kernel()?;
+            let id = format!("btf{:016x}", digest(&b));
+            kernel_bytes = Some(b);
+            id
+        }
+    };
     let stem = format!("{kernel_id}-{:016x}", digest(local));
     for dir in cache_dirs() {
         if let Some(ktypes) = cached(&dir, &stem, &wanted) {
@@ -231,13 +241,12 @@ pub fn prepare(
         }
     }
     let t = Instant::now();
-    let kernel = read_kernel()?;
+    let kernel = match kernel_bytes {
+        Some(b) => b,
+        None => read_kernel()?,
+    };
     let r = Raw::parse(&kernel).map_err(|p| malformed(&kernel_what, p))?;
-    let names: HashSet<String> = (1..local_raw.count())
-        .filter_map(|id| local_raw.name(id))
-        .map(|n| essential(n).to_string())
-        .collect();
-    let out = trim_raw(&r, &names).map_err(|p| malformed(&kernel_what, p))?;
+    let out = trim_raw(&r, &names_of(&local_raw)).map_err(|p| malformed(&kernel_what, p))?;
     let ktypes = struct_ids(&r, &wanted).map_err(|p| malformed(&kernel_what, p))?;
     let seconds = t.elapsed().as_secs_f64();
     for dir in cache_dirs() {
@@ -400,7 +409,7 @@ fn cached(dir: &Path, stem: &str, wanted: &[String]) -> Option<BTreeMap<String, 
     std::fs::File::open(&btf)
         .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
         .ok()?;
-    if header_sizes(&head)? as u64 != meta.len() {
+    if header(&head).ok()?.end() as u64 != meta.len() {
         return None;
     }
     let ids = dir.join(format!("{stem}.ids"));
@@ -473,19 +482,6 @@ fn memfd(data: &[u8]) -> Result<OwnedFd, CoreBtfError> {
 /// The running kernel's GNU build id (`/sys/kernel/notes`).
 pub(crate) fn build_id() -> Option<String> {
     gnu_build_id(&std::fs::read("/sys/kernel/notes").ok()?)
-}
-
-/// The kernel's GNU build id from `/sys/kernel/notes`, else a digest of
-/// its BTF (a kernel without build ids).
-fn kernel_identity(kernel_btf: &Path) -> Result<String, CoreBtfError> {
-    if let Some(id) = build_id() {
-        return Ok(id);
-    }
-    let b = std::fs::read(kernel_btf).map_err(|source| CoreBtfError::Io {
-        path: kernel_btf.to_path_buf(),
-        source,
-    })?;
-    Ok(format!("btf{:016x}", digest(&b)))
 }
 
 /// NT_GNU_BUILD_ID (type 3, name "GNU") from a sequence of ELF notes.
@@ -597,23 +593,21 @@ pub fn essential(name: &str) -> &str {
     name
 }
 
+/// Where a BTF blob's sections are, as its header says (not yet checked
+/// against any data).
 struct Header {
     types: (usize, usize),
     strs: (usize, usize),
 }
 
-/// The size a BTF blob's header promises (header plus both sections).
-fn header_sizes(h: &[u8]) -> Option<usize> {
-    if u16_at(h, 0) != Some(MAGIC) || h.get(2) != Some(&1) {
-        return None;
+impl Header {
+    /// Where the blob ends: header and both sections.
+    fn end(&self) -> usize {
+        (self.types.0 + self.types.1).max(self.strs.0 + self.strs.1)
     }
-    let f = |at| u32_at(h, at).map(|v| v as usize);
-    let hdr_len = f(4)?;
-    let types = hdr_len.checked_add(f(8)?)?.checked_add(f(12)?)?;
-    let strs = hdr_len.checked_add(f(16)?)?.checked_add(f(20)?)?;
-    Some(types.max(strs))
 }
 
+/// The header of a BTF blob, from its first [`HDR_MIN`] bytes.
 fn header(b: &[u8]) -> Result<Header, String> {
     if u16_at(b, 0) != Some(MAGIC) {
         return Err("bad magic (not little-endian BTF)".into());
@@ -627,19 +621,16 @@ fn header(b: &[u8]) -> Result<Header, String> {
     }
     let f = |at| u32_at(b, at).map(|v| v as usize).ok_or("truncated header");
     let (toff, tlen, soff, slen) = (f(8)?, f(12)?, f(16)?, f(20)?);
-    let end = |o: usize, l: usize| hdr_len.checked_add(o).and_then(|s| s.checked_add(l));
-    let total = end(toff, tlen)
-        .max(end(soff, slen))
-        .ok_or("section bounds overflow")?;
-    if total > b.len() || end(toff, tlen).is_none() || end(soff, slen).is_none() {
-        return Err(format!(
-            "sections end at {total}, data is {} bytes",
-            b.len()
-        ));
-    }
+    let section = |o: usize, l: usize| {
+        hdr_len
+            .checked_add(o)
+            .filter(|s| s.checked_add(l).is_some())
+            .map(|s| (s, l))
+            .ok_or("section bounds overflow")
+    };
     Ok(Header {
-        types: (hdr_len + toff, tlen),
-        strs: (hdr_len + soff, slen),
+        types: section(toff, tlen)?,
+        strs: section(soff, slen)?,
     })
 }
 
@@ -666,6 +657,13 @@ fn extra_len(kind: u32, vlen: usize) -> Option<usize> {
 impl<'a> Raw<'a> {
     fn parse(b: &'a [u8]) -> Result<Raw<'a>, String> {
         let hdr = header(b)?;
+        if hdr.end() > b.len() {
+            return Err(format!(
+                "sections end at {}, data is {} bytes",
+                hdr.end(),
+                b.len()
+            ));
+        }
         let types = &b[hdr.types.0..hdr.types.0 + hdr.types.1];
         let strs = &b[hdr.strs.0..hdr.strs.0 + hdr.strs.1];
         let mut offs = vec![0usize];
@@ -751,11 +749,14 @@ impl<'a> Raw<'a> {
 
 /// The essential names of every named type of an object's `.BTF`.
 pub fn local_names(btf: &[u8]) -> Result<HashSet<String>, String> {
-    let r = Raw::parse(btf)?;
-    Ok((1..r.count())
+    Ok(names_of(&Raw::parse(btf)?))
+}
+
+fn names_of(r: &Raw) -> HashSet<String> {
+    (1..r.count())
         .filter_map(|id| r.name(id))
         .map(|n| essential(n).to_string())
-        .collect())
+        .collect()
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -54,9 +54,9 @@ pub enum FeatureError {
 }
 
 impl KernelFeatures {
-    /// Read the running kernel's BTF. No BTF = only procfs.
     /// The running kernel's features: from the cache when this kernel
-    /// (by build id) was read before, else from its BTF, then cached.
+    /// (by build id) was read before, else from its BTF, then cached. No
+    /// BTF = only procfs.
     pub fn detect() -> KernelFeatures {
         let path = Path::new(VMLINUX_BTF);
         let Some(id) = core_btf::build_id() else {
